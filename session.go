@@ -1,0 +1,84 @@
+package latchkey
+
+import (
+	"context"
+	"time"
+)
+
+// Session is the server-side record behind a session cookie. The cookie holds
+// a 256-bit random token; the store only ever sees its SHA-256 hash, so a
+// leaked store holds no usable sessions.
+type Session struct {
+	// TokenHash is the SHA-256 of the cookie's token (32 bytes). It is the key.
+	TokenHash []byte
+	UserID    int64
+	CreatedAt time.Time
+	// LastSeenAt is when the idle deadline was last renewed.
+	LastSeenAt time.Time
+	// IdleExpiresAt is when the session dies if unused; never after ExpiresAt.
+	IdleExpiresAt time.Time
+	// ExpiresAt is the absolute end of the session, however active it is.
+	ExpiresAt time.Time
+	// Remember is set for "remember me" logins (longer timeouts, persistent cookie).
+	Remember bool
+	// Fresh is true for a session created by entering a password and not yet
+	// marked stale by session protection; sensitive operations can require it.
+	Fresh bool
+	// UserAgent is the User-Agent at login, cut to MaxUserAgentBytes; session
+	// protection compares it.
+	UserAgent string
+	// IP is the client address at login, for session listings.
+	IP string
+}
+
+// MaxUserAgentBytes bounds the User-Agent kept in a Session.
+const MaxUserAgentBytes = 512
+
+// Expired reports whether s is dead at now: past its idle or absolute deadline.
+func (s *Session) Expired(now time.Time) bool {
+	return !now.Before(s.IdleExpiresAt) || !now.Before(s.ExpiresAt)
+}
+
+// SessionStore keeps sessions by token hash. Implementations must be safe for
+// concurrent use, and treat a session as gone from the moment Expired reports
+// true by their own clock, whether or not it has been pruned yet.
+type SessionStore interface {
+	// CreateSession inserts s. It returns ErrConflict if a session with the
+	// same TokenHash exists (a 256-bit random token never collides, so this
+	// signals a bug).
+	CreateSession(ctx context.Context, s *Session) error
+
+	// FindSession returns ErrNotFound if no unexpired session has this token
+	// hash.
+	FindSession(ctx context.Context, tokenHash []byte) (*Session, error)
+
+	// UpdateSession writes the mutable fields of s (LastSeenAt, IdleExpiresAt,
+	// Fresh) to the session with s.TokenHash. It returns ErrNotFound if that
+	// session is gone or expired, and never resurrects it.
+	UpdateSession(ctx context.Context, s *Session) error
+
+	// DeleteSession removes the session. Deleting a missing session is not an
+	// error, so logout is idempotent.
+	DeleteSession(ctx context.Context, tokenHash []byte) error
+
+	// DeleteUserSessions removes every session of the user and reports how
+	// many unexpired ones there were.
+	DeleteUserSessions(ctx context.Context, userID int64) (int, error)
+
+	// ListUserSessions returns the user's unexpired sessions, newest first.
+	ListUserSessions(ctx context.Context, userID int64) ([]Session, error)
+}
+
+// SessionPruner is implemented by stores whose expired sessions stay on disk
+// until removed (SQL stores); stores with native expiry need not.
+type SessionPruner interface {
+	// PruneSessions deletes up to limit sessions that expired before now and
+	// reports how many it deleted, so callers can prune in bounded batches.
+	PruneSessions(ctx context.Context, limit int) (int, error)
+}
+
+// Pinger is implemented by stores that depend on a service or file that can
+// become unreachable; /readyz calls it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,50 @@
+package latchkey
+
+import (
+	"context"
+	"time"
+)
+
+// User is an account that can log in.
+type User struct {
+	// ID is assigned by the store on creation and never reused.
+	ID int64
+	// Username is the name as the user chose it (trimmed, case preserved).
+	Username string
+	// UsernameKey is the case-folded form of Username that the store keeps
+	// unique; see NormalizeUsername.
+	UsernameKey string
+	// Email is optional; empty when not given.
+	Email string
+	// PasswordHash is a PHC string (argon2id) or an imported bcrypt hash.
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// UserStore keeps users. Implementations must be safe for concurrent use.
+type UserStore interface {
+	// CreateUser inserts u, sets u.ID, and keeps u.CreatedAt and u.UpdatedAt
+	// as given. It returns ErrUsernameTaken if another user has the same
+	// UsernameKey, even when both are created concurrently.
+	CreateUser(ctx context.Context, u *User) error
+
+	// UserByID returns ErrNotFound if no user has this id.
+	UserByID(ctx context.Context, id int64) (*User, error)
+
+	// UserByUsernameKey returns ErrNotFound if no user has this key.
+	UserByUsernameKey(ctx context.Context, key string) (*User, error)
+
+	// UpdatePasswordHash replaces the user's password hash and sets UpdatedAt.
+	// It returns ErrNotFound if no user has this id.
+	UpdatePasswordHash(ctx context.Context, id int64, hash string, updatedAt time.Time) error
+
+	// DeleteUser removes the user. It returns ErrNotFound if no user has this
+	// id. Sessions are not the user store's business: callers delete them
+	// from the SessionStore first.
+	DeleteUser(ctx context.Context, id int64) error
+
+	// ListUsers returns up to limit users with ID greater than afterID,
+	// ordered by ID, so callers can page through any number of users.
+	ListUsers(ctx context.Context, afterID int64, limit int) ([]User, error)
+}
