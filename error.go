@@ -3,6 +3,7 @@ package latchkey
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Sentinel errors. Stores and the API wrap them with %w; errorResponse maps
@@ -43,3 +44,63 @@ func (e *InputError) Error() string {
 	}
 	return fmt.Sprintf("latchkey: %s: %s", e.Code, e.Message)
 }
+
+// apiError is the body of every error response.
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// errorResponse is the one mapping from errors to HTTP statuses and bodies.
+// Anything it does not know is a 500 whose detail goes to the log only.
+func errorResponse(err error) (status int, body apiError, known bool) {
+	if ie, ok := errors.AsType[*InputError](err); ok {
+		status = http.StatusBadRequest
+		switch ie.Code {
+		case "unsupported_media_type":
+			status = http.StatusUnsupportedMediaType
+		case "body_too_large":
+			status = http.StatusRequestEntityTooLarge
+		}
+		return status, apiError{Code: ie.Code, Message: ie.Message, Field: ie.Field}, true
+	}
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		return http.StatusUnauthorized, apiError{"invalid_credentials", "The username or password is incorrect.", ""}, true
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusUnauthorized, apiError{"unauthorized", "You are not logged in.", ""}, true
+	case errors.Is(err, ErrCSRF):
+		return http.StatusForbidden, apiError{"csrf_failed", csrfMessage(err), ""}, true
+	case errors.Is(err, ErrUsernameTaken):
+		return http.StatusConflict, apiError{"username_taken", "That username is already taken.", "username"}, true
+	case errors.Is(err, ErrTooManyAttempts):
+		return http.StatusTooManyRequests, apiError{"too_many_attempts", "Too many failed attempts. Wait a little and try again.", ""}, true
+	case errors.Is(err, ErrBusy):
+		return http.StatusServiceUnavailable, apiError{"busy", "The server is busy. Try again in a moment.", ""}, true
+	case errors.Is(err, ErrStoreUnavailable):
+		return http.StatusServiceUnavailable, apiError{"store_unavailable", "The server cannot reach its storage. Try again shortly.", ""}, true
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound, apiError{"not_found", "Not found.", ""}, true
+	case errors.Is(err, errMethodNotAllowed):
+		return http.StatusMethodNotAllowed, apiError{"method_not_allowed", "This method is not allowed here.", ""}, true
+	}
+	return http.StatusInternalServerError, apiError{"internal_error", "Something went wrong on the server.", ""}, false
+}
+
+var errMethodNotAllowed = errors.New("latchkey: method not allowed")
+
+// csrfError carries why a CSRF check failed, for the client's message.
+type csrfError struct{ reason string }
+
+func (e *csrfError) Error() string { return "latchkey: CSRF check failed: " + e.reason }
+func (e *csrfError) Unwrap() error { return ErrCSRF }
+
+func csrfMessage(err error) string {
+	if ce, ok := errors.AsType[*csrfError](err); ok {
+		return "CSRF check failed: " + ce.reason
+	}
+	return "CSRF check failed."
+}
+
+var errPanic = errors.New("latchkey: panic")

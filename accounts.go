@@ -1,0 +1,108 @@
+package latchkey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// CreateUser validates and creates a user, as registration does: the
+// username is normalised, the email checked and the password held to the
+// policy (see password.Check).
+func (a *Auth) CreateUser(ctx context.Context, username, pw, email string) (*User, error) {
+	display, key, err := NormalizeUsername(username)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateEmail(email); err != nil {
+		return nil, err
+	}
+	if err := checkNewPassword(display, pw); err != nil {
+		return nil, err
+	}
+	return a.createUser(ctx, display, key, pw, email)
+}
+
+func (a *Auth) createUser(ctx context.Context, display, key, pw, email string) (*User, error) {
+	// Registration reveals whether a name is taken anyway (409); asking
+	// first spares a hash for the common case. CreateUser still decides races.
+	if _, err := a.users.UserByUsernameKey(ctx, key); err == nil {
+		return nil, ErrUsernameTaken
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	hash, err := a.hash(ctx, pw)
+	if err != nil {
+		return nil, err
+	}
+	now := a.now()
+	u := &User{Username: display, UsernameKey: key, Email: email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	if err := a.users.CreateUser(ctx, u); err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// EnsureDemoUser creates the tutorial's demo account test/test if it does
+// not exist, bypassing the password policy: it is the only way to get a
+// password that weak, and reports whether it created the account.
+func (a *Auth) EnsureDemoUser(ctx context.Context) (bool, error) {
+	display, key, err := NormalizeUsername("test")
+	if err != nil {
+		return false, err
+	}
+	_, err = a.createUser(ctx, display, key, "test", "")
+	if errors.Is(err, ErrUsernameTaken) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// LookupUser finds a user by username in any letter case.
+func (a *Auth) LookupUser(ctx context.Context, username string) (*User, error) {
+	_, key, err := NormalizeUsername(username)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return a.users.UserByUsernameKey(ctx, key)
+}
+
+// SetPassword replaces a user's password (held to the policy) and ends all
+// of the user's sessions, as any password change must.
+func (a *Auth) SetPassword(ctx context.Context, username, pw string) error {
+	u, err := a.LookupUser(ctx, username)
+	if err != nil {
+		return err
+	}
+	if err := checkNewPassword(u.Username, pw); err != nil {
+		return err
+	}
+	hash, err := a.hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	if err := a.users.UpdatePasswordHash(ctx, u.ID, hash, a.now()); err != nil {
+		return fmt.Errorf("update password: %w", err)
+	}
+	if _, err := a.sessions.DeleteUserSessions(ctx, u.ID); err != nil {
+		return fmt.Errorf("end sessions: %w", err)
+	}
+	return nil
+}
+
+// DeleteUser ends a user's sessions, then removes the user.
+func (a *Auth) DeleteUser(ctx context.Context, username string) error {
+	u, err := a.LookupUser(ctx, username)
+	if err != nil {
+		return err
+	}
+	if _, err := a.sessions.DeleteUserSessions(ctx, u.ID); err != nil {
+		return fmt.Errorf("end sessions: %w", err)
+	}
+	return a.users.DeleteUser(ctx, u.ID)
+}
+
+// ListUsers pages through users by ID; see UserStore.ListUsers.
+func (a *Auth) ListUsers(ctx context.Context, afterID int64, limit int) ([]User, error) {
+	return a.users.ListUsers(ctx, afterID, limit)
+}

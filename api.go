@@ -1,0 +1,342 @@
+package latchkey
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/password"
+)
+
+// routes is the whole API at a glance.
+func (a *Auth) routes() http.Handler {
+	p := a.cfg.APIPrefix
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+p+"/ping", a.ping)
+	mux.Handle("GET "+p+"/getcsrf", a.read(a.getCSRF))
+	mux.Handle("POST "+p+"/register", a.write(a.register))
+	mux.Handle("POST "+p+"/login", a.write(a.login))
+	mux.Handle("GET "+p+"/getsession", a.read(a.getSession))
+	mux.Handle("GET "+p+"/data", a.read(a.data))
+	mux.Handle("POST "+p+"/logout", a.write(a.logout))
+	mux.Handle("GET "+p+"/logout", a.read(a.logoutGET))
+	return a.recoverer(apiHeaders(a.jsonMuxErrors(mux)))
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, cur *current) error
+
+// read adapts a handler that needs the browser's session state.
+func (a *Auth) read(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cur, err := a.load(w, r)
+		if err == nil {
+			err = h(w, r, cur)
+		}
+		if err != nil {
+			a.writeError(w, r, err, "")
+		}
+	})
+}
+
+// write is read plus the CSRF check, for state-changing routes; login and
+// register included, so an attacker cannot log a victim into his account.
+func (a *Auth) write(h handlerFunc) http.Handler {
+	return a.read(func(w http.ResponseWriter, r *http.Request, cur *current) error {
+		if err := a.checkCSRF(r, cur); err != nil {
+			return err
+		}
+		return h(w, r, cur)
+	})
+}
+
+func (a *Auth) ping(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"ping": "pong!"})
+}
+
+func (a *Auth) getCSRF(w http.ResponseWriter, r *http.Request, cur *current) error {
+	tok := a.issueCSRF(w, cur)
+	writeJSON(w, http.StatusOK, map[string]string{"detail": "CSRF cookie set", "csrfToken": tok})
+	return nil
+}
+
+// userJSON is how a user appears in responses; never the password hash.
+type userJSON struct {
+	ID        int64     `json:"id"`
+	Username  string    `json:"username"`
+	Email     string    `json:"email,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func publicUser(u *User) userJSON {
+	return userJSON{ID: u.ID, Username: u.Username, Email: u.Email, CreatedAt: u.CreatedAt.UTC()}
+}
+
+func (a *Auth) register(w http.ResponseWriter, r *http.Request, cur *current) error {
+	fail := func(err error) error { a.writeError(w, r, err, "register"); return nil }
+	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
+	if err != nil {
+		return fail(err)
+	}
+	name, err := obj.str("username", true)
+	if err != nil {
+		return fail(err)
+	}
+	pw, err := obj.str("password", true)
+	if err != nil {
+		return fail(err)
+	}
+	email, err := obj.str("email", false)
+	if err != nil {
+		return fail(err)
+	}
+	ctx := r.Context()
+	u, err := a.CreateUser(ctx, name, pw, email)
+	if err != nil {
+		return fail(err)
+	}
+	a.log.InfoContext(ctx, "user registered", "user_id", u.ID)
+	if _, err := a.startSession(w, r, cur, u, false); err != nil {
+		return fail(err)
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"register": true, "user": publicUser(u)})
+	return nil
+}
+
+// checkNewPassword maps the password policy to API errors.
+func checkNewPassword(username, pw string) error {
+	err := password.Check(username, pw)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, password.ErrTooLong):
+		return &InputError{Code: "invalid_input", Field: "password", Message: fmt.Sprintf("Password must be at most %d bytes.", password.MaxBytes)}
+	default:
+		msg := strings.TrimPrefix(err.Error(), "password: ")
+		return &InputError{Code: "weak_password", Field: "password", Message: "Password " + msg + "."}
+	}
+}
+
+func (a *Auth) login(w http.ResponseWriter, r *http.Request, cur *current) error {
+	fail := func(err error) error { a.writeError(w, r, err, "login"); return nil }
+	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
+	if err != nil {
+		return fail(err)
+	}
+	name, err := obj.str("username", true)
+	if err != nil {
+		return fail(err)
+	}
+	pw, err := obj.str("password", true)
+	if err != nil {
+		return fail(err)
+	}
+	remember, err := obj.boolean("remember")
+	if err != nil {
+		return fail(err)
+	}
+	ctx := r.Context()
+	u, err := a.authenticate(ctx, clientIP(r), name, pw)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := a.startSession(w, r, cur, u, remember); err != nil {
+		return fail(err)
+	}
+	a.log.InfoContext(ctx, "user logged in", "user_id", u.ID, "remember", remember)
+	writeJSON(w, http.StatusOK, map[string]any{"login": true, "user": publicUser(u)})
+	return nil
+}
+
+// authenticate checks a username and password. Unknown usernames cost the
+// same argon2id work as wrong passwords, so timing does not reveal which
+// names exist; failures are throttled per client and username.
+func (a *Auth) authenticate(ctx context.Context, ip, name, pw string) (*User, error) {
+	_, key, nameErr := NormalizeUsername(name)
+	if nameErr != nil {
+		key = strings.ToLower(strings.TrimSpace(name))
+	}
+	attemptKey := ip + "\x00" + key
+	now := a.now()
+	if wait := a.attempts.wait(attemptKey, now); wait > 0 {
+		return nil, &retryError{err: ErrTooManyAttempts, after: wait}
+	}
+	if len(pw) > password.MaxBytes {
+		a.attempts.fail(attemptKey, now)
+		return nil, ErrInvalidCredentials
+	}
+	var u *User
+	if nameErr == nil {
+		found, err := a.users.UserByUsernameKey(ctx, key)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		u = found
+	}
+	release, err := a.acquireHashSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if u == nil {
+		a.hasher.VerifyDummy(pw)
+		a.attempts.fail(attemptKey, now)
+		return nil, ErrInvalidCredentials
+	}
+	ok, rehash, err := a.hasher.Verify(u.PasswordHash, pw)
+	if err != nil {
+		a.log.ErrorContext(ctx, "stored password hash is unusable", "user_id", u.ID, "err", err)
+	}
+	if !ok {
+		a.attempts.fail(attemptKey, now)
+		return nil, ErrInvalidCredentials
+	}
+	a.attempts.reset(attemptKey)
+	if rehash {
+		a.upgradeHash(ctx, u, pw)
+	}
+	return u, nil
+}
+
+// upgradeHash re-hashes a bcrypt or outdated argon2id hash with the current
+// parameters. A failure only delays the upgrade to the next login.
+func (a *Auth) upgradeHash(ctx context.Context, u *User, pw string) {
+	hash, err := a.hasher.Hash(pw)
+	if err == nil {
+		err = a.users.UpdatePasswordHash(ctx, u.ID, hash, a.now())
+	}
+	if err != nil {
+		a.log.WarnContext(ctx, "password hash upgrade failed", "user_id", u.ID, "err", err)
+		return
+	}
+	u.PasswordHash = hash
+	a.log.InfoContext(ctx, "password hash upgraded", "user_id", u.ID)
+}
+
+// hash computes a new password hash within the concurrency bound.
+func (a *Auth) hash(ctx context.Context, pw string) (string, error) {
+	release, err := a.acquireHashSlot(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return a.hasher.Hash(pw)
+}
+
+// acquireHashSlot waits up to HashQueueTimeout for one of the
+// MaxConcurrentHashes slots; each argon2id hash holds its memory cost.
+func (a *Auth) acquireHashSlot(ctx context.Context) (release func(), err error) {
+	release = func() { <-a.hashSem }
+	select {
+	case a.hashSem <- struct{}{}:
+		return release, nil
+	default:
+	}
+	t := time.NewTimer(a.cfg.HashQueueTimeout)
+	defer t.Stop()
+	select {
+	case a.hashSem <- struct{}{}:
+		return release, nil
+	case <-t.C:
+		return nil, &retryError{err: ErrBusy, after: time.Second}
+	case <-ctx.Done():
+		return nil, &retryError{err: ErrBusy, after: time.Second}
+	}
+}
+
+func (a *Auth) getSession(w http.ResponseWriter, r *http.Request, cur *current) error {
+	if cur.user == nil {
+		writeJSON(w, http.StatusOK, map[string]bool{"login": false})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, sessionJSON{
+		Login:         true,
+		User:          publicUser(cur.user),
+		ExpiresAt:     cur.session.ExpiresAt.UTC(),
+		IdleExpiresAt: cur.session.IdleExpiresAt.UTC(),
+		Fresh:         cur.session.Fresh,
+		Remember:      cur.session.Remember,
+	})
+	return nil
+}
+
+type sessionJSON struct {
+	Login         bool      `json:"login"`
+	User          userJSON  `json:"user"`
+	ExpiresAt     time.Time `json:"expiresAt"`
+	IdleExpiresAt time.Time `json:"idleExpiresAt"`
+	Fresh         bool      `json:"fresh"`
+	Remember      bool      `json:"remember"`
+}
+
+func (a *Auth) data(w http.ResponseWriter, r *http.Request, cur *current) error {
+	if cur.user == nil {
+		return ErrUnauthorized
+	}
+	writeJSON(w, http.StatusOK, publicUser(cur.user))
+	return nil
+}
+
+func (a *Auth) logout(w http.ResponseWriter, r *http.Request, cur *current) error {
+	if err := a.endSession(w, r, cur); err != nil {
+		return err
+	}
+	w.Header().Set("Clear-Site-Data", `"cookies", "storage"`)
+	writeJSON(w, http.StatusOK, map[string]bool{"logout": true})
+	return nil
+}
+
+// logoutGET serves old frontends that log out with a GET. A GET carries no
+// CSRF token, so it is refused when the browser says it comes from another
+// site or origin (Fetch Metadata, else Origin).
+func (a *Auth) logoutGET(w http.ResponseWriter, r *http.Request, cur *current) error {
+	asPost := r.Clone(r.Context())
+	asPost.Method = http.MethodPost
+	if err := a.cop.Check(asPost); err != nil {
+		return &csrfError{"cross-site logout refused"}
+	}
+	return a.logout(w, r, cur)
+}
+
+// retryError asks the client to retry after a delay (429, 503).
+type retryError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+// writeError writes err as JSON through errorResponse. For login and
+// register, flag names the operation so the body also says "flag": false,
+// as tutorial frontends expect.
+func (a *Auth) writeError(w http.ResponseWriter, r *http.Request, err error, flag string) {
+	status, body, known := errorResponse(err)
+	if !known {
+		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if re, ok := errors.AsType[*retryError](err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((re.after+time.Second-1)/time.Second))))
+	}
+	resp := map[string]any{"error": body}
+	if flag != "" {
+		resp[flag] = false
+	}
+	writeJSON(w, status, resp)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal_error","message":"Something went wrong on the server."}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

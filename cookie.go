@@ -1,0 +1,107 @@
+package latchkey
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"time"
+)
+
+// Cookie names. The __Host- forms are used whenever cookies are Secure: the
+// browser then refuses them from sibling subdomains and with a Domain or
+// a Path other than /, so they cannot be planted or shadowed.
+const (
+	sessionCookie     = "latchkey_session"
+	anonCookie        = "latchkey_csrf" // binds pre-login CSRF tokens to this browser
+	xsrfCookie        = "XSRF-TOKEN"    // readable by JS (Axios, Angular)
+	hostPrefix        = "__Host-"
+	tokenBytes        = 32
+	encodedTokenBytes = 43 // base64url, no padding, of tokenBytes
+)
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// newToken returns a fresh 256-bit random token.
+func newToken() [tokenBytes]byte {
+	var t [tokenBytes]byte
+	rand.Read(t[:]) // never fails (crypto/rand panics if it cannot)
+	return t
+}
+
+func encodeToken(t [tokenBytes]byte) string { return b64.EncodeToString(t[:]) }
+
+// parseToken decodes a session or anonymous cookie value. Anything but
+// exactly 43 canonical base64url characters is rejected, so garbage,
+// truncated and oversized cookies read as absent.
+func parseToken(v string) (t [tokenBytes]byte, ok bool) {
+	if len(v) != encodedTokenBytes {
+		return t, false
+	}
+	n, err := b64.Decode(t[:], []byte(v))
+	return t, err == nil && n == tokenBytes
+}
+
+// hashToken is the store key of a session token.
+func hashToken(t [tokenBytes]byte) []byte {
+	h := sha256.Sum256(t[:])
+	return h[:]
+}
+
+// cookieName returns the name to use for base given whether cookies are Secure.
+func cookieName(base string, secure bool) string {
+	if secure {
+		return hostPrefix + base
+	}
+	return base
+}
+
+// readTokenCookie returns the token in the one cookie named name. A missing,
+// malformed or duplicated cookie (for instance one planted alongside ours
+// with another Domain or Path) reads as absent; present reports whether any
+// cookie of that name was sent.
+func readTokenCookie(r *http.Request, name string) (t [tokenBytes]byte, ok, present bool) {
+	cs := r.CookiesNamed(name)
+	if len(cs) != 1 {
+		return t, false, len(cs) > 0
+	}
+	t, ok = parseToken(cs[0].Value)
+	return t, ok, true
+}
+
+// cookieWriter sets latchkey's cookies with consistent attributes.
+type cookieWriter struct {
+	secure   bool
+	sameSite http.SameSite
+	now      time.Time
+}
+
+func (c cookieWriter) set(w http.ResponseWriter, base, value string, httpOnly bool, expires time.Time) {
+	ck := &http.Cookie{
+		Name:     cookieName(base, c.secure),
+		Value:    value,
+		Path:     "/",
+		HttpOnly: httpOnly,
+		Secure:   c.secure,
+		SameSite: c.sameSite,
+	}
+	if base == xsrfCookie {
+		ck.Name = xsrfCookie // fixed name: clients look for exactly this one
+	}
+	if !expires.IsZero() {
+		ck.Expires = expires.UTC()
+		ck.MaxAge = max(1, int(expires.Sub(c.now).Seconds()))
+	}
+	http.SetCookie(w, ck)
+}
+
+func (c cookieWriter) clear(w http.ResponseWriter, base string, httpOnly bool) {
+	name := cookieName(base, c.secure)
+	if base == xsrfCookie {
+		name = xsrfCookie
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Path: "/", MaxAge: -1, HttpOnly: httpOnly,
+		Secure: c.secure, SameSite: c.sameSite,
+	})
+}

@@ -1,0 +1,73 @@
+package latchkey_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestBadInput: every malformed request gets a clear JSON error with the
+// right status, and nothing stored is harmed.
+func TestBadInput(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("vic", "vic's long password")
+	cases := []struct {
+		name        string
+		method      string
+		path        string
+		ctype       string
+		body        string
+		status      int
+		code, field string
+	}{
+		{"malformed JSON", "POST", "/api/login", "application/json", `{"username":`, 400, "invalid_json", ""},
+		{"not an object", "POST", "/api/login", "application/json", `["vic","pw"]`, 400, "invalid_json", ""},
+		{"empty body", "POST", "/api/login", "application/json", ``, 400, "invalid_json", ""},
+		{"trailing data", "POST", "/api/login", "application/json", `{"username":"vic","password":"vic's long password"} {}`, 400, "invalid_json", ""},
+		{"invalid UTF-8", "POST", "/api/login", "application/json", "{\"username\":\"vic\xff\",\"password\":\"x\"}", 400, "invalid_json", ""},
+		{"missing field", "POST", "/api/login", "application/json", `{"username":"vic"}`, 400, "invalid_input", "password"},
+		{"null field", "POST", "/api/login", "application/json", `{"username":null,"password":"x"}`, 400, "invalid_input", "username"},
+		{"wrong type", "POST", "/api/login", "application/json", `{"username":["vic"],"password":"x"}`, 400, "invalid_input", "username"},
+		{"wrong type remember", "POST", "/api/login", "application/json", `{"username":"vic","password":"x","remember":"yes"}`, 400, "invalid_input", "remember"},
+		{"duplicate key", "POST", "/api/login", "application/json", `{"username":"vic","username":"admin","password":"x"}`, 400, "invalid_input", "username"},
+		{"case-variant key", "POST", "/api/login", "application/json", `{"username":"a","Username":"b","password":"x"}`, 400, "invalid_input", "Username"},
+		{"case-variant only", "POST", "/api/login", "application/json", `{"USERNAME":"vic","password":"vic's long password"}`, 400, "invalid_input", "username"},
+		{"Kelvin-sign variant", "POST", "/api/register", "application/json", `{"username":"a","password":"x","\u212Aey":1,"key":2}`, 400, "invalid_input", "key"},
+		{"too large", "POST", "/api/login", "application/json", `{"username":"vic","password":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "body_too_large", ""},
+		{"text/plain", "POST", "/api/login", "text/plain", `{"username":"vic","password":"vic's long password"}`, 415, "unsupported_media_type", ""},
+		{"form", "POST", "/api/login", "application/x-www-form-urlencoded", `username=vic&password=x`, 415, "unsupported_media_type", ""},
+		{"no content type", "POST", "/api/login", "", `{"username":"vic","password":"x"}`, 415, "unsupported_media_type", ""},
+		{"latin1 charset", "POST", "/api/login", "application/json; charset=latin1", `{}`, 415, "unsupported_media_type", ""},
+		{"credentials in query only", "POST", "/api/login?username=vic&password=vic's+long+password", "application/json", `{}`, 400, "invalid_input", "username"},
+		{"unknown API path", "GET", "/api/nope", "", ``, 404, "not_found", ""},
+		{"unknown API path POST", "POST", "/api/admin", "application/json", `{}`, 404, "not_found", ""},
+		{"wrong method", "DELETE", "/api/login", "", ``, 405, "method_not_allowed", ""},
+		{"PUT on ping", "PUT", "/api/ping", "", ``, 405, "method_not_allowed", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := e.browser()
+			b.csrf()
+			h := []string{"X-CSRFToken", b.token}
+			if tc.ctype != "" {
+				h = append(h, "Content-Type", tc.ctype)
+			}
+			r := b.do(tc.method, tc.path, strings.NewReader(tc.body), h...)
+			if r.status != tc.status || r.errCode() != tc.code || r.errField() != tc.field {
+				t.Errorf("got %d %s field %q, want %d %s field %q (%s)", r.status, r.errCode(), r.errField(), tc.status, tc.code, tc.field, r.raw)
+			}
+			if msg, _ := r.body["error"].(map[string]any)["message"].(string); msg == "" {
+				t.Errorf("no human message: %s", r.raw)
+			}
+			if tc.status == 405 && r.header.Get("Allow") == "" {
+				t.Errorf("405 without Allow")
+			}
+			if strings.HasPrefix(tc.path, "/api/login") && tc.status < 404 && r.body["login"] != false {
+				t.Errorf("login failure without \"login\":false: %s", r.raw)
+			}
+			if b.loggedIn() {
+				t.Errorf("bad input logged the browser in")
+			}
+		})
+	}
+	e.browser().mustLogin("vic", "vic's long password")
+}

@@ -1,0 +1,354 @@
+package latchkey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey/password"
+)
+
+// Auth is latchkey's authentication service: the JSON API, the Require
+// middleware and the session logic behind both. It is safe for concurrent use.
+type Auth struct {
+	cfg      Config
+	users    UserStore
+	sessions SessionStore
+	log      *slog.Logger
+	now      func() time.Time
+	hasher   *password.Hasher
+	keys     csrfKeys
+	cop      *http.CrossOriginProtection
+	hashSem  chan struct{}
+	attempts *attemptLimiter
+	handler  http.Handler
+}
+
+// New returns an Auth serving cfg with the given stores.
+func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if users == nil || sessions == nil {
+		return nil, errors.New("latchkey: New needs a user store and a session store")
+	}
+	keys, err := newCSRFKeys(cfg.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	a := &Auth{
+		cfg:      cfg,
+		users:    users,
+		sessions: sessions,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		hasher:   password.New(cfg.Argon2),
+		keys:     keys,
+		cop:      http.NewCrossOriginProtection(),
+		hashSem:  make(chan struct{}, cfg.MaxConcurrentHashes),
+		attempts: newAttemptLimiter(cfg.LoginBurst, cfg.LoginRefill),
+	}
+	a.handler = a.routes()
+	return a, nil
+}
+
+// Handler returns the JSON API, serving paths under Config.APIPrefix.
+// Mount it as mux.Handle(cfg.APIPrefix+"/", auth.Handler()).
+func (a *Auth) Handler() http.Handler { return a.handler }
+
+// Ready reports whether the stores can be reached, for /readyz.
+func (a *Auth) Ready(ctx context.Context) error {
+	for _, s := range []any{a.users, a.sessions} {
+		if p, ok := s.(Pinger); ok {
+			if err := p.Ping(ctx); err != nil {
+				return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+			}
+		}
+	}
+	return nil
+}
+
+type ctxKey int
+
+const (
+	userKey ctxKey = iota
+	sessionKey
+)
+
+// UserFromContext returns the logged-in user that Require or Optional put in
+// the request's context.
+func UserFromContext(ctx context.Context) (*User, bool) {
+	u, ok := ctx.Value(userKey).(*User)
+	return u, ok && u != nil
+}
+
+// SessionFromContext returns the session that Require or Optional loaded.
+func SessionFromContext(ctx context.Context) (*Session, bool) {
+	s, ok := ctx.Value(sessionKey).(*Session)
+	return s, ok && s != nil
+}
+
+// Require lets only logged-in requests through to next, answering others
+// with 401 JSON; requests that can change state also need a valid CSRF token
+// and must not come from another origin. The user is in the context.
+func (a *Auth) Require(next http.Handler) http.Handler {
+	return a.guard(next, true)
+}
+
+// Optional loads the session, if any, into the context and enforces CSRF on
+// state-changing requests that carry one; anonymous requests pass through.
+func (a *Auth) Optional(next http.Handler) http.Handler {
+	return a.guard(next, false)
+}
+
+func (a *Auth) guard(next http.Handler, required bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cur, err := a.load(w, r)
+		if err == nil && required && cur.user == nil {
+			err = ErrUnauthorized
+		}
+		if err == nil && unsafeMethod(r.Method) && (cur.user != nil || required) {
+			err = a.checkCSRF(r, cur)
+		}
+		if err != nil {
+			a.writeError(w, r, err, "")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(cur.context(r.Context())))
+	})
+}
+
+// current is what one request knows about its browser.
+type current struct {
+	session *Session
+	user    *User
+	anonID  []byte // the valid anonymous CSRF cookie, if any
+	cookies cookieWriter
+	now     time.Time
+}
+
+func (c *current) context(ctx context.Context) context.Context {
+	if c.user == nil {
+		return ctx
+	}
+	return context.WithValue(context.WithValue(ctx, userKey, c.user), sessionKey, c.session)
+}
+
+// secure reports whether cookies for r are Secure.
+func (a *Auth) secure(r *http.Request) bool { return a.cfg.Secure || r.TLS != nil }
+
+// load reads the session and anonymous cookies of r. A missing, malformed,
+// duplicated, unknown or expired session reads as logged out (and a bad
+// cookie is cleared); only store failures are errors.
+func (a *Auth) load(w http.ResponseWriter, r *http.Request) (*current, error) {
+	secure := a.secure(r)
+	now := a.now()
+	cur := &current{now: now, cookies: cookieWriter{secure: secure, sameSite: a.cfg.SameSite, now: now}}
+	if id, ok, _ := readTokenCookie(r, cookieName(anonCookie, secure)); ok {
+		cur.anonID = id[:]
+	}
+	tok, ok, present := readTokenCookie(r, cookieName(sessionCookie, secure))
+	if !ok {
+		if present {
+			cur.cookies.clear(w, sessionCookie, true)
+		}
+		return cur, nil
+	}
+	ctx := r.Context()
+	s, err := a.sessions.FindSession(ctx, hashToken(tok))
+	if errors.Is(err, ErrNotFound) || err == nil && s.Expired(now) {
+		cur.cookies.clear(w, sessionCookie, true)
+		return cur, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	if ok, err := a.refresh(ctx, s, r.UserAgent(), now); err != nil || !ok {
+		if err == nil {
+			cur.cookies.clear(w, sessionCookie, true)
+		}
+		return cur, err
+	}
+	u, err := a.users.UserByID(ctx, s.UserID)
+	if errors.Is(err, ErrNotFound) {
+		// The user was deleted; so is what is left of the session.
+		_ = a.sessions.DeleteSession(ctx, s.TokenHash)
+		cur.cookies.clear(w, sessionCookie, true)
+		return cur, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load user: %w", err)
+	}
+	cur.session, cur.user = s, u
+	return cur, nil
+}
+
+// refresh applies session protection and renews the idle deadline, writing
+// to the store only when something changed and at most once per
+// TouchInterval. It reports false when the session is no longer valid.
+func (a *Auth) refresh(ctx context.Context, s *Session, userAgent string, now time.Time) (bool, error) {
+	changed := false
+	if a.cfg.Protection != ProtectionOff && s.UserAgent != truncateUA(userAgent) {
+		if a.cfg.Protection == ProtectionStrong {
+			if err := a.sessions.DeleteSession(ctx, s.TokenHash); err != nil {
+				return false, fmt.Errorf("delete session: %w", err)
+			}
+			return false, nil
+		}
+		changed = s.Fresh
+		s.Fresh = false
+	}
+	if now.Sub(s.LastSeenAt) >= a.cfg.TouchInterval {
+		idle := a.cfg.IdleTimeout
+		if s.Remember {
+			idle = a.cfg.RememberIdleTimeout
+		}
+		s.LastSeenAt = now
+		s.IdleExpiresAt = minTime(now.Add(idle), s.ExpiresAt)
+		changed = true
+	}
+	if !changed {
+		return true, nil
+	}
+	err := a.sessions.UpdateSession(ctx, s)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil // deleted meanwhile, e.g. by a logout in another tab
+	}
+	if err != nil {
+		return false, fmt.Errorf("touch session: %w", err)
+	}
+	return true, nil
+}
+
+// checkCSRF is the CSRF decision for a state-changing request: it must not
+// be cross-origin by Fetch Metadata or Origin, and it must carry a token
+// bound to this browser's session, or to its anonymous cookie if it has no
+// session.
+func (a *Auth) checkCSRF(r *http.Request, cur *current) error {
+	if err := a.cop.Check(r); err != nil {
+		return &csrfError{"cross-origin request refused"}
+	}
+	tok, ok := requestCSRFToken(r)
+	if !ok {
+		return &csrfError{"missing or ambiguous token; send it in the X-CSRFToken header (get one from GET " + a.cfg.APIPrefix + "/getcsrf)"}
+	}
+	kind, binding := bindAnon, cur.anonID
+	if cur.session != nil {
+		kind, binding = bindSession, cur.session.TokenHash
+	}
+	if binding == nil {
+		return &csrfError{"no CSRF cookie; get a token from GET " + a.cfg.APIPrefix + "/getcsrf first"}
+	}
+	if !a.keys.valid(tok, kind, binding) {
+		return &csrfError{"invalid or stale token; get a new one from GET " + a.cfg.APIPrefix + "/getcsrf"}
+	}
+	return nil
+}
+
+// issueCSRF gives the browser a token: for its session if it has one, else
+// for its anonymous cookie, created if needed. The token goes in the
+// X-CSRFToken header and the JS-readable XSRF-TOKEN cookie.
+func (a *Auth) issueCSRF(w http.ResponseWriter, cur *current) string {
+	var tok string
+	if cur.session != nil {
+		tok = a.keys.issue(bindSession, cur.session.TokenHash)
+	} else {
+		if cur.anonID == nil {
+			id := newToken()
+			cur.anonID = id[:]
+			cur.cookies.set(w, anonCookie, encodeToken(id), true, time.Time{})
+		}
+		tok = a.keys.issue(bindAnon, cur.anonID)
+	}
+	w.Header()["X-CSRFToken"] = []string{tok} // Flask-WTF's exact spelling
+	cur.cookies.set(w, xsrfCookie, tok, false, time.Time{})
+	return tok
+}
+
+// startSession logs the browser in as u with a brand-new session, dropping
+// whatever session it had, so a planted session id is never promoted
+// (fixation). It returns the new CSRF token.
+func (a *Auth) startSession(w http.ResponseWriter, r *http.Request, cur *current, u *User, remember bool) (string, error) {
+	ctx := r.Context()
+	if cur.session != nil {
+		if err := a.sessions.DeleteSession(ctx, cur.session.TokenHash); err != nil {
+			return "", fmt.Errorf("drop old session: %w", err)
+		}
+	}
+	idle, abs := a.cfg.IdleTimeout, a.cfg.AbsoluteTimeout
+	if remember {
+		idle, abs = a.cfg.RememberIdleTimeout, a.cfg.RememberAbsoluteTimeout
+	}
+	now := cur.now
+	tok := newToken()
+	s := &Session{
+		TokenHash:     hashToken(tok),
+		UserID:        u.ID,
+		CreatedAt:     now,
+		LastSeenAt:    now,
+		IdleExpiresAt: now.Add(idle),
+		ExpiresAt:     now.Add(abs),
+		Remember:      remember,
+		Fresh:         true,
+		UserAgent:     truncateUA(r.UserAgent()),
+		IP:            clientIP(r),
+	}
+	if err := a.sessions.CreateSession(ctx, s); err != nil {
+		return "", fmt.Errorf("create session: %w", err)
+	}
+	var expires time.Time // a browser-session cookie unless "remember me"
+	if remember {
+		expires = s.ExpiresAt
+	}
+	cur.cookies.set(w, sessionCookie, encodeToken(tok), true, expires)
+	if cur.anonID != nil {
+		cur.cookies.clear(w, anonCookie, true) // pre-login tokens die with it
+		cur.anonID = nil
+	}
+	cur.session, cur.user = s, u
+	return a.issueCSRF(w, cur), nil
+}
+
+// endSession deletes the browser's session, clears its cookie and gives it
+// a fresh anonymous CSRF token so it can log in again without a reload.
+func (a *Auth) endSession(w http.ResponseWriter, r *http.Request, cur *current) error {
+	if cur.session != nil {
+		if err := a.sessions.DeleteSession(r.Context(), cur.session.TokenHash); err != nil {
+			return fmt.Errorf("delete session: %w", err)
+		}
+	}
+	cur.cookies.clear(w, sessionCookie, true)
+	cur.session, cur.user = nil, nil
+	id := newToken()
+	cur.anonID = id[:]
+	cur.cookies.set(w, anonCookie, encodeToken(id), true, time.Time{})
+	a.issueCSRF(w, cur)
+	return nil
+}
+
+func truncateUA(ua string) string {
+	if len(ua) <= MaxUserAgentBytes {
+		return ua
+	}
+	return ua[:MaxUserAgentBytes]
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
