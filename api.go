@@ -76,17 +76,24 @@ func publicUser(u *User) userJSON {
 	return userJSON{ID: u.ID, Username: u.Username, Email: u.Email, CreatedAt: u.CreatedAt.UTC()}
 }
 
+// readCredentials reads a JSON body with the username and password that
+// login and register both require.
+func (a *Auth) readCredentials(w http.ResponseWriter, r *http.Request) (obj jsonObject, name, pw string, err error) {
+	if obj, err = readJSONObject(w, r, a.cfg.MaxBodyBytes); err != nil {
+		return nil, "", "", err
+	}
+	if name, err = obj.str("username", true); err != nil {
+		return nil, "", "", err
+	}
+	if pw, err = obj.str("password", true); err != nil {
+		return nil, "", "", err
+	}
+	return obj, name, pw, nil
+}
+
 func (a *Auth) register(w http.ResponseWriter, r *http.Request, cur *current) error {
 	fail := func(err error) error { a.writeError(w, r, err, "register"); return nil }
-	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
-	if err != nil {
-		return fail(err)
-	}
-	name, err := obj.str("username", true)
-	if err != nil {
-		return fail(err)
-	}
-	pw, err := obj.str("password", true)
+	obj, name, pw, err := a.readCredentials(w, r)
 	if err != nil {
 		return fail(err)
 	}
@@ -123,15 +130,7 @@ func checkNewPassword(username, pw string) error {
 
 func (a *Auth) login(w http.ResponseWriter, r *http.Request, cur *current) error {
 	fail := func(err error) error { a.writeError(w, r, err, "login"); return nil }
-	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
-	if err != nil {
-		return fail(err)
-	}
-	name, err := obj.str("username", true)
-	if err != nil {
-		return fail(err)
-	}
-	pw, err := obj.str("password", true)
+	obj, name, pw, err := a.readCredentials(w, r)
 	if err != nil {
 		return fail(err)
 	}

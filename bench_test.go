@@ -1,0 +1,109 @@
+package latchkey_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/password"
+)
+
+// benchLogin measures one login attempt with the default (production)
+// argon2id parameters. Compare BenchmarkLoginUnknownUser with
+// BenchmarkLoginWrongPassword: equal times mean no username enumeration by
+// timing.
+func benchLogin(b *testing.B, user, pw string, wantStatus int) {
+	e := newEnv(b, func(c *latchkey.Config) {
+		c.Argon2 = password.DefaultParams()
+		c.LoginBurst = 1 << 30 // measure hashing, not the throttle
+	})
+	e.addUser("bench", "the bench password")
+	br := e.browser()
+	br.csrf()
+	body := `{"username":"` + user + `","password":"` + pw + `"}`
+	for b.Loop() {
+		r := br.do("POST", "/api/login", strings.NewReader(body), "Content-Type", "application/json", "X-CSRFToken", br.token)
+		if r.status != wantStatus {
+			b.Fatalf("status %d, want %d", r.status, wantStatus)
+		}
+	}
+}
+
+func BenchmarkLoginUnknownUser(b *testing.B)   { benchLogin(b, "nobody", "the bench password", 401) }
+func BenchmarkLoginWrongPassword(b *testing.B) { benchLogin(b, "bench", "not the password", 401) }
+func BenchmarkLoginSuccess(b *testing.B)       { benchLogin(b, "bench", "the bench password", 200) }
+
+// BenchmarkSessionCheck is the authenticated hot path, in process:
+// cookie parse, token hash, store lookups, JSON write.
+func BenchmarkSessionCheck(b *testing.B) {
+	e := newEnv(b)
+	e.addUser("bench", "the bench password")
+	br := e.browser()
+	br.mustLogin("bench", "the bench password")
+	cookie := br.cookie("latchkey_session")
+	h := e.auth.Handler()
+	req := httptest.NewRequest("GET", "/api/getsession", nil)
+	req.AddCookie(cookie)
+	req.Header.Set("User-Agent", br.ua)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"login":true`) {
+			b.Fatalf("got %d %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+func TestOptionalMiddleware(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("opal", "opal's long password")
+	h := e.auth.Optional(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, ok := latchkey.UserFromContext(r.Context()); ok {
+			w.Write([]byte("user " + u.Username))
+			return
+		}
+		w.Write([]byte("anonymous"))
+	}))
+	b := e.browser()
+	b.mustLogin("opal", "opal's long password")
+	run := func(method string, withCookie bool, token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, "/x", nil)
+		req.Header.Set("User-Agent", b.ua)
+		if withCookie {
+			req.AddCookie(b.cookie("latchkey_session"))
+		}
+		if token != "" {
+			req.Header.Set("X-CSRFToken", token)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, tc := range []struct {
+		name, method string
+		cookie       bool
+		token        string
+		status       int
+		body         string
+	}{
+		{"anonymous GET", "GET", false, "", 200, "anonymous"},
+		{"anonymous POST needs no token", "POST", false, "", 200, "anonymous"},
+		{"logged-in GET", "GET", true, "", 200, "user opal"},
+		{"logged-in POST without token", "POST", true, "", 403, ""},
+		{"logged-in POST with token", "POST", true, b.token, 200, "user opal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := run(tc.method, tc.cookie, tc.token)
+			if rec.Code != tc.status || tc.body != "" && rec.Body.String() != tc.body {
+				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body, tc.status, tc.body)
+			}
+		})
+	}
+	if _, err := e.auth.LookupUser(context.Background(), "opal"); err != nil {
+		t.Fatal(err)
+	}
+}

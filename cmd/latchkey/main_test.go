@@ -1,0 +1,328 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fastArgon2 keeps the binary's tests quick; the defaults are tested elsewhere.
+var fastArgon2 = []string{"--argon2-memory", "64", "--argon2-time", "1"}
+
+type server struct {
+	url  string
+	stop context.CancelFunc
+	done chan error
+}
+
+// startServe runs the real serve command on a free port until the test ends.
+func startServe(t *testing.T, env map[string]string, args ...string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	getenv := func(k string) string { return env[k] }
+	go func() {
+		err := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), getenv, strings.NewReader(""), pw, io.Discard)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		cancel()
+		t.Fatalf("serve did not start: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	url := strings.TrimSpace(strings.TrimPrefix(line, "latchkey listening on "))
+	s := &server{url: url, stop: cancel, done: done}
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return s
+}
+
+// shutdown stops the server and returns run's error.
+func (s *server) shutdown(t *testing.T) error {
+	t.Helper()
+	s.stop()
+	select {
+	case err := <-s.done:
+		s.done <- err // for Cleanup
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+		return nil
+	}
+}
+
+type client struct {
+	t     *testing.T
+	base  string
+	c     *http.Client
+	token string
+}
+
+func newClient(t *testing.T, base string) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, base: base, c: &http.Client{Jar: jar}}
+}
+
+func (c *client) do(method, path, body string) (int, map[string]any, http.Header) {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("X-CSRFToken", c.token)
+	}
+	res, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	if tok := res.Header.Get("X-CSRFToken"); tok != "" {
+		c.token = tok
+	}
+	var m map[string]any
+	raw, _ := io.ReadAll(res.Body)
+	json.Unmarshal(raw, &m)
+	return res.StatusCode, m, res.Header
+}
+
+func (c *client) login(user, pw string) int {
+	c.t.Helper()
+	if c.token == "" {
+		c.do("GET", "/api/getcsrf", "")
+	}
+	b, _ := json.Marshal(map[string]string{"username": user, "password": pw})
+	st, _, _ := c.do("POST", "/api/login", string(b))
+	return st
+}
+
+func TestServeDemo(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, nil, append([]string{"--demo", "--data", filepath.Join(dir, "data")}, fastArgon2...)...)
+	c := newClient(t, s.url)
+	if st, m, _ := c.do("GET", "/api/ping", ""); st != 200 || m["ping"] != "pong!" {
+		t.Fatalf("ping: %d %v", st, m)
+	}
+	if st := c.login("test", "wrong"); st != 401 {
+		t.Errorf("wrong password: %d", st)
+	}
+	if st := c.login("test", "test"); st != 200 {
+		t.Fatalf("demo login: %d", st)
+	}
+	if st, m, _ := c.do("GET", "/api/data", ""); st != 200 || m["username"] != "test" {
+		t.Errorf("data: %d %v", st, m)
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if st, _, _ := c.do("GET", p, ""); st != 200 {
+			t.Errorf("%s: %d", p, st)
+		}
+	}
+	if st, _, h := c.do("GET", "/", ""); st != 200 || !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Errorf("start page: %d, CSP %q", st, h.Get("Content-Security-Policy"))
+	}
+	if st, m, _ := c.do("POST", "/api/logout", ""); st != 200 || m["logout"] != true {
+		t.Errorf("logout: %d %v", st, m)
+	}
+	if err := s.shutdown(t); err != nil {
+		t.Errorf("serve returned %v after SIGTERM-like cancel, want nil", err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "data", "secret")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("generated secret: %v, mode %v; want 0600", err, st.Mode().Perm())
+	}
+}
+
+// TestSecretSurvivesRestart: a token issued before a restart still verifies,
+// because the generated secret is kept in the data directory.
+func TestSecretSurvivesRestart(t *testing.T) {
+	data := t.TempDir()
+	args := append([]string{"--demo", "--data", data}, fastArgon2...)
+	s := startServe(t, nil, args...)
+	c := newClient(t, s.url)
+	c.do("GET", "/api/getcsrf", "")
+	s.shutdown(t)
+	s2 := startServe(t, nil, args...)
+	c.base = s2.url
+	// The jar's cookies are per host:port; carry the anonymous cookie over.
+	old, _ := http.NewRequest("GET", s.url, nil)
+	nu, _ := http.NewRequest("GET", s2.url, nil)
+	c.c.Jar.SetCookies(nu.URL, c.c.Jar.Cookies(old.URL))
+	b, _ := json.Marshal(map[string]string{"username": "test", "password": "test"})
+	if st, m, _ := c.do("POST", "/api/login", string(b)); st != 200 {
+		t.Errorf("login with a pre-restart token: %d %v", st, m)
+	}
+}
+
+func TestGracefulShutdownDrains(t *testing.T) {
+	s := startServe(t, nil, "--demo", "--data", t.TempDir(), "--argon2-memory", "32768", "--argon2-time", "12")
+	c := newClient(t, s.url)
+	c.do("GET", "/api/getcsrf", "")
+	var wg sync.WaitGroup
+	status := 0
+	wg.Go(func() { status = c.login("test", "test") })
+	time.Sleep(150 * time.Millisecond) // the login is hashing now
+	if err := s.shutdown(t); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	wg.Wait()
+	if status != 200 {
+		t.Errorf("in-flight login during shutdown: %d, want 200", status)
+	}
+}
+
+func TestEnvironmentFlags(t *testing.T) {
+	env := map[string]string{
+		"LATCHKEY_SAME_SITE":     "lax",
+		"LATCHKEY_IDLE_TIMEOUT":  "1h",
+		"LATCHKEY_ARGON2_MEMORY": "64",
+		"LATCHKEY_ARGON2_TIME":   "1",
+		"LATCHKEY_API_PREFIX":    "/auth",
+	}
+	s := startServe(t, env, "--demo", "--data", t.TempDir(), "--api-prefix", "/v1/auth")
+	c := newClient(t, s.url)
+	if st, _, _ := c.do("GET", "/v1/auth/getcsrf", ""); st != 200 {
+		t.Fatalf("flag did not win over env for the prefix: %d", st)
+	}
+	b, _ := json.Marshal(map[string]string{"username": "test", "password": "test"})
+	st, _, h := c.do("POST", "/v1/auth/login", string(b))
+	if st != 200 || !strings.Contains(strings.Join(h.Values("Set-Cookie"), "\n"), "SameSite=Lax") {
+		t.Errorf("login %d, cookies %v; want SameSite=Lax from LATCHKEY_SAME_SITE", st, h.Values("Set-Cookie"))
+	}
+	_, m, _ := c.do("GET", "/v1/auth/getsession", "")
+	exp, _ := time.Parse(time.RFC3339Nano, m["expiresAt"].(string))
+	idle, _ := time.Parse(time.RFC3339Nano, m["idleExpiresAt"].(string))
+	if d := exp.Sub(idle); d < 22*time.Hour || d > 23*time.Hour+time.Minute {
+		t.Errorf("idle deadline %v before the absolute one, want 23h (LATCHKEY_IDLE_TIMEOUT=1h)", d)
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	long := strings.Repeat("s", 40)
+	t.Run("from LATCHKEY_SECRET with rotation", func(t *testing.T) {
+		data := t.TempDir()
+		s := startServe(t, map[string]string{"LATCHKEY_SECRET": long + "," + strings.Repeat("o", 40)}, "--data", data)
+		s.shutdown(t)
+		if _, err := os.Stat(filepath.Join(data, "secret")); err == nil {
+			t.Errorf("a secret file was generated although LATCHKEY_SECRET was set")
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		file string
+		mode os.FileMode
+		want string
+	}{
+		{"short LATCHKEY_SECRET", map[string]string{"LATCHKEY_SECRET": "short"}, "", 0, "at least 32"},
+		{"world-readable file", nil, long, 0o644, "chmod 600"},
+		{"empty file", nil, "\n# comment\n", 0o600, "no secret key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}
+			if tc.file != "" {
+				p := filepath.Join(dir, "keys")
+				os.WriteFile(p, []byte(tc.file), tc.mode)
+				os.Chmod(p, tc.mode)
+				args = append(args, "--secret-file", p)
+			}
+			err := run(context.Background(), args, func(k string) string { return tc.env[k] }, nil, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func runCmd(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, func(string) string { return "" }, strings.NewReader(stdin), &out, &errb)
+	return out.String() + errb.String(), err
+}
+
+func TestUserCommands(t *testing.T) {
+	data := t.TempDir()
+	d := []string{"--data", data, "--argon2-memory", "64", "--argon2-time", "1"}
+	user := func(stdin string, args ...string) (string, error) {
+		return runCmd(t, stdin, append(append([]string{"user"}, args[:1]...), append(d, args[1:]...)...)...)
+	}
+	if out, err := user("alice's long password\n", "add", "--password-stdin", "--email", "alice@example.com", "Alice"); err != nil || !strings.Contains(out, `created user "Alice"`) {
+		t.Fatalf("add: %v %s", err, out)
+	}
+	for _, tc := range []struct{ name, stdin, want string }{
+		{"weak", "password\n", "common"},
+		{"taken", "another long password\n", "taken"},
+		{"no stdin", "", "no password"},
+	} {
+		if _, err := user(tc.stdin, "add", "--password-stdin", "alice"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("add %s: %v, want error with %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := user("", "add", "bob"); err == nil || !strings.Contains(err.Error(), "--password-stdin") {
+		t.Errorf("add without a terminal or --password-stdin: %v", err)
+	}
+	out, err := user("", "list")
+	if err != nil || !strings.Contains(out, "Alice") || !strings.Contains(out, "alice@example.com") {
+		t.Errorf("list: %v\n%s", err, out)
+	}
+	if out, err := user("alice's new password\n", "passwd", "--password-stdin", "ALICE"); err != nil {
+		t.Errorf("passwd: %v %s", err, out)
+	}
+	// The server sees the new password.
+	s := startServe(t, nil, d...)
+	c := newClient(t, s.url)
+	if st := c.login("alice", "alice's long password"); st != 401 {
+		t.Errorf("old password after passwd: %d", st)
+	}
+	if st := c.login("alice", "alice's new password"); st != 200 {
+		t.Errorf("new password after passwd: %d", st)
+	}
+	s.shutdown(t)
+	if _, err := user("", "remove", "alice"); err != nil {
+		t.Errorf("remove: %v", err)
+	}
+	if _, err := user("", "remove", "alice"); err == nil || !strings.Contains(err.Error(), "no such user") {
+		t.Errorf("remove twice: %v", err)
+	}
+	if out, _ := user("", "list"); strings.Contains(out, "Alice") {
+		t.Errorf("list after remove: %s", out)
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	if out, err := runCmd(t, "", "version"); err != nil || !strings.HasPrefix(out, "latchkey ") {
+		t.Errorf("version: %v %q", err, out)
+	}
+	for _, args := range [][]string{
+		{"frobnicate"},
+		{"serve", "--no-such-flag"},
+		{"serve", "--same-site", "sideways", "--data", t.TempDir()},
+		{"serve", "--session-protection", "paranoid", "--data", t.TempDir()},
+		{"serve", "--argon2-memory", "-5"},
+		{"user"},
+		{"user", "add"},
+		{"user", "frob", "x"},
+	} {
+		if _, err := runCmd(t, "", args...); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	if _, err := runCmd(t, ""); err == nil {
+		t.Errorf("no arguments: no error")
+	}
+}

@@ -1,0 +1,119 @@
+package latchkey
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func FuzzParseToken(f *testing.F) {
+	good := encodeToken(newToken())
+	for _, s := range []string{good, "", "=", good[:42], good + "A", strings.Repeat("_", 43), strings.Repeat("+", 43), "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		tok, ok := parseToken(v)
+		if ok && encodeToken(tok) != v {
+			t.Fatalf("accepted non-canonical %q (re-encodes to %q)", v, encodeToken(tok))
+		}
+		if !ok && tok != [tokenBytes]byte{} && len(v) != encodedTokenBytes {
+			t.Fatalf("rejected %q but returned data", v)
+		}
+	})
+}
+
+// FuzzCookieHeader: any Cookie header yields a session token only if it
+// holds exactly one well-formed session cookie.
+func FuzzCookieHeader(f *testing.F) {
+	good := encodeToken(newToken())
+	f.Add("latchkey_session=" + good)
+	f.Add("latchkey_session=" + good + "; latchkey_session=" + good)
+	f.Add(`latchkey_session="` + good + `"`)
+	f.Add("latchkey_session=;;;=;latchkey_session")
+	f.Add("a=b; latchkey_session=" + good[:10])
+	f.Fuzz(func(t *testing.T, header string) {
+		r := &http.Request{Header: http.Header{"Cookie": {header}}}
+		tok, ok, present := readTokenCookie(r, sessionCookie)
+		if ok && !present {
+			t.Fatalf("ok without a cookie present")
+		}
+		if ok && len(r.CookiesNamed(sessionCookie)) != 1 {
+			t.Fatalf("accepted %q with duplicated cookies", header)
+		}
+		if ok && !strings.Contains(header, encodeToken(tok)) {
+			t.Fatalf("token %x not in header %q", tok, header)
+		}
+	})
+}
+
+func FuzzCSRFToken(f *testing.F) {
+	keys, _ := newCSRFKeys([][]byte{bytes.Repeat([]byte("k"), 32)})
+	binding := hashToken(newToken())
+	valid := keys.issue(bindSession, binding)
+	f.Add(valid)
+	f.Add(valid[:85])
+	f.Add(strings.Repeat("A", 86))
+	f.Add("")
+	f.Fuzz(func(t *testing.T, tok string) {
+		mac, ok := parseCSRFToken(tok)
+		if ok && len(mac) != macBytes {
+			t.Fatalf("mac of %d bytes", len(mac))
+		}
+		// Only tokens the key issued for this binding verify; any other
+		// input that verifies is a forgery.
+		if keys.valid(tok, bindSession, binding) {
+			if keys.valid(tok, bindAnon, binding) {
+				t.Fatalf("token valid for both binding kinds")
+			}
+			if !ok {
+				t.Fatalf("valid token %q does not parse", tok)
+			}
+		}
+		if keys.valid(tok, bindSession, nil) {
+			t.Fatalf("token valid with no binding")
+		}
+	})
+}
+
+func FuzzParseJSONObject(f *testing.F) {
+	for _, s := range []string{
+		`{"username":"a","password":"b"}`, `{"username":"a","Username":"b"}`, `{}`, `[]`, `{"a":1}{}`,
+		`{"a":{"b":[1,2,{"c":null}]}}`, `{"\u212Aey":1,"key":2}`, "{\"a\":\"\xff\"}", `{"a":1,}`, `{`, `"x"`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		obj, err := parseJSONObject(body)
+		if err != nil {
+			if _, ok := errors.AsType[*InputError](err); !ok {
+				t.Fatalf("error %v is not an InputError", err)
+			}
+			if obj != nil {
+				t.Fatalf("object returned with error")
+			}
+			return
+		}
+		// Accepted: it must be a JSON object that encoding/json agrees on,
+		// with no two keys equal under case folding.
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatalf("accepted %q that encoding/json rejects: %v", body, err)
+		}
+		seen := map[string]bool{}
+		for k := range obj {
+			fk := strings.ToLower(strings.ToUpper(k))
+			if seen[fk] {
+				t.Fatalf("accepted case-variant duplicate keys in %q", body)
+			}
+			seen[fk] = true
+			if _, err := obj.str(k, true); err != nil {
+				if _, ok := errors.AsType[*InputError](err); !ok {
+					t.Fatalf("str(%q): %v", k, err)
+				}
+			}
+		}
+	})
+}
