@@ -65,15 +65,17 @@ type SessionStore interface {
 	// many unexpired ones there were.
 	DeleteUserSessions(ctx context.Context, userID int64) (int, error)
 
-	// ListUserSessions returns the user's unexpired sessions, newest first.
+	// ListUserSessions returns the user's unexpired sessions, newest first
+	// (ties broken by token hash).
 	ListUserSessions(ctx context.Context, userID int64) ([]Session, error)
 }
 
 // SessionPruner is implemented by stores whose expired sessions stay on disk
 // until removed (SQL stores); stores with native expiry need not.
 type SessionPruner interface {
-	// PruneSessions deletes up to limit sessions that expired before now and
+	// PruneSessions deletes up to limit sessions that have expired and
 	// reports how many it deleted, so callers can prune in bounded batches.
+	// A limit of zero or less deletes none.
 	PruneSessions(ctx context.Context, limit int) (int, error)
 }
 

@@ -45,6 +45,7 @@ type UserStore interface {
 	DeleteUser(ctx context.Context, id int64) error
 
 	// ListUsers returns up to limit users with ID greater than afterID,
-	// ordered by ID, so callers can page through any number of users.
+	// ordered by ID, so callers can page through any number of users. A
+	// limit of zero or less returns none.
 	ListUsers(ctx context.Context, afterID int64, limit int) ([]User, error)
 }

@@ -16,8 +16,8 @@ const (
 )
 
 // NormalizeUsername trims name and checks it against the PRECIS
-// UsernameCasePreserved profile (RFC 8265: letters, digits and symbols; no
-// spaces or control characters). It returns the name to display and the
+// UsernameCasePreserved profile (RFC 8265: letters, digits and ASCII
+// punctuation; no spaces, emoji or control characters). It returns the name to display and the
 // case-folded key that must be unique, so "Alice", "ALICE" and the
 // full-width "Ａｌｉｃｅ" are one user.
 func NormalizeUsername(name string) (display, key string, err error) {
@@ -27,11 +27,11 @@ func NormalizeUsername(name string) (display, key string, err error) {
 	}
 	display, err = precis.UsernameCasePreserved.String(name)
 	if err != nil {
-		return "", "", &InputError{Code: "invalid_input", Field: "username", Message: "Username may contain letters, digits and symbols, but no spaces or control characters."}
+		return "", "", &InputError{Code: "invalid_input", Field: "username", Message: "Username may contain letters, digits and punctuation, but no spaces, emoji or control characters."}
 	}
 	key, err = precis.UsernameCaseMapped.String(name)
 	if err != nil {
-		return "", "", &InputError{Code: "invalid_input", Field: "username", Message: "Username may contain letters, digits and symbols, but no spaces or control characters."}
+		return "", "", &InputError{Code: "invalid_input", Field: "username", Message: "Username may contain letters, digits and punctuation, but no spaces, emoji or control characters."}
 	}
 	// Width mapping can change the length; check the result too.
 	if n := utf8.RuneCountInString(display); n < MinUsernameLen || n > MaxUsernameLen {

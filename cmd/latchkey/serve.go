@@ -134,7 +134,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	srv := &http.Server{
-		Handler:           logRequests(log, newMux(auth, cfg.APIPrefix)),
+		Handler:           logRequests(log, newMux(auth)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -171,9 +171,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // newMux puts the API, health checks and the start page together.
-func newMux(auth *latchkey.Auth, prefix string) http.Handler {
+func newMux(auth *latchkey.Auth) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(strings.TrimRight(prefix, "/")+"/", auth.Handler())
+	// The auth handler also answers unknown paths, with a JSON 404.
+	mux.Handle("/", auth.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")

@@ -1,0 +1,308 @@
+// Package memstore keeps users and sessions in memory, for tests, demos and
+// single-process deployments that can afford to lose every account on
+// restart.
+package memstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+var (
+	_ latchkey.UserStore     = (*Store)(nil)
+	_ latchkey.SessionStore  = (*Store)(nil)
+	_ latchkey.SessionPruner = (*Store)(nil)
+)
+
+// Store is an in-memory UserStore, SessionStore and SessionPruner. It is
+// safe for concurrent use. It hands out and keeps copies only, so no caller
+// can change stored data through a value it passed in or got back. Times
+// are kept in UTC at millisecond precision, like the SQL stores, so code
+// tested against Store behaves the same on them.
+type Store struct {
+	// Now is the clock that decides expiry; nil means time.Now. Set it
+	// before first use.
+	Now func() time.Time
+
+	mu       sync.RWMutex
+	lastID   int64
+	users    map[int64]latchkey.User
+	userIDs  []int64 // ascending, for ListUsers paging
+	keyToID  map[string]int64
+	sessions map[string]latchkey.Session // by string(TokenHash)
+	// byUser indexes sessions by user, so per-user calls do not scan.
+	byUser map[int64]map[string]struct{}
+}
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{
+		users:    make(map[int64]latchkey.User),
+		keyToID:  make(map[string]int64),
+		sessions: make(map[string]latchkey.Session),
+		byUser:   make(map[int64]map[string]struct{}),
+	}
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// norm gives a time the precision and zone the SQL stores return.
+func norm(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Millisecond)
+}
+
+// CreateUser implements latchkey.UserStore.
+func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.keyToID[u.UsernameKey]; ok {
+		return fmt.Errorf("memstore: create user: %w", latchkey.ErrUsernameTaken)
+	}
+	s.lastID++
+	c := *u
+	c.ID = s.lastID
+	c.CreatedAt = norm(c.CreatedAt)
+	c.UpdatedAt = norm(c.UpdatedAt)
+	s.users[c.ID] = c
+	s.userIDs = append(s.userIDs, c.ID) // IDs only grow, so this stays sorted
+	s.keyToID[c.UsernameKey] = c.ID
+	u.ID = c.ID
+	return nil
+}
+
+// UserByID implements latchkey.UserStore.
+func (s *Store) UserByID(ctx context.Context, id int64) (*latchkey.User, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	u, ok := s.users[id]
+	if !ok {
+		return nil, fmt.Errorf("memstore: user %d: %w", id, latchkey.ErrNotFound)
+	}
+	return &u, nil
+}
+
+// UserByUsernameKey implements latchkey.UserStore.
+func (s *Store) UserByUsernameKey(ctx context.Context, key string) (*latchkey.User, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.keyToID[key]
+	if !ok {
+		return nil, fmt.Errorf("memstore: user by username: %w", latchkey.ErrNotFound)
+	}
+	u := s.users[id]
+	return &u, nil
+}
+
+// UpdatePasswordHash implements latchkey.UserStore.
+func (s *Store) UpdatePasswordHash(ctx context.Context, id int64, hash string, updatedAt time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return fmt.Errorf("memstore: update password hash of user %d: %w", id, latchkey.ErrNotFound)
+	}
+	u.PasswordHash = hash
+	u.UpdatedAt = norm(updatedAt)
+	s.users[id] = u
+	return nil
+}
+
+// DeleteUser implements latchkey.UserStore.
+func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return fmt.Errorf("memstore: delete user %d: %w", id, latchkey.ErrNotFound)
+	}
+	delete(s.users, id)
+	delete(s.keyToID, u.UsernameKey)
+	if i, found := slices.BinarySearch(s.userIDs, id); found {
+		s.userIDs = slices.Delete(s.userIDs, i, i+1)
+	}
+	return nil
+}
+
+// ListUsers implements latchkey.UserStore. A limit below 1 returns no users.
+func (s *Store) ListUsers(ctx context.Context, afterID int64, limit int) ([]latchkey.User, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	// BinarySearch gives the index of the first ID >= afterID.
+	i, found := slices.BinarySearch(s.userIDs, afterID)
+	if found {
+		i++
+	}
+	ids := s.userIDs[i:]
+	ids = ids[:min(len(ids), limit)]
+	out := make([]latchkey.User, len(ids))
+	for j, id := range ids {
+		out[j] = s.users[id]
+	}
+	return out, nil
+}
+
+// copySession returns s with its own TokenHash, so the copy shares nothing.
+func copySession(s latchkey.Session) latchkey.Session {
+	s.TokenHash = bytes.Clone(s.TokenHash)
+	return s
+}
+
+// CreateSession implements latchkey.SessionStore. It stores IdleExpiresAt
+// no later than ExpiresAt, the invariant Session documents.
+func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error {
+	if len(sess.TokenHash) == 0 {
+		return errors.New("memstore: create session: empty token hash")
+	}
+	c := copySession(*sess)
+	c.CreatedAt = norm(c.CreatedAt)
+	c.LastSeenAt = norm(c.LastSeenAt)
+	c.ExpiresAt = norm(c.ExpiresAt)
+	c.IdleExpiresAt = earliest(norm(c.IdleExpiresAt), c.ExpiresAt)
+	key := string(c.TokenHash)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.sessions[key]; ok {
+		return fmt.Errorf("memstore: create session: %w", latchkey.ErrConflict)
+	}
+	s.sessions[key] = c
+	idx := s.byUser[c.UserID]
+	if idx == nil {
+		idx = make(map[string]struct{})
+		s.byUser[c.UserID] = idx
+	}
+	idx[key] = struct{}{}
+	return nil
+}
+
+// FindSession implements latchkey.SessionStore.
+func (s *Store) FindSession(ctx context.Context, tokenHash []byte) (*latchkey.Session, error) {
+	now := s.now()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sess, ok := s.sessions[string(tokenHash)]
+	if !ok || sess.Expired(now) {
+		return nil, fmt.Errorf("memstore: find session: %w", latchkey.ErrNotFound)
+	}
+	c := copySession(sess)
+	return &c, nil
+}
+
+// UpdateSession implements latchkey.SessionStore. Like CreateSession, it
+// keeps IdleExpiresAt no later than ExpiresAt.
+func (s *Store) UpdateSession(ctx context.Context, sess *latchkey.Session) error {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := string(sess.TokenHash)
+	cur, ok := s.sessions[key]
+	if !ok || cur.Expired(now) {
+		return fmt.Errorf("memstore: update session: %w", latchkey.ErrNotFound)
+	}
+	cur.LastSeenAt = norm(sess.LastSeenAt)
+	cur.IdleExpiresAt = earliest(norm(sess.IdleExpiresAt), cur.ExpiresAt)
+	cur.Fresh = sess.Fresh
+	s.sessions[key] = cur
+	return nil
+}
+
+// DeleteSession implements latchkey.SessionStore.
+func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deleteLocked(string(tokenHash))
+	return nil
+}
+
+// deleteLocked removes a session and its index entry; s.mu must be held.
+func (s *Store) deleteLocked(key string) {
+	sess, ok := s.sessions[key]
+	if !ok {
+		return
+	}
+	delete(s.sessions, key)
+	idx := s.byUser[sess.UserID]
+	delete(idx, key)
+	if len(idx) == 0 {
+		delete(s.byUser, sess.UserID) // keep the index from growing with dead users
+	}
+}
+
+// DeleteUserSessions implements latchkey.SessionStore.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, error) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for key := range s.byUser[userID] {
+		if sess := s.sessions[key]; !sess.Expired(now) {
+			n++
+		}
+		delete(s.sessions, key)
+	}
+	delete(s.byUser, userID)
+	return n, nil
+}
+
+// ListUserSessions implements latchkey.SessionStore. Sessions created at the
+// same millisecond are ordered by token hash, as in the SQL stores.
+func (s *Store) ListUserSessions(ctx context.Context, userID int64) ([]latchkey.Session, error) {
+	now := s.now()
+	s.mu.RLock()
+	var out []latchkey.Session
+	for key := range s.byUser[userID] {
+		if sess := s.sessions[key]; !sess.Expired(now) {
+			out = append(out, copySession(sess))
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b latchkey.Session) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.TokenHash, b.TokenHash)
+	})
+	return out, nil
+}
+
+// PruneSessions implements latchkey.SessionPruner. Expired sessions are
+// invisible already; pruning only frees their memory. A limit below 1
+// deletes nothing.
+func (s *Store) PruneSessions(ctx context.Context, limit int) (int, error) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for key, sess := range s.sessions {
+		if n >= limit {
+			break
+		}
+		if sess.Expired(now) {
+			s.deleteLocked(key)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

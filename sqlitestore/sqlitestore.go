@@ -1,0 +1,292 @@
+// Package sqlitestore keeps users and sessions in one SQLite file, through
+// the pure-Go modernc.org/sqlite driver, so the binary needs no cgo and no
+// database server.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+var (
+	_ latchkey.UserStore     = (*Store)(nil)
+	_ latchkey.SessionStore  = (*Store)(nil)
+	_ latchkey.SessionPruner = (*Store)(nil)
+	_ latchkey.Pinger        = (*Store)(nil)
+)
+
+// ErrSchemaTooNew is returned by Open for a database migrated by a newer
+// latchkey: this binary cannot know what the newer schema means.
+var ErrSchemaTooNew = errors.New("sqlitestore: database schema is newer than this binary")
+
+// busyTimeout is how long a connection waits for another process's lock
+// (say, the CLI adding a user while the server runs) before SQLITE_BUSY.
+const busyTimeout = 5 * time.Second
+
+// Store is a UserStore, SessionStore, SessionPruner and Pinger backed by a
+// SQLite database in WAL mode. It is safe for concurrent use: writes go
+// through a single connection, so concurrent writers queue in Go instead of
+// failing with SQLITE_BUSY, and reads use a pool of their own, which WAL
+// lets run alongside the writer.
+type Store struct {
+	// Now is the clock that decides expiry; nil means time.Now. Set it
+	// before first use.
+	Now func() time.Time
+
+	writer *sql.DB
+	reader *sql.DB
+
+	// Statements on the request path, prepared once: parsing costs about as
+	// much as running them.
+	findSession   *sql.Stmt // reader
+	updateSession *sql.Stmt // writer
+	userByID      *sql.Stmt // reader
+}
+
+// Open opens the SQLite database at path, creating the file (mode 0600, as
+// it holds password hashes) if it does not exist, and applies any pending
+// migrations. The directory must exist. It refuses, with ErrSchemaTooNew, a
+// database whose schema is newer than this binary knows.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlitestore: open: empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	// SQLite would create the file with 0644; creating it first keeps the
+	// hashes private. SQLite gives the -wal and -shm files the same mode.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+
+	// synchronous=NORMAL in WAL mode survives a crash of the process; a power
+	// loss may undo the last commits but cannot corrupt the file. FULL would
+	// add an fsync to every commit on the single write connection.
+	common := "_busy_timeout=" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) +
+		"&_foreign_keys=on&_synchronous=NORMAL"
+	// _txlock=immediate takes the write lock at BEGIN, so a transaction never
+	// fails upgrading a read lock.
+	writer, err := sql.Open("sqlite", dsn(abs, common+"&_journal_mode=WAL&_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	s := &Store{writer: writer}
+	if err := s.migrate(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+
+	// query_only: a write through the reader pool would bypass the writer queue.
+	reader, err := sql.Open("sqlite", dsn(abs, common+"&_query_only=on"))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n)
+	s.reader = reader
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		db    *sql.DB
+		query string
+	}{
+		{&s.findSession, s.reader, findSessionSQL},
+		{&s.updateSession, s.writer, updateSessionSQL},
+		{&s.userByID, s.reader, userByIDSQL},
+	} {
+		stmt, err := p.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return err
+		}
+		*p.stmt = stmt
+	}
+	return nil
+}
+
+// dsn builds a file: URI, so that '?', '#' or '%' in the path are escaped
+// instead of being taken for the start of the driver's parameters.
+func dsn(abs, params string) string {
+	return "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath() + "?" + params
+}
+
+// Close closes the database. The Store must not be used afterwards.
+func (s *Store) Close() error {
+	var errs []error
+	for _, stmt := range []*sql.Stmt{s.findSession, s.updateSession, s.userByID} {
+		if stmt != nil {
+			errs = append(errs, stmt.Close())
+		}
+	}
+	if s.reader != nil {
+		errs = append(errs, s.reader.Close())
+	}
+	return errors.Join(append(errs, s.writer.Close())...)
+}
+
+// Ping implements latchkey.Pinger: it reads the database through the reader
+// pool and waits for the writer connection, so it fails when either cannot
+// serve before ctx is done.
+func (s *Store) Ping(ctx context.Context) error {
+	var v int64
+	// Not wrap: the caller already reports any failure as unavailable.
+	if err := s.reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return fmt.Errorf("sqlitestore: ping: %w", err)
+	}
+	if err := s.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlitestore: ping: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Times are stored as Unix milliseconds and returned in UTC.
+func toMS(t time.Time) int64    { return t.UnixMilli() }
+func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// wrap adds context to err. Lock timeouts and deadlines also wrap
+// ErrStoreUnavailable, so the API answers 503 rather than 500.
+func wrap(op string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || isCode(err, sqlite3.SQLITE_BUSY) || isCode(err, sqlite3.SQLITE_LOCKED) {
+		return fmt.Errorf("sqlitestore: %s: %w: %w", op, latchkey.ErrStoreUnavailable, err)
+	}
+	return fmt.Errorf("sqlitestore: %s: %w", op, err)
+}
+
+// isCode reports whether err is a SQLite error with this code. A primary
+// code (below 256) also matches its extended codes.
+func isCode(err error, code int) bool {
+	se, ok := errors.AsType[*sqlite.Error](err)
+	if !ok {
+		return false
+	}
+	if code < 256 {
+		return se.Code()&0xff == code
+	}
+	return se.Code() == code
+}
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations returns the embedded migrations in version order. Files
+// are named NNNN_description.sql.
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, name := range names {
+		base := filepath.Base(name)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must start with a positive number and '_'", base)
+		}
+		b, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s share a version", ms[i-1].name, ms[i].name)
+		}
+	}
+	if len(ms) == 0 {
+		return nil, errors.New("no migrations embedded")
+	}
+	return ms, nil
+}
+
+// migrate applies the pending migrations in one transaction, so a failure
+// leaves the schema as it was; BEGIN IMMEDIATE keeps two processes opening
+// the same file from both applying them.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	latest := ms[len(ms)-1].version
+	if current > latest {
+		return fmt.Errorf("%w: it is at version %d, this binary knows up to %d; upgrade latchkey", ErrSchemaTooNew, current, latest)
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("migrate: %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+			m.version, toMS(time.Now())); err != nil {
+			return fmt.Errorf("migrate: %s: %w", m.name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+const userColumns = `id, username, username_key, email, password_hash, created_at, updated_at`
+
+const userByIDSQL = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
+
+func scanUser(row interface{ Scan(...any) error }) (*latchkey.User, error) {
+	var u latchkey.User
+	var created, updated int64
+	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.Email, &u.PasswordHash, &created, &updated); err != nil {
+		return nil, err
+	}
+	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
+	return &u, nil
+}
+
+// CreateUser implements latchkey.UserStore.
+func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
+	res, err := s.writer.ExecContext(ctx, `INSERT INTO users
+		(username, username_key, email, password_hash, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		u.Username, u.UsernameKey, u.Email, u.PasswordHash, toMS(u.CreatedAt), toMS(u.UpdatedAt))
+	if isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+		// username_key is the only UNIQUE column; ids come from AUTOINCREMENT.
+		return fmt.Errorf("sqlitestore: create user: %w", latchkey.ErrUsernameTaken)
+	}
+	if err != nil {
+		return wrap("create user", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return wrap("create user", err)
+	}
+	u.ID = id
+	return nil
+}
+
+// UserByID implements latchkey.UserStore.
+func (s *Store) UserByID(ctx context.Context, id int64) (*latchkey.User, error) {
+	u, err := scanUser(s.userByID.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlitestore: user %d: %w", id, latchkey.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("user %d", id), err)
+	}
+	return u, nil
+}
+
+// UserByUsernameKey implements latchkey.UserStore.
+func (s *Store) UserByUsernameKey(ctx context.Context, key string) (*latchkey.User, error) {
+	u, err := scanUser(s.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = ?`, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlitestore: user by username: %w", latchkey.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap("user by username", err)
+	}
+	return u, nil
+}
+
+// UpdatePasswordHash implements latchkey.UserStore.
+func (s *Store) UpdatePasswordHash(ctx context.Context, id int64, hash string, updatedAt time.Time) error {
+	res, err := s.writer.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,
+		hash, toMS(updatedAt), id)
+	return affectedOne(res, err, fmt.Sprintf("update password hash of user %d", id))
+}
+
+// DeleteUser implements latchkey.UserStore.
+func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+	res, err := s.writer.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+	return affectedOne(res, err, fmt.Sprintf("delete user %d", id))
+}
+
+// affectedOne turns "no row matched" into ErrNotFound.
+func affectedOne(res sql.Result, err error, op string) error {
+	if err != nil {
+		return wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlitestore: %s: %w", op, latchkey.ErrNotFound)
+	}
+	return nil
+}
+
+// ListUsers implements latchkey.UserStore. A limit below 1 returns no users.
+func (s *Store) ListUsers(ctx context.Context, afterID int64, limit int) ([]latchkey.User, error) {
+	if limit <= 0 {
+		return nil, nil // SQLite would read LIMIT -1 as no limit
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, wrap("list users", err)
+	}
+	defer rows.Close()
+	var out []latchkey.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, wrap("list users", err)
+		}
+		out = append(out, *u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list users", err)
+	}
+	return out, nil
+}
