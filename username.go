@@ -17,9 +17,9 @@ const (
 
 // NormalizeUsername trims name and checks it against the PRECIS
 // UsernameCasePreserved profile (RFC 8265: letters, digits and ASCII
-// punctuation; no spaces, emoji or control characters). It returns the name to display and the
-// case-folded key that must be unique, so "Alice", "ALICE" and the
-// full-width "Ａｌｉｃｅ" are one user.
+// punctuation; no spaces, emoji or control characters). It returns the name
+// to display and the case-folded key that must be unique, so "Alice",
+// "ALICE" and the full-width "Ａｌｉｃｅ" are one user.
 func NormalizeUsername(name string) (display, key string, err error) {
 	name = strings.TrimSpace(name)
 	if n := utf8.RuneCountInString(name); n < MinUsernameLen || n > MaxUsernameLen {
