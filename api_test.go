@@ -420,3 +420,22 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestCSRFTokenForPages(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("page", "page's long password")
+	b := e.browser()
+	// A page handler hands out a token the same way getcsrf does.
+	rec := httptest.NewRecorder()
+	tok, err := e.auth.CSRFToken(rec, httptest.NewRequest("GET", "/", nil))
+	if err != nil || tok == "" {
+		t.Fatalf("CSRFToken = %q, %v", tok, err)
+	}
+	anon := setCookieHeader(rec.Result().Header, "latchkey_csrf")
+	if anon == nil {
+		t.Fatalf("no binding cookie set")
+	}
+	b.setCookie("latchkey_csrf", anon.Value)
+	b.token = tok
+	b.mustLogin("page", "page's long password")
+}

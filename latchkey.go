@@ -352,3 +352,14 @@ func minTime(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// CSRFToken returns a CSRF token for the browser making r and sets the
+// cookies it is bound to, as GET /api/getcsrf does. Server-rendered pages
+// use it, and the SPA handler injects it as <meta name="csrf-token">.
+func (a *Auth) CSRFToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	cur, err := a.load(w, r)
+	if err != nil {
+		return "", err
+	}
+	return a.issueCSRF(w, cur), nil
+}
