@@ -25,6 +25,7 @@ func (a *Auth) routes() http.Handler {
 	mux.Handle("GET "+p+"/data", a.read(a.data))
 	mux.Handle("POST "+p+"/logout", a.write(a.logout))
 	mux.Handle("GET "+p+"/logout", a.read(a.logoutGET))
+	mux.Handle("GET "+p+"/auth/verify", a.read(a.verify))
 	return a.recoverer(apiHeaders(a.jsonMuxErrors(mux)))
 }
 
@@ -299,6 +300,52 @@ func (a *Auth) logoutGET(w http.ResponseWriter, r *http.Request, cur *current) e
 		return &csrfError{"cross-site logout refused"}
 	}
 	return a.logout(w, r, cur)
+}
+
+// verify answers nginx auth_request subrequests: 204 with the user's
+// identity in headers for a valid session, 401 otherwise. nginx sends the
+// original request's headers; when it also sends X-Original-Method and that
+// method changes state, the CSRF check runs as it would on the original.
+func (a *Auth) verify(w http.ResponseWriter, r *http.Request, cur *current) error {
+	if cur.user == nil {
+		return ErrUnauthorized
+	}
+	if m := r.Header.Get("X-Original-Method"); m != "" && unsafeMethod(m) {
+		orig := r.Clone(r.Context())
+		orig.Method = m
+		if err := a.checkCSRF(orig, cur); err != nil {
+			return err
+		}
+	}
+	setIdentityHeaders(w.Header(), cur.user)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Identity headers that verify and the gateway send to backends.
+const (
+	HeaderUserID   = "X-Latchkey-User-Id"
+	HeaderUsername = "X-Latchkey-Username"
+)
+
+func setIdentityHeaders(h http.Header, u *User) {
+	h.Set(HeaderUserID, strconv.FormatInt(u.ID, 10))
+	h.Set(HeaderUsername, headerSafe(u.Username))
+}
+
+// headerSafe percent-encodes '%' and every byte outside printable ASCII, so
+// a Unicode username survives any proxy; ASCII names pass unchanged.
+func headerSafe(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // retryError asks the client to retry after a delay (429, 503).

@@ -439,3 +439,27 @@ func TestCSRFTokenForPages(t *testing.T) {
 	b.token = tok
 	b.mustLogin("page", "page's long password")
 }
+
+func TestAuthVerify(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("Zoë", "zoë's long password")
+	b := e.browser()
+	if r := b.get("/api/auth/verify"); r.status != 401 || r.errCode() != "unauthorized" {
+		t.Errorf("anonymous: %d %s, want 401", r.status, r.raw)
+	}
+	b.mustLogin("zoë", "zoë's long password")
+	r := b.get("/api/auth/verify")
+	if r.status != 204 || r.header.Get("X-Latchkey-User-Id") == "" || r.header.Get("X-Latchkey-Username") != "Zo%C3%AB" {
+		t.Errorf("logged in: %d, id %q, username %q; want 204 with identity headers", r.status, r.header.Get("X-Latchkey-User-Id"), r.header.Get("X-Latchkey-Username"))
+	}
+	// nginx forwards the original method: a write without a token fails.
+	if r := b.get("/api/auth/verify", "X-Original-Method", "POST"); r.status != 403 {
+		t.Errorf("original POST without token: %d, want 403", r.status)
+	}
+	if r := b.get("/api/auth/verify", "X-Original-Method", "DELETE", "X-CSRFToken", b.token); r.status != 204 {
+		t.Errorf("original DELETE with token: %d, want 204", r.status)
+	}
+	if r := b.get("/api/auth/verify", "X-Original-Method", "POST", "X-CSRFToken", b.token, "Sec-Fetch-Site", "cross-site"); r.status != 403 {
+		t.Errorf("original cross-site POST: %d, want 403", r.status)
+	}
+}
