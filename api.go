@@ -26,7 +26,11 @@ func (a *Auth) routes() http.Handler {
 	mux.Handle("POST "+p+"/logout", a.write(a.logout))
 	mux.Handle("GET "+p+"/logout", a.read(a.logoutGET))
 	mux.Handle("GET "+p+"/auth/verify", a.read(a.verify))
-	return a.recoverer(apiHeaders(a.jsonMuxErrors(mux)))
+	var h http.Handler = apiHeaders(a.jsonMuxErrors(mux))
+	if a.cors != nil {
+		h = a.cors.Handler(h)
+	}
+	return a.recoverer(a.SecurityHeaders(h))
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, cur *current) error
@@ -140,7 +144,7 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request, cur *current) error
 		return fail(err)
 	}
 	ctx := r.Context()
-	u, err := a.authenticate(ctx, clientIP(r), name, pw)
+	u, err := a.authenticate(ctx, a.ClientIP(r), name, pw)
 	if err != nil {
 		return fail(err)
 	}
@@ -294,9 +298,7 @@ func (a *Auth) logout(w http.ResponseWriter, r *http.Request, cur *current) erro
 // CSRF token, so it is refused when the browser says it comes from another
 // site or origin (Fetch Metadata, else Origin).
 func (a *Auth) logoutGET(w http.ResponseWriter, r *http.Request, cur *current) error {
-	asPost := r.Clone(r.Context())
-	asPost.Method = http.MethodPost
-	if err := a.cop.Check(asPost); err != nil {
+	if err := a.crossOrigin(r, http.MethodPost); err != nil {
 		return &csrfError{"cross-site logout refused"}
 	}
 	return a.logout(w, r, cur)

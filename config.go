@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"runtime"
 	"strings"
 	"time"
@@ -42,8 +44,41 @@ type Config struct {
 	// cookies are Secure only on requests that arrived over TLS.
 	Secure bool
 
-	// SameSite is the session cookie's SameSite attribute. Default Strict.
+	// SameSite is the cookies' SameSite attribute. Default: Strict without
+	// AllowedOrigins; with them Lax when every origin is same-site with
+	// PublicURL, else None (which needs Secure, so HTTPS).
 	SameSite http.SameSite
+
+	// AllowedOrigins are the exact origins (scheme://host[:port]) of SPAs on
+	// other origins. They get CORS with credentials and are trusted by the
+	// cross-origin check; nothing else is. Default none.
+	AllowedOrigins []string
+	// PublicURL is where browsers reach latchkey (https://api.example.com);
+	// with AllowedOrigins it decides SameSite. Default "".
+	PublicURL string
+	// Partitioned adds the Partitioned attribute (CHIPS) to cookies, for a
+	// cross-site SPA in browsers that block third-party cookies. Needs Secure.
+	Partitioned bool
+	// CookieDomain sets the cookies' Domain. Default "" (host-only, which
+	// the __Host- prefix of Secure cookies requires).
+	CookieDomain string
+
+	// TrustedProxies are the peers whose X-Forwarded-For, -Proto and -Host
+	// headers are believed. Default none: the headers are ignored.
+	TrustedProxies []netip.Prefix
+	// ServesTLS says the server terminates TLS itself; with Secure and no
+	// trusted proxy, start-up is refused unless it does.
+	ServesTLS bool
+
+	// ContentSecurityPolicy is sent on non-API responses (the SPA).
+	// Default DefaultContentSecurityPolicy.
+	ContentSecurityPolicy string
+
+	// Upstream, when set, receives every other request under APIPrefix
+	// after the session and CSRF checks, with the user's identity in
+	// X-Latchkey-User-Id and X-Latchkey-Username (client-sent copies are
+	// stripped). Default nil: unknown API paths are 404.
+	Upstream *url.URL
 
 	// IdleTimeout ends a session unused for this long. Default 2h.
 	IdleTimeout time.Duration
@@ -99,8 +134,8 @@ func (c Config) withDefaults() Config {
 		c.APIPrefix = "/api"
 	}
 	c.APIPrefix = strings.TrimRight(c.APIPrefix, "/")
-	if c.SameSite == 0 {
-		c.SameSite = http.SameSiteStrictMode
+	if c.ContentSecurityPolicy == "" {
+		c.ContentSecurityPolicy = DefaultContentSecurityPolicy
 	}
 	def(&c.IdleTimeout, 2*time.Hour)
 	def(&c.AbsoluteTimeout, 24*time.Hour)
@@ -134,7 +169,7 @@ func (c Config) withDefaults() Config {
 }
 
 // validate checks a Config after defaults are applied.
-func (c Config) validate() error {
+func (c *Config) validate() error {
 	var errs []error
 	if len(c.Secrets) == 0 {
 		errs = append(errs, errors.New("no secret key: set Secrets (LATCHKEY_SECRET)"))
@@ -152,9 +187,7 @@ func (c Config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("session protection %q: want off, basic or strong", c.Protection))
 	}
-	if c.SameSite == http.SameSiteNoneMode && !c.Secure {
-		errs = append(errs, errors.New("SameSite=None needs Secure cookies"))
-	}
+	errs = append(errs, c.resolveCookies()...)
 	if c.IdleTimeout > c.AbsoluteTimeout || c.RememberIdleTimeout > c.RememberAbsoluteTimeout {
 		errs = append(errs, errors.New("idle timeout must not exceed the absolute timeout"))
 	}
@@ -171,6 +204,85 @@ func (c Config) validate() error {
 		return fmt.Errorf("latchkey: config: %w", err)
 	}
 	return nil
+}
+
+// resolveCookies normalises AllowedOrigins, picks SameSite when it is not
+// set, and refuses cookie settings browsers would not honour, saying what
+// to change.
+func (c *Config) resolveCookies() (errs []error) {
+	origins := make([]string, 0, len(c.AllowedOrigins))
+	for _, o := range c.AllowedOrigins {
+		n, err := ParseOrigin(o)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		origins = append(origins, n)
+	}
+	c.AllowedOrigins = origins
+	crossSite := ""
+	if len(origins) > 0 {
+		pub, err := publicOrigin(c.PublicURL)
+		if err != nil {
+			return append(errs, err)
+		}
+		for _, o := range origins {
+			if same, _ := sameSite(o, pub); !same && crossSite == "" {
+				crossSite = o
+			}
+		}
+		if crossSite != "" && strings.HasPrefix(pub, "https://") && c.SameSite == 0 {
+			c.Secure = true // SameSite=None cookies must be Secure
+		}
+	}
+	switch {
+	case c.SameSite == 0 && crossSite != "":
+		c.SameSite = http.SameSiteNoneMode
+	case c.SameSite == 0 && len(origins) > 0:
+		c.SameSite = http.SameSiteLaxMode
+	case c.SameSite == 0:
+		c.SameSite = http.SameSiteStrictMode
+	case crossSite != "" && c.SameSite != http.SameSiteNoneMode:
+		errs = append(errs, fmt.Errorf("the SPA origin %s is cross-site from %s, so browsers will not send SameSite=%s cookies with its requests: use SameSite=None with Secure cookies over HTTPS", crossSite, c.PublicURL, sameSiteName(c.SameSite)))
+	}
+	if crossSite != "" && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("the SPA origin %s is cross-site from %s: that needs SameSite=None; Secure cookies, so serve latchkey over HTTPS (and set the public URL to https://…)", crossSite, c.PublicURL))
+	}
+	if c.SameSite == http.SameSiteNoneMode && !c.Secure {
+		errs = append(errs, errors.New("SameSite=None needs Secure cookies: set Secure (--cookie-secure) and serve over HTTPS"))
+	}
+	if c.Partitioned && !c.Secure {
+		errs = append(errs, errors.New("Partitioned cookies must be Secure: set Secure (--cookie-secure)"))
+	}
+	if c.Secure && !c.ServesTLS && len(c.TrustedProxies) == 0 {
+		errs = append(errs, errors.New("Secure cookies, but latchkey serves plain HTTP and trusts no TLS-terminating proxy, so browsers would drop them: give a TLS certificate (--tls-cert, --tls-key), or the proxy that terminates TLS (--trusted-proxies), or drop --cookie-secure"))
+	}
+	if c.Secure && c.CookieDomain != "" {
+		errs = append(errs, fmt.Errorf("Secure cookies use the __Host- prefix, which forbids a Domain: drop the cookie domain %q", c.CookieDomain))
+	}
+	return errs
+}
+
+// publicOrigin returns the origin part of the public URL.
+func publicOrigin(s string) (string, error) {
+	if s == "" {
+		return "", errNeedPublicURL
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("public URL %q: want http(s)://host[:port]", s)
+	}
+	return ParseOrigin(u.Scheme + "://" + u.Host)
+}
+
+func sameSiteName(s http.SameSite) string {
+	switch s {
+	case http.SameSiteLaxMode:
+		return "Lax"
+	case http.SameSiteNoneMode:
+		return "None"
+	}
+	return "Strict"
 }
 
 // ParseSameSite parses "strict", "lax" or "none" (any case).

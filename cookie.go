@@ -71,9 +71,11 @@ func readTokenCookie(r *http.Request, name string) (t [tokenBytes]byte, ok, pres
 
 // cookieWriter sets latchkey's cookies with consistent attributes.
 type cookieWriter struct {
-	secure   bool
-	sameSite http.SameSite
-	now      time.Time
+	secure      bool
+	sameSite    http.SameSite
+	domain      string
+	partitioned bool
+	now         time.Time
 }
 
 func (c cookieWriter) set(w http.ResponseWriter, base, value string, httpOnly bool, expires time.Time) {
@@ -82,8 +84,10 @@ func (c cookieWriter) set(w http.ResponseWriter, base, value string, httpOnly bo
 		Value:    value,
 		Path:     "/",
 		HttpOnly: httpOnly,
-		Secure:   c.secure,
-		SameSite: c.sameSite,
+		Secure:      c.secure,
+		SameSite:    c.sameSite,
+		Domain:      c.domain,
+		Partitioned: c.partitioned,
 	}
 	if base == xsrfCookie {
 		ck.Name = xsrfCookie // fixed name: clients look for exactly this one
@@ -101,7 +105,7 @@ func (c cookieWriter) clear(w http.ResponseWriter, base string, httpOnly bool) {
 		name = xsrfCookie
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: name, Path: "/", MaxAge: -1, HttpOnly: httpOnly,
-		Secure: c.secure, SameSite: c.sameSite,
+		Name: name, Path: "/", MaxAge: -1, HttpOnly: httpOnly, Domain: c.domain,
+		Secure: c.secure, SameSite: c.sameSite, Partitioned: c.partitioned,
 	})
 }

@@ -80,6 +80,8 @@ func errorResponse(err error) (status int, body apiError, known bool) {
 		return http.StatusServiceUnavailable, apiError{"busy", "The server is busy. Try again in a moment.", ""}, true
 	case errors.Is(err, ErrStoreUnavailable):
 		return http.StatusServiceUnavailable, apiError{"store_unavailable", "The server cannot reach its storage. Try again shortly.", ""}, true
+	case errors.Is(err, ErrUpstream):
+		return http.StatusBadGateway, apiError{"upstream_unavailable", "The application server behind latchkey cannot be reached.", ""}, true
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, apiError{"not_found", "Not found.", ""}, true
 	case errors.Is(err, errMethodNotAllowed):

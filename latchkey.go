@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
+
+	"github.com/rs/cors"
 
 	"github.com/latchkey/latchkey/password"
 )
@@ -25,6 +26,8 @@ type Auth struct {
 	cop      *http.CrossOriginProtection
 	hashSem  chan struct{}
 	attempts *attemptLimiter
+	cors     *cors.Cors // nil without AllowedOrigins
+	gateway  http.Handler
 	handler  http.Handler
 }
 
@@ -52,6 +55,26 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 		cop:      http.NewCrossOriginProtection(),
 		hashSem:  make(chan struct{}, cfg.MaxConcurrentHashes),
 		attempts: newAttemptLimiter(cfg.LoginBurst, cfg.LoginRefill),
+	}
+	if len(cfg.AllowedOrigins) > 0 {
+		// Exact origins only (ParseOrigin refused wildcards and null); the
+		// methods and headers are those the API and clients actually use.
+		a.cors = cors.New(cors.Options{
+			AllowedOrigins:   cfg.AllowedOrigins,
+			AllowCredentials: true,
+			AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			AllowedHeaders:   append([]string{"Content-Type"}, csrfHeaders[:]...),
+			ExposedHeaders:   []string{"X-CSRFToken"},
+			MaxAge:           600,
+		})
+		for _, o := range cfg.AllowedOrigins {
+			if err := a.cop.AddTrustedOrigin(o); err != nil {
+				return nil, fmt.Errorf("latchkey: trusted origin %s: %w", o, err)
+			}
+		}
+	}
+	if cfg.Upstream != nil {
+		a.gateway = a.newGateway(cfg.Upstream)
 	}
 	a.handler = a.routes()
 	return a, nil
@@ -139,16 +162,13 @@ func (c *current) context(ctx context.Context) context.Context {
 	return context.WithValue(context.WithValue(ctx, userKey, c.user), sessionKey, c.session)
 }
 
-// secure reports whether cookies for r are Secure.
-func (a *Auth) secure(r *http.Request) bool { return a.cfg.Secure || r.TLS != nil }
-
 // load reads the session and anonymous cookies of r. A missing, malformed,
 // duplicated, unknown or expired session reads as logged out (and a bad
 // cookie is cleared); only store failures are errors.
 func (a *Auth) load(w http.ResponseWriter, r *http.Request) (*current, error) {
-	secure := a.secure(r)
+	secure := a.Secure(r)
 	now := a.now()
-	cur := &current{now: now, cookies: cookieWriter{secure: secure, sameSite: a.cfg.SameSite, now: now}}
+	cur := &current{now: now, cookies: cookieWriter{secure: secure, sameSite: a.cfg.SameSite, domain: a.cfg.CookieDomain, partitioned: a.cfg.Partitioned, now: now}}
 	if id, ok, _ := readTokenCookie(r, cookieName(anonCookie, secure)); ok {
 		cur.anonID = id[:]
 	}
@@ -230,7 +250,7 @@ func (a *Auth) refresh(ctx context.Context, s *Session, userAgent string, now ti
 // bound to this browser's session, or to its anonymous cookie if it has no
 // session.
 func (a *Auth) checkCSRF(r *http.Request, cur *current) error {
-	if err := a.cop.Check(r); err != nil {
+	if err := a.crossOrigin(r, r.Method); err != nil {
 		return &csrfError{"cross-origin request refused"}
 	}
 	tok, ok := requestCSRFToken(r)
@@ -296,7 +316,7 @@ func (a *Auth) startSession(w http.ResponseWriter, r *http.Request, cur *current
 		Remember:      remember,
 		Fresh:         true,
 		UserAgent:     truncateUA(r.UserAgent()),
-		IP:            clientIP(r),
+		IP:            a.ClientIP(r),
 	}
 	if err := a.sessions.CreateSession(ctx, s); err != nil {
 		return "", fmt.Errorf("create session: %w", err)
@@ -338,12 +358,15 @@ func truncateUA(ua string) string {
 	return ua[:MaxUserAgentBytes]
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// crossOrigin runs http.CrossOriginProtection on r as if its method were
+// method, against the Host the browser used (X-Forwarded-Host from a
+// trusted proxy).
+func (a *Auth) crossOrigin(r *http.Request, method string) error {
+	if host := a.originalHost(r); method != r.Method || host != r.Host {
+		r = r.Clone(r.Context())
+		r.Method, r.Host = method, host
 	}
-	return host
+	return a.cop.Check(r)
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -2,17 +2,16 @@ package latchkey
 
 import (
 	"net/http"
+	"strings"
 )
 
-// apiHeaders marks every API response as private and not to be sniffed or
-// framed. Auth answers carry sessions and tokens: no cache may keep them.
+// apiHeaders marks every API response as private and inert. Auth answers
+// carry sessions and tokens: no cache may keep them.
 func apiHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Set("Content-Security-Policy", apiContentSecurityPolicy)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -30,6 +29,10 @@ func (a *Auth) jsonMuxErrors(mux *http.ServeMux) http.Handler {
 		h.ServeHTTP(rec, r)
 		switch rec.status {
 		case http.StatusNotFound:
+			if a.gateway != nil && strings.HasPrefix(r.URL.Path, a.cfg.APIPrefix+"/") {
+				a.gateway.ServeHTTP(w, r)
+				return
+			}
 			a.writeError(w, r, ErrNotFound, "")
 		case http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", rec.header.Get("Allow"))

@@ -207,7 +207,7 @@ func TestMalformedCookies(t *testing.T) {
 
 func TestSecureCookies(t *testing.T) {
 	t.Run("configured", func(t *testing.T) {
-		e := newEnv(t, func(c *latchkey.Config) { c.Secure = true })
+		e := newEnv(t, func(c *latchkey.Config) { c.Secure = true; c.ServesTLS = true })
 		e.addUser("tia", "tia's long password")
 		b := e.browser()
 		r := b.get("/api/getcsrf")
