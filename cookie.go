@@ -80,10 +80,10 @@ type cookieWriter struct {
 
 func (c cookieWriter) set(w http.ResponseWriter, base, value string, httpOnly bool, expires time.Time) {
 	ck := &http.Cookie{
-		Name:     cookieName(base, c.secure),
-		Value:    value,
-		Path:     "/",
-		HttpOnly: httpOnly,
+		Name:        cookieName(base, c.secure),
+		Value:       value,
+		Path:        "/",
+		HttpOnly:    httpOnly,
 		Secure:      c.secure,
 		SameSite:    c.sameSite,
 		Domain:      c.domain,
