@@ -285,9 +285,12 @@ func sameSiteName(s http.SameSite) string {
 	return "Strict"
 }
 
-// ParseSameSite parses "strict", "lax" or "none" (any case).
+// ParseSameSite parses "strict", "lax" or "none" (any case); "" is the
+// zero value, which lets New choose.
 func ParseSameSite(s string) (http.SameSite, error) {
 	switch strings.ToLower(s) {
+	case "":
+		return 0, nil
 	case "strict":
 		return http.SameSiteStrictMode, nil
 	case "lax":

@@ -386,3 +386,11 @@ func (a *Auth) CSRFToken(w http.ResponseWriter, r *http.Request) (string, error)
 	}
 	return a.issueCSRF(w, cur), nil
 }
+
+// Config returns the effective configuration, after defaults and the
+// choices New made (SameSite, normalised origins), without the secrets.
+func (a *Auth) Config() Config {
+	c := a.cfg
+	c.Secrets = nil
+	return c
+}

@@ -40,6 +40,7 @@ const usage = `usage: latchkey <command> [flags]
 commands:
   serve      run the auth server (--demo for the demo account test/test)
   user       manage users: add, list, remove, passwd
+  config     config check [serve flags]: check settings and print them, without serving
   version    print the version
 
 Run "latchkey <command> -h" for a command's flags.`
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "user":
 		return userCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "config":
+		return configCmd(args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "latchkey", version)
 		return nil

@@ -138,7 +138,7 @@ func TestServeDemo(t *testing.T) {
 	if st, m, _ := c.do("POST", "/api/logout", ""); st != 200 || m["logout"] != true {
 		t.Errorf("logout: %d %v", st, m)
 	}
-	for _, p := range []string{"/API/ping", "/nope", "/api"} {
+	for _, p := range []string{"/api/nope", "/api"} {
 		if st, m, _ := c.do("GET", p, ""); st != 404 || m["error"] == nil {
 			t.Errorf("%s: %d %v, want a JSON 404", p, st, m)
 		}

@@ -14,17 +14,15 @@ var pageFS embed.FS
 func startPage() http.Handler {
 	files := http.FileServerFS(pageFS)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		h.Set("Cache-Control", "no-cache")
+		w.Header().Set("Cache-Control", "no-cache")
+		switch r.URL.Path {
+		case "/", "/start.js":
+		default:
+			http.NotFound(w, r)
+			return
+		}
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = "/page" + r.URL.Path
-		if r.URL.Path == "/" {
-			r2.URL.Path = "/page/"
-		}
 		files.ServeHTTP(w, r2)
 	})
 }

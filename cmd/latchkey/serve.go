@@ -37,7 +37,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.cfg.APIPrefix, "api-prefix", "/api", "path prefix of the JSON API")
 	fs.BoolVar(&o.cfg.Secure, "cookie-secure", false, "always set Secure (and __Host-) cookies; otherwise only over TLS")
-	fs.StringVar(&o.sameSite, "same-site", "strict", "session cookie SameSite: strict, lax or none")
+	fs.StringVar(&o.sameSite, "same-site", "", "cookie SameSite: strict, lax or none (default: strict; lax or none in cross-origin mode, from the origins)")
 	fs.StringVar(&o.protection, "session-protection", "basic", "on User-Agent change: off, basic (mark non-fresh) or strong (log out)")
 	fs.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", 2*time.Hour, "session idle timeout")
 	fs.DurationVar(&o.cfg.AbsoluteTimeout, "absolute-timeout", 24*time.Hour, "session absolute lifetime")
@@ -92,21 +92,50 @@ func (o *options) openStore(ctx context.Context) (*sqlitestore.Store, error) {
 	return sqlitestore.Open(ctx, filepath.Join(o.data, "latchkey.db"))
 }
 
-func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// serveSetup is everything the serve flags decide.
+type serveSetup struct {
+	o        options
+	d        deployment
+	addr     string
+	demo     bool
+	shutdown time.Duration
+	cfg      latchkey.Config
+}
+
+// parseServe parses and checks the serve flags; config check uses it too.
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveSetup, error) {
 	fs := newFlagSet("serve", stderr)
-	var o options
-	o.register(fs)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	demo := fs.Bool("demo", false, "create the demo account test/test if missing (never in production)")
-	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long SIGINT/SIGTERM waits for in-flight requests")
+	s := &serveSetup{}
+	s.o.register(fs)
+	s.d.register(fs)
+	fs.StringVar(&s.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.BoolVar(&s.demo, "demo", false, "create the demo account test/test if missing (never in production)")
+	fs.DurationVar(&s.shutdown, "shutdown-timeout", 15*time.Second, "how long SIGINT/SIGTERM waits for in-flight requests")
 	if err := parseFlags(fs, args, getenv); err != nil {
-		return err
+		return nil, err
 	}
-	cfg, err := o.config(stderr)
+	cfg, err := s.o.config(stderr)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.d.apply(&cfg, s.addr); err != nil {
+		return nil, err
+	}
+	s.cfg = cfg
+	return s, nil
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	s, err := parseServe(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
+	cfg, o := s.cfg, &s.o
 	log := cfg.Logger
+	front, err := s.frontend()
+	if err != nil {
+		return err
+	}
 	store, err := o.openStore(ctx)
 	if err != nil {
 		return err
@@ -121,7 +150,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	if *demo {
+	if s.demo {
 		created, err := auth.EnsureDemoUser(ctx)
 		if err != nil {
 			return fmt.Errorf("demo user: %w", err)
@@ -129,12 +158,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintln(stderr, "WARNING: demo mode: the account test / test exists (created now: "+fmt.Sprint(created)+"). Never use --demo in production.")
 	}
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           logRequests(log, newMux(auth)),
+		Handler:           logRequests(log, newMux(auth, front)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -143,23 +172,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	log.Info("latchkey starting", "version", version, "data", o.data, "secret", source,
-		"api_prefix", cfg.APIPrefix, "same_site", o.sameSite, "cookie_secure", cfg.Secure, "session_protection", cfg.Protection)
-	fmt.Fprintf(stdout, "latchkey listening on http://%s\n", ln.Addr())
+	log.Info("latchkey starting", "version", version, "data", o.data, "secret", source)
+	printSummary(stderr, &s.d, auth.Config(), ln.Addr().String())
+	scheme := "http"
+	if cfg.ServesTLS {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "latchkey listening on %s://%s\n", scheme, ln.Addr())
 
 	pruneCtx, stopPrune := context.WithCancel(ctx)
 	defer stopPrune()
 	go prune(pruneCtx, log, store, 10*time.Minute)
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if cfg.ServesTLS {
+			errc <- srv.ServeTLS(ln, s.d.tlsCert, s.d.tlsKey) // HTTP/2 is negotiated by ALPN
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining in-flight requests", "timeout", *shutdown)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *shutdown)
+	log.Info("shutting down: draining in-flight requests", "timeout", s.shutdown)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdown)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -170,11 +209,30 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
-// newMux puts the API, health checks and the start page together.
-func newMux(auth *latchkey.Auth) http.Handler {
+// frontend returns what serves the non-API paths for the mode, or nil when
+// latchkey serves only the API (unknown paths get a JSON 404).
+func (s *serveSetup) frontend() (http.Handler, error) {
+	switch {
+	case s.d.mode == modeEmbedded && s.d.spaDir == "":
+		return startPage(), nil
+	case s.d.spaDir != "", s.d.spaUpstream != "":
+		return nil, errors.New("--spa-dir and --spa-upstream are not available yet")
+	}
+	return nil, nil
+}
+
+// newMux puts the API, health checks and the frontend together, all with
+// the security headers.
+func newMux(auth *latchkey.Auth, front http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	// The auth handler also answers unknown paths, with a JSON 404.
-	mux.Handle("/", auth.Handler())
+	api := auth.Handler()
+	prefix := auth.Config().APIPrefix
+	mux.Handle(prefix+"/", api)
+	mux.Handle(prefix, api)
+	if front == nil {
+		front = api // unknown paths get a JSON 404
+	}
+	mux.Handle("/", front)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
@@ -192,9 +250,7 @@ func newMux(auth *latchkey.Auth) http.Handler {
 		}
 		io.WriteString(w, `{"status":"ready"}`+"\n")
 	})
-	mux.Handle("GET /{$}", startPage())
-	mux.Handle("GET /start.js", startPage())
-	return mux
+	return auth.SecurityHeaders(mux)
 }
 
 // prune deletes expired sessions in bounded batches, so the database does

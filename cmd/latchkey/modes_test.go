@@ -1,0 +1,184 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigCheckRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"cross-origin without origins", []string{"--mode", "cross-origin"}, "needs --allowed-origins"},
+		{"wildcard origin", []string{"--mode", "cross-origin", "--allowed-origins", "https://*.example.com", "--public-url", "https://api.example.com"}, "wildcard"},
+		{"origin with a path", []string{"--mode", "cross-origin", "--allowed-origins", "https://app.example.com/spa", "--public-url", "https://api.example.com"}, "path"},
+		{"malformed origin", []string{"--mode", "cross-origin", "--allowed-origins", "app.example.com", "--public-url", "https://api.example.com"}, "scheme"},
+		{"unknown public URL", []string{"--mode", "cross-origin", "--allowed-origins", "https://app.example.com", "--addr", "0.0.0.0:8080"}, "--public-url"},
+		{"cross-site over HTTP", []string{"--mode", "cross-origin", "--allowed-origins", "https://app.other.example", "--public-url", "http://api.example.com"}, "HTTPS"},
+		{"cross-site without TLS", []string{"--mode", "cross-origin", "--allowed-origins", "https://app.other.example", "--public-url", "https://api.example.com"}, "plain HTTP"},
+		{"SameSite=None without Secure", []string{"--same-site", "none"}, "needs Secure"},
+		{"Secure cookies on plain HTTP", []string{"--cookie-secure"}, "plain HTTP"},
+		{"__Host- cookie with a Domain", []string{"--cookie-secure", "--trusted-proxies", "127.0.0.1", "--cookie-domain", "example.com"}, "Domain"},
+		{"spa-dir in proxy mode", []string{"--mode", "proxy", "--spa-dir", "/tmp"}, "--spa-dir is for --mode embedded"},
+		{"spa-upstream in embedded mode", []string{"--spa-upstream", "http://127.0.0.1:5173"}, "--spa-upstream is for --mode proxy"},
+		{"origins in embedded mode", []string{"--allowed-origins", "https://app.example.com"}, "--allowed-origins is for --mode cross-origin"},
+		{"unknown mode", []string{"--mode", "sideways"}, "want embedded, proxy or cross-origin"},
+		{"cert without key", []string{"--tls-cert", "cert.pem"}, "go together"},
+		{"bad upstream", []string{"--upstream", "ftp://backend"}, "--upstream"},
+		{"bad trusted proxy", []string{"--trusted-proxies", "10.0.0.0/99"}, "--trusted-proxies"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runCmd(t, "", append([]string{"config", "check", "--data", t.TempDir()}, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v (output %q), want an error saying %q", err, out, tc.want)
+			}
+			// serve refuses the same way, before opening anything.
+			if _, err := runCmd(t, "", append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, tc.args...)...); err == nil {
+				t.Errorf("serve accepted it")
+			}
+		})
+	}
+}
+
+func TestConfigCheckSummary(t *testing.T) {
+	out, err := runCmd(t, "", "config", "check", "--data", t.TempDir(), "--mode", "cross-origin",
+		"--allowed-origins", "http://localhost:5173", "--public-url", "http://localhost:8080")
+	if err != nil {
+		t.Fatalf("config check: %v\n%s", err, out)
+	}
+	for _, want := range []string{"mode      cross-origin", "SameSite=Lax", "credentials for exactly http://localhost:5173", "configuration OK"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = runCmd(t, "", "config", "check", "--data", t.TempDir(), "--mode", "cross-origin",
+		"--allowed-origins", "https://app.example.net", "--public-url", "https://api.example.com", "--trusted-proxies", "127.0.0.1", "--partitioned")
+	if err != nil || !strings.Contains(out, "SameSite=None") || !strings.Contains(out, "Secure always, Partitioned") {
+		t.Errorf("cross-site summary: %v\n%s", err, out)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and returns the file names.
+func selfSigned(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "latchkey test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return certFile, keyFile
+}
+
+func TestServeTLSWithHTTP2(t *testing.T) {
+	cert, key := selfSigned(t)
+	s := startServe(t, nil, append([]string{"--demo", "--data", t.TempDir(), "--tls-cert", cert, "--tls-key", key}, fastArgon2...)...)
+	if !strings.HasPrefix(s.url, "https://") {
+		t.Fatalf("url %q, want https", s.url)
+	}
+	c := newClient(t, s.url)
+	c.c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+	res, err := c.c.Get(s.url + "/api/getcsrf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.ProtoMajor != 2 {
+		t.Errorf("protocol %s, want HTTP/2", res.Proto)
+	}
+	if !strings.Contains(res.Header.Get("Strict-Transport-Security"), "max-age=31536000; includeSubDomains") {
+		t.Errorf("HSTS = %q", res.Header.Get("Strict-Transport-Security"))
+	}
+	if !strings.Contains(strings.Join(res.Header.Values("Set-Cookie"), "\n"), "__Host-latchkey_csrf=") {
+		t.Errorf("cookies over TLS are not __Host-: %v", res.Header.Values("Set-Cookie"))
+	}
+	c.token = res.Header.Get("X-CSRFToken")
+	if st := c.login("test", "test"); st != 200 {
+		t.Errorf("login over TLS: %d", st)
+	}
+}
+
+func TestServeModes(t *testing.T) {
+	t.Run("proxy mode serves only the API", func(t *testing.T) {
+		s := startServe(t, nil, append([]string{"--mode", "proxy", "--data", t.TempDir()}, fastArgon2...)...)
+		c := newClient(t, s.url)
+		if st, m, h := c.do("GET", "/user", ""); st != 404 || m["error"] == nil || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("/user in proxy mode: %d %v", st, m)
+		}
+		if st, _, _ := c.do("GET", "/api/ping", ""); st != 200 {
+			t.Errorf("ping: %d", st)
+		}
+	})
+	t.Run("cross-origin mode", func(t *testing.T) {
+		s := startServe(t, nil, append([]string{"--mode", "cross-origin", "--demo", "--data", t.TempDir(),
+			"--allowed-origins", "http://localhost:5173", "--public-url", "http://localhost:8080"}, fastArgon2...)...)
+		req, _ := http.NewRequest("OPTIONS", s.url+"/api/login", nil)
+		req.Header.Set("Origin", "http://localhost:5173")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type,x-csrftoken")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 204 || res.Header.Get("Access-Control-Allow-Origin") != "http://localhost:5173" || res.Header.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Errorf("preflight: %d %v", res.StatusCode, res.Header)
+		}
+		req.Header.Set("Origin", "http://localhost:5173.evil.example")
+		res, _ = http.DefaultClient.Do(req)
+		res.Body.Close()
+		if res.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight from a look-alike origin allowed")
+		}
+	})
+	t.Run("gateway", func(t *testing.T) {
+		backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "hello "+r.Header.Get("X-Latchkey-Username"))
+		}))
+		defer backend.Close()
+		s := startServe(t, nil, append([]string{"--demo", "--data", t.TempDir(), "--upstream", backend.URL}, fastArgon2...)...)
+		c := newClient(t, s.url)
+		if st, _, _ := c.do("GET", "/api/notes", ""); st != 401 {
+			t.Errorf("anonymous through the gateway: %d", st)
+		}
+		c.login("test", "test")
+		req, _ := http.NewRequest("GET", s.url+"/api/notes", nil)
+		req.Header.Set("X-Latchkey-Username", "admin")
+		res, err := c.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if string(body) != "hello test" {
+			t.Errorf("backend said %q, want hello test", body)
+		}
+	})
+}
