@@ -255,6 +255,10 @@ func TestSameOrigin(t *testing.T) {
 				t.Errorf("latchkey saw %s %q, want %q", name, got, want)
 			}
 		}
+		// /api/x.json is latchkey's (its JSON 404), not the static files'.
+		if r := b.get("/api/nope.json"); r.status != 404 || r.errCode() != "not_found" {
+			t.Errorf("GET /api/nope.json = %d %q, want latchkey's 404 not_found", r.status, r.body)
+		}
 		if host != ngx.Addr {
 			t.Errorf("latchkey saw Host %q, want %q (with the port, for the Origin check)", host, ngx.Addr)
 		}
