@@ -351,9 +351,11 @@ func TestMethods(t *testing.T) {
 
 func TestRangeRequest(t *testing.T) {
 	h := spa.Handler(build(), spa.Options{})
-	r := serve(t, h, "GET", "/robots.txt", "Range", "bytes=0-3")
-	if r.status != http.StatusPartialContent || r.body != "User" {
-		t.Errorf("Range = %d %q, want 206 \"User\"", r.status, r.body)
+	for _, enc := range []string{"", "gzip"} {
+		r := serve(t, h, "GET", "/assets/index-4f3a9c1b.js", "Range", "bytes=0-6", "Accept-Encoding", enc)
+		if r.status != http.StatusPartialContent || r.body != "console" || r.header.Get("Content-Encoding") != "" {
+			t.Errorf("Range with Accept-Encoding %q = %d %q %q, want 206 \"console\" unencoded", enc, r.status, r.body, r.header.Get("Content-Encoding"))
+		}
 	}
 }
 
