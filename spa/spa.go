@@ -183,7 +183,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveIndex(w, r)
 		return
 	}
-	if name != "" && h.serveFile(w, r, name) {
+	if h.serveFile(w, r, name) {
 		return
 	}
 	// Not a file. Whether it is a client route or a missing asset can
@@ -196,8 +196,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, "not_found", "There is no such file.")
 }
 
-// fileName maps a URL path to a name in the FS: "" for the root, and false
-// for a path that must never be served (a dot-file).
+// fileName maps a URL path to a name in the FS ("index.html" for the root),
+// or reports false for a path that must never be served, such as a dot-file.
 func fileName(urlPath string) (string, bool) {
 	name := strings.TrimPrefix(path.Clean("/"+urlPath), "/")
 	if name == "" {
