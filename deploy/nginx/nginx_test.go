@@ -420,13 +420,29 @@ func TestAuthRequest(t *testing.T) {
 		t.Errorf("GET /notes after logout = %d, want 401", r.status)
 	}
 
-	// latchkey down: a JSON 502, never the backend.
-	lk.Close()
-	before = be.count()
+	// The backend down: a JSON 502, not nginx's HTML page.
+	be.Close()
 	if r := z.get("/notes"); r.status != 502 || r.errCode() != "bad_gateway" {
+		t.Errorf("with the backend down = %d %q, want 502 bad_gateway", r.status, r.body)
+	}
+}
+
+func TestAuthRequestLatchkeyDown(t *testing.T) {
+	lk := startLatchkey(t)
+	lk.addUser(t, "alice", "correct horse battery")
+	be := startBackend(t)
+	ngx := nginxtest.Start(t, "auth-request.conf", map[string]string{
+		"LATCHKEY_ADDR": lk.addr(),
+		"BACKEND_ADDR":  be.Listener.Addr().String(),
+		"SERVER_NAME":   "localhost",
+	})
+	b := newBrowser(t, ngx.URL)
+	b.mustLogin("alice", "correct horse battery")
+	lk.Close()
+	if r := b.get("/notes"); r.status != 502 || r.errCode() != "bad_gateway" {
 		t.Errorf("with latchkey down = %d %q, want 502 bad_gateway", r.status, r.body)
 	}
-	if be.count() != before {
-		t.Errorf("with latchkey down the backend was reached")
+	if n := be.count(); n != 0 {
+		t.Errorf("with latchkey down the backend was reached %d times", n)
 	}
 }
