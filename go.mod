@@ -4,6 +4,8 @@ go 1.26.8
 
 require (
 	github.com/ccojocar/zxcvbn-go v1.0.4
+	github.com/coder/websocket v1.8.15
+	github.com/klauspost/compress v1.20.3
 	github.com/rs/cors v1.11.1
 	golang.org/x/crypto v0.58.0
 	golang.org/x/net v0.62.0

@@ -1,0 +1,371 @@
+// Package spa serves a single-page app: a built frontend from an fs.FS
+// (Handler), or a frontend dev server behind a reverse proxy (Proxy).
+//
+// Handler is what latchkey's embedded mode mounts on every non-API path: the
+// built-in SPA (package web) or the user's own build (--spa-dir). Proxy is
+// proxy mode with --spa-upstream: a Vite dev server with hot reload, or any
+// static server.
+package spa
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"html"
+	"io"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/gzhttp"
+)
+
+// DefaultCSP is the Content-Security-Policy that Handler sends unless
+// Options.CSP says otherwise. Scripts, styles, fonts and connections come
+// from the SPA's own origin only; images and fonts may also be data: URLs,
+// which Vite inlines for assets under 4 KiB (build.assetsInlineLimit).
+// Nothing may frame the app, plugins are off, and <base> cannot redirect
+// relative URLs.
+const DefaultCSP = "default-src 'self'; img-src 'self' data:; font-src 'self' data:; " +
+	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+// Cache-Control values.
+const (
+	cacheImmutable  = "public, max-age=31536000, immutable" // hashed assets: the name changes with the content
+	cacheRevalidate = "no-cache"                            // other files: revalidate with the ETag every time
+	cacheNever      = "no-store"                            // index.html with a token in it: never reuse
+)
+
+// Options configures Handler. The zero value serves the SPA without token
+// injection and with DefaultCSP.
+type Options struct {
+	// CSRFToken, if set, is called for every response of index.html and
+	// its token is put in <meta name="csrf-token" content="TOKEN">, so the
+	// SPA reads it from the page as it would from a server-rendered form.
+	// latchkey.Auth.CSRFToken fits; it also sets the cookies the token is
+	// bound to. The tag replaces an empty one in index.html, written exactly
+	// as <meta name="csrf-token" content="">, or else goes before </head>.
+	// If CSRFToken fails, the page is served with an empty token (the SPA
+	// then falls back to GET /api/getcsrf) and the error is logged.
+	CSRFToken func(http.ResponseWriter, *http.Request) (string, error)
+
+	// CSP is the Content-Security-Policy header of every response; empty
+	// means DefaultCSP. Set NoCSP to send none (say, because a middleware
+	// in front already sets one).
+	CSP   string
+	NoCSP bool
+
+	// Immutable reports whether the file at name (a slash-separated path
+	// relative to the root, such as "assets/index-4f3a9c1b.js") has a
+	// content hash in its name, so it can be cached for a year. Default:
+	// HashedAsset.
+	Immutable func(name string) bool
+
+	// Logger receives CSRFToken failures. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// hashedName matches a file name with a content hash before its extension:
+// Vite/Rollup's NAME-HASH.ext (base64url, 8 characters by default) and
+// webpack's NAME.HASH.ext (hex).
+var hashedName = regexp.MustCompile(`^[^/]+[-.]([A-Za-z0-9_-]{8,})\.[A-Za-z0-9]+$`)
+
+// HashedAsset is the default Options.Immutable: name is in the top-level
+// assets/ directory (Vite's build.assetsDir) and its base name ends with a
+// hash segment of at least 8 characters that has a digit or an upper-case
+// letter, as in assets/index-4f3a9c1b.js or assets/index-BZ5Zj7Vf.css.
+//
+// The digit-or-capital rule keeps assets/my-component.js (a name, not a
+// hash) from being cached forever; a hash that happens to be all
+// lower-case letters merely gets revalidated, which is safe.
+func HashedAsset(name string) bool {
+	rest, ok := strings.CutPrefix(name, "assets/")
+	if !ok {
+		return false
+	}
+	base := path.Base(rest)
+	m := hashedName.FindStringSubmatch(base)
+	if m == nil {
+		return false
+	}
+	return strings.ContainsAny(m[1], "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+}
+
+// Handler returns a handler serving the SPA build in files, which has
+// index.html at its root. It is safe for concurrent use.
+//
+//   - A path naming a file serves that file. Dot-files (any path segment
+//     starting with ".", except .well-known) are never served, nor are
+//     directories listed.
+//   - Any other path that has no file extension, or that a browser
+//     navigates to (Accept: text/html) outside assets/, gets index.html
+//     with status 200, so client-side routes such as /user survive a
+//     reload. A missing file with an extension (/assets/x.js, /favicon.ico)
+//     is a 404: a script tag must not receive HTML.
+//   - Hashed assets (Options.Immutable) are cached for a year; index.html,
+//     whose body carries a per-response CSRF token, is never stored; other
+//     files are revalidated with an ETag or Last-Modified.
+//   - Compressible responses are gzip- or zstd-encoded when the client
+//     accepts it.
+//   - Only GET and HEAD are allowed; other methods get a 405 JSON error.
+//
+// Paths cannot escape files: fs.FS names cannot hold "..". With
+// --spa-dir DIR, pass os.DirFS(DIR), or better (*os.Root).FS() from
+// os.OpenRoot(DIR), which also refuses symbolic links leading out of DIR.
+func Handler(files fs.FS, opts Options) http.Handler {
+	if opts.Immutable == nil {
+		opts.Immutable = HashedAsset
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	csp := opts.CSP
+	if csp == "" {
+		csp = DefaultCSP
+	}
+	if opts.NoCSP {
+		csp = ""
+	}
+	h := &handler{files: files, opts: opts, csp: csp}
+
+	// Compression and BREACH. BREACH recovers a secret from a compressed
+	// response by making the victim's browser fetch it many times with
+	// guesses of the secret reflected next to it, and watching the sizes.
+	// index.html carries a secret, the CSRF token, but (1) the token is
+	// masked with a fresh random pad on every response (see csrf.go in
+	// package latchkey), so there is no fixed string to converge on, and
+	// (2) this handler reflects nothing from the request into the page, so
+	// there is nothing to guess with. Either alone defeats the attack; so
+	// index.html may be compressed like any other file.
+	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(512))
+	if err != nil {
+		panic("spa: " + err.Error()) // cannot happen: the options are constant and valid
+	}
+	return gz(h)
+}
+
+type handler struct {
+	files fs.FS
+	opts  Options
+	csp   string
+	etags sync.Map // etagKey → string, for files without a modification time (embed.FS)
+}
+
+type etagKey struct {
+	name string
+	size int64
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	if h.csp != "" {
+		hdr.Set("Content-Security-Policy", h.csp)
+	}
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		hdr.Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Only GET and HEAD are allowed here.")
+		return
+	}
+	name, ok := fileName(r.URL.Path)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "There is nothing here.")
+		return
+	}
+	if name == "index.html" {
+		h.serveIndex(w, r)
+		return
+	}
+	if h.serveFile(w, r, name) {
+		return
+	}
+	// Not a file. Whether it is a client route or a missing asset can
+	// depend on Accept; tell caches so.
+	hdr.Add("Vary", "Accept")
+	if isClientRoute(name, r.Header.Get("Accept")) {
+		h.serveIndex(w, r)
+		return
+	}
+	writeError(w, http.StatusNotFound, "not_found", "There is no such file.")
+}
+
+// fileName maps a URL path to a name in the FS ("index.html" for the root),
+// or reports false for a path that must never be served, such as a dot-file.
+func fileName(urlPath string) (string, bool) {
+	name := strings.TrimPrefix(path.Clean("/"+urlPath), "/")
+	if name == "" {
+		return "index.html", true
+	}
+	for seg := range strings.SplitSeq(name, "/") {
+		if strings.HasPrefix(seg, ".") && seg != ".well-known" {
+			return "", false
+		}
+	}
+	if !fs.ValidPath(name) || strings.ContainsAny(name, `\:`) {
+		// Backslashes and colons mean something to os.DirFS on Windows;
+		// no SPA build has them in its file names.
+		return "", false
+	}
+	return name, true
+}
+
+// isClientRoute reports whether a path with no file behind it is a route
+// of the SPA's client-side router rather than a missing file.
+func isClientRoute(name, accept string) bool {
+	if path.Ext(name) == "" {
+		return true
+	}
+	// /user/jane.doe typed into the address bar: a navigation, not a script
+	// or image load. Missing hashed assets stay 404 even then.
+	return acceptsHTML(accept) && !strings.HasPrefix(name, "assets/")
+}
+
+func acceptsHTML(accept string) bool {
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, _, _ := strings.Cut(part, ";")
+		if strings.EqualFold(strings.TrimSpace(mt), "text/html") {
+			return true
+		}
+	}
+	return false
+}
+
+// serveFile serves the regular file name and reports true, or reports false
+// without writing anything if there is no such regular file.
+func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, name string) bool {
+	f, err := h.files.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return false // directories fall back like any other client route
+	}
+	content, ok := f.(io.ReadSeeker)
+	if !ok {
+		b, err := io.ReadAll(f)
+		if err != nil {
+			return false
+		}
+		content = bytes.NewReader(b)
+	}
+	hdr := w.Header()
+	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
+		hdr.Set("Content-Type", ct)
+	}
+	if h.opts.Immutable(name) {
+		hdr.Set("Cache-Control", cacheImmutable)
+	} else {
+		hdr.Set("Cache-Control", cacheRevalidate)
+	}
+	modTime := st.ModTime()
+	if modTime.IsZero() {
+		// embed.FS has no times; an ETag lets browsers revalidate instead.
+		// It is weak because compression changes the bytes, not the meaning,
+		// so If-None-Match matches whichever encoding the browser holds.
+		if tag, err := h.etag(name, st.Size(), content); err == nil {
+			hdr.Set("ETag", tag)
+		}
+	}
+	http.ServeContent(w, r, name, modTime, content)
+	return true
+}
+
+// etag returns a weak ETag for content, computed once per name and size.
+func (h *handler) etag(name string, size int64, content io.ReadSeeker) (string, error) {
+	key := etagKey{name, size}
+	if tag, ok := h.etags.Load(key); ok {
+		return tag.(string), nil
+	}
+	sum := sha256.New()
+	if _, err := io.Copy(sum, content); err != nil {
+		return "", err
+	}
+	if _, err := content.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	tag := `W/"` + base64.RawURLEncoding.EncodeToString(sum.Sum(nil)[:16]) + `"`
+	h.etags.Store(key, tag)
+	return tag, nil
+}
+
+// serveIndex serves index.html, with a fresh CSRF token in it if
+// Options.CSRFToken is set.
+func (h *handler) serveIndex(w http.ResponseWriter, r *http.Request) {
+	if h.opts.CSRFToken == nil {
+		if !h.serveFile(w, r, "index.html") {
+			writeError(w, http.StatusNotFound, "not_found", "This app has no index.html.")
+		}
+		return
+	}
+	// Read per response, not once: with --spa-dir the build may change.
+	page, err := fs.ReadFile(h.files, "index.html")
+	if err != nil {
+		writeError(w, http.StatusNotFound, "not_found", "This app has no index.html.")
+		return
+	}
+	tok, err := h.opts.CSRFToken(w, r)
+	if err != nil {
+		h.opts.Logger.ErrorContext(r.Context(), "spa: CSRF token for index.html", "err", err)
+		tok = ""
+	}
+	page = InjectCSRFToken(page, tok)
+	hdr := w.Header()
+	hdr.Set("Cache-Control", cacheNever)
+	hdr.Set("Content-Type", "text/html; charset=utf-8")
+	hdr.Set("Content-Length", strconv.Itoa(len(page)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(page)
+	}
+}
+
+// emptyMeta is the placeholder an index.html may carry for the token.
+var emptyMeta = []byte(`<meta name="csrf-token" content="">`)
+
+// InjectCSRFToken returns page with <meta name="csrf-token" content="tok">
+// (tok HTML-escaped): in place of an empty such tag, else before </head>,
+// else before <body, else at the end. page is not modified.
+func InjectCSRFToken(page []byte, tok string) []byte {
+	tag := []byte(`<meta name="csrf-token" content="` + html.EscapeString(tok) + `">`)
+	if i := bytes.Index(page, emptyMeta); i >= 0 {
+		return splice(page, i, len(emptyMeta), tag)
+	}
+	lower := bytes.ToLower(page) // ASCII tags; same length as page
+	for _, marker := range []string{"</head>", "<body"} {
+		if i := bytes.Index(lower, []byte(marker)); i >= 0 {
+			return splice(page, i, 0, tag)
+		}
+	}
+	return splice(page, len(page), 0, tag)
+}
+
+// splice returns a copy of b with b[i:i+n] replaced by ins.
+func splice(b []byte, i, n int, ins []byte) []byte {
+	out := make([]byte, 0, len(b)-n+len(ins))
+	out = append(out, b[:i]...)
+	out = append(out, ins...)
+	return append(out, b[i+n:]...)
+}
+
+// writeError writes latchkey's JSON error shape.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	hdr := w.Header()
+	hdr.Del("ETag")
+	hdr.Del("Last-Modified")
+	hdr.Set("Cache-Control", cacheNever)
+	hdr.Set("Content-Type", "application/json")
+	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	body = append(body, '\n')
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
