@@ -22,6 +22,13 @@ const (
 
 var b64 = base64.RawURLEncoding.Strict()
 
+// OwnCookieNames returns the names of the cookies that hold latchkey's
+// secrets (sessions and CSRF bindings), for proxies that must not pass
+// them on to other servers.
+func OwnCookieNames() []string {
+	return []string{sessionCookie, hostPrefix + sessionCookie, anonCookie, hostPrefix + anonCookie}
+}
+
 // newToken returns a fresh 256-bit random token.
 func newToken() [tokenBytes]byte {
 	var t [tokenBytes]byte

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -47,11 +48,10 @@ func (a *Auth) newGateway(upstream *url.URL) http.Handler {
 func stripOwnCookies(r *http.Request) {
 	cookies := r.Cookies()
 	r.Header.Del("Cookie")
+	own := OwnCookieNames()
 	for _, c := range cookies {
-		switch strings.TrimPrefix(c.Name, hostPrefix) {
-		case sessionCookie, anonCookie:
-			continue
+		if !slices.Contains(own, c.Name) {
+			r.AddCookie(c)
 		}
-		r.AddCookie(c)
 	}
 }

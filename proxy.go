@@ -42,9 +42,9 @@ func (a *Auth) trustedAddr(ip netip.Addr) bool {
 	return false
 }
 
-// fromTrustedProxy reports whether the request's peer is a trusted proxy,
+// FromTrustedProxy reports whether the request's peer is a trusted proxy,
 // whose X-Forwarded-* headers are therefore believed.
-func (a *Auth) fromTrustedProxy(r *http.Request) bool {
+func (a *Auth) FromTrustedProxy(r *http.Request) bool {
 	if len(a.cfg.TrustedProxies) == 0 {
 		return false
 	}
@@ -65,7 +65,7 @@ func (a *Auth) Secure(r *http.Request) bool {
 	if a.cfg.Secure || r.TLS != nil {
 		return true
 	}
-	return a.fromTrustedProxy(r) && strings.EqualFold(firstValue(r, "X-Forwarded-Proto"), "https")
+	return a.FromTrustedProxy(r) && strings.EqualFold(firstValue(r, "X-Forwarded-Proto"), "https")
 }
 
 // ClientIP returns the client's address: the peer's, or, behind trusted
@@ -76,7 +76,7 @@ func (a *Auth) ClientIP(r *http.Request) string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	if !a.fromTrustedProxy(r) {
+	if !a.FromTrustedProxy(r) {
 		return host
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
@@ -96,7 +96,7 @@ func (a *Auth) ClientIP(r *http.Request) string {
 // trusted proxy, else the Host header. The cross-origin check compares
 // Origin with it.
 func (a *Auth) originalHost(r *http.Request) string {
-	if a.fromTrustedProxy(r) {
+	if a.FromTrustedProxy(r) {
 		if h := firstValue(r, "X-Forwarded-Host"); h != "" {
 			return h
 		}

@@ -33,7 +33,7 @@ func ExampleProxy() {
 	upstream, _ := url.Parse("http://127.0.0.1:5173")
 	front, err := spa.Proxy(upstream, spa.ProxyOptions{
 		// latchkey's HttpOnly cookies are none of the dev server's business.
-		StripCookies: []string{"latchkey_session", "__Host-latchkey_session", "latchkey_csrf", "__Host-latchkey_csrf"},
+		StripCookies: latchkey.OwnCookieNames(),
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -20,7 +20,7 @@ func configCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	if _, err := s.frontend(); err != nil {
+	if err := s.checkFrontend(); err != nil {
 		return err
 	}
 	cfg := s.cfg

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"math/big"
@@ -15,9 +17,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 func TestConfigCheckRefusals(t *testing.T) {
@@ -181,4 +186,113 @@ func TestServeModes(t *testing.T) {
 			t.Errorf("backend said %q, want hello test", body)
 		}
 	})
+}
+
+var metaToken = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)">`)
+
+func TestServeEmbeddedSPA(t *testing.T) {
+	t.Run("built-in", func(t *testing.T) {
+		s := startServe(t, nil, append([]string{"--demo", "--data", t.TempDir()}, fastArgon2...)...)
+		c := newClient(t, s.url)
+		for _, path := range []string{"/", "/user", "/register"} {
+			req, _ := http.NewRequest("GET", s.url+path, nil)
+			req.Header.Set("Accept", "text/html")
+			res, err := c.c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			m := metaToken.FindSubmatch(body)
+			if res.StatusCode != 200 || m == nil || !strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src 'self'") ||
+				res.Header.Get("X-Frame-Options") != "DENY" {
+				t.Fatalf("%s: %d, token %v, CSP %q", path, res.StatusCode, m != nil, res.Header.Get("Content-Security-Policy"))
+			}
+			c.token = string(m[1])
+		}
+		// The token from the page logs in.
+		b, _ := json.Marshal(map[string]string{"username": "test", "password": "test"})
+		if st, m, _ := c.do("POST", "/api/login", string(b)); st != 200 {
+			t.Errorf("login with the meta-tag token: %d %v", st, m)
+		}
+		if st, _, _ := c.do("GET", "/assets/missing-0123abcd.js", ""); st != 404 {
+			t.Errorf("missing asset: %d, want 404", st)
+		}
+	})
+	t.Run("spa-dir", func(t *testing.T) {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "assets"), 0o755)
+		os.WriteFile(filepath.Join(dir, "index.html"), []byte("<!doctype html><html><head><title>mine</title></head><body>my spa</body></html>"), 0o644)
+		os.WriteFile(filepath.Join(dir, "assets", "app-4f3a9c1b.js"), []byte("console.log(1)"), 0o644)
+		s := startServe(t, nil, "--data", t.TempDir(), "--spa-dir", dir)
+		res, err := http.Get(s.url + "/some/client/route")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(body), "my spa") || metaToken.Find(body) == nil {
+			t.Errorf("client route: %q", body)
+		}
+		res, _ = http.Get(s.url + "/assets/app-4f3a9c1b.js")
+		res.Body.Close()
+		if cc := res.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") {
+			t.Errorf("hashed asset Cache-Control %q", cc)
+		}
+	})
+	t.Run("spa-dir without index.html", func(t *testing.T) {
+		if _, err := runCmd(t, "", "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--spa-dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "index.html") {
+			t.Errorf("got %v", err)
+		}
+	})
+}
+
+func TestServeSPAUpstream(t *testing.T) {
+	vite := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") == "websocket" {
+			conn, err := websocket.Accept(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer conn.CloseNow()
+			typ, msg, err := conn.Read(r.Context())
+			if err == nil {
+				conn.Write(r.Context(), typ, append([]byte("echo "), msg...))
+			}
+			return
+		}
+		if strings.Contains(r.Header.Get("Cookie"), "latchkey_session") {
+			http.Error(w, "session cookie leaked to the frontend server", 500)
+			return
+		}
+		io.WriteString(w, "vite "+r.URL.Path)
+	}))
+	defer vite.Close()
+	s := startServe(t, nil, append([]string{"--mode", "proxy", "--spa-upstream", vite.URL, "--demo", "--data", t.TempDir()}, fastArgon2...)...)
+	c := newClient(t, s.url)
+	c.login("test", "test")
+	res, err := c.c.Get(s.url + "/src/main.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(body) != "vite /src/main.ts" {
+		t.Errorf("proxied GET: %d %q", res.StatusCode, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.url, "http")+"/", nil)
+	if err != nil {
+		t.Fatalf("websocket through latchkey: %v", err)
+	}
+	defer conn.CloseNow()
+	conn.Write(ctx, websocket.MessageText, []byte("hmr"))
+	_, msg, err := conn.Read(ctx)
+	if err != nil || string(msg) != "echo hmr" {
+		t.Errorf("websocket echo: %q %v", msg, err)
+	}
+	if st, m, _ := c.do("GET", "/api/data", ""); st != 200 || m["username"] != "test" {
+		t.Errorf("API alongside the proxy: %d %v", st, m)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/password"
+	"github.com/latchkey/latchkey/spa"
 	"github.com/latchkey/latchkey/sqlitestore"
+	"github.com/latchkey/latchkey/web"
 )
 
 // options are the settings shared by serve and the user commands.
@@ -132,8 +135,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	cfg, o := s.cfg, &s.o
 	log := cfg.Logger
-	front, err := s.frontend()
-	if err != nil {
+	if err := s.checkFrontend(); err != nil {
 		return err
 	}
 	store, err := o.openStore(ctx)
@@ -147,6 +149,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	cfg.Secrets = keys
 	auth, err := latchkey.New(cfg, store, store)
+	if err != nil {
+		return err
+	}
+	front, err := s.frontend(auth, log)
 	if err != nil {
 		return err
 	}
@@ -209,14 +215,35 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
+// checkFrontend checks the SPA settings before anything is opened.
+func (s *serveSetup) checkFrontend() error {
+	if s.d.spaDir == "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(s.d.spaDir, "index.html")); err != nil {
+		return fmt.Errorf("--spa-dir %s: no index.html there (%w); point it at your SPA's build output", s.d.spaDir, err)
+	}
+	return nil
+}
+
 // frontend returns what serves the non-API paths for the mode, or nil when
 // latchkey serves only the API (unknown paths get a JSON 404).
-func (s *serveSetup) frontend() (http.Handler, error) {
+func (s *serveSetup) frontend(auth *latchkey.Auth, log *slog.Logger) (http.Handler, error) {
 	switch {
-	case s.d.mode == modeEmbedded && s.d.spaDir == "":
-		return startPage(), nil
-	case s.d.spaDir != "", s.d.spaUpstream != "":
-		return nil, errors.New("--spa-dir and --spa-upstream are not available yet")
+	case s.d.mode == modeEmbedded:
+		files := web.Files()
+		if s.d.spaDir != "" {
+			// os.Root keeps symlinks from leading out of the directory.
+			root, err := os.OpenRoot(s.d.spaDir)
+			if err != nil {
+				return nil, fmt.Errorf("--spa-dir: %w", err)
+			}
+			files = root.FS()
+		}
+		return spa.Handler(files, spa.Options{CSRFToken: auth.CSRFToken, CSP: s.d.csp, Logger: log}), nil
+	case s.d.spaUpstream != "":
+		u, _ := url.Parse(s.d.spaUpstream) // checked by deployment.apply
+		return spa.Proxy(u, spa.ProxyOptions{TrustForwarded: auth.FromTrustedProxy, StripCookies: latchkey.OwnCookieNames(), Logger: log})
 	}
 	return nil, nil
 }
