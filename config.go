@@ -243,7 +243,7 @@ func (c *Config) resolveCookies() (errs []error) {
 	case c.SameSite == 0:
 		c.SameSite = http.SameSiteStrictMode
 	case crossSite != "" && c.SameSite != http.SameSiteNoneMode:
-		errs = append(errs, fmt.Errorf("the SPA origin %s is cross-site from %s, so browsers will not send SameSite=%s cookies with its requests: use SameSite=None with Secure cookies over HTTPS", crossSite, c.PublicURL, sameSiteName(c.SameSite)))
+		errs = append(errs, fmt.Errorf("the SPA origin %s is cross-site from %s, so browsers will not send SameSite=%s cookies with its requests: use SameSite=None with Secure cookies over HTTPS", crossSite, c.PublicURL, SameSiteName(c.SameSite)))
 	}
 	if crossSite != "" && !strings.HasPrefix(c.PublicURL, "https://") {
 		errs = append(errs, fmt.Errorf("the SPA origin %s is cross-site from %s: that needs SameSite=None; Secure cookies, so serve latchkey over HTTPS (and set the public URL to https://…)", crossSite, c.PublicURL))
@@ -275,7 +275,8 @@ func publicOrigin(s string) (string, error) {
 	return ParseOrigin(u.Scheme + "://" + u.Host)
 }
 
-func sameSiteName(s http.SameSite) string {
+// SameSiteName returns "Strict", "Lax" or "None", as in a Set-Cookie header.
+func SameSiteName(s http.SameSite) string {
 	switch s {
 	case http.SameSiteLaxMode:
 		return "Lax"

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -163,7 +162,7 @@ func printSummary(w io.Writer, d *deployment, cfg latchkey.Config, addr string) 
 	}
 	fmt.Fprintf(w, "mode      %s; listening on %s as %s; API under %s\n", d.mode, addr, scheme, cfg.APIPrefix)
 	fmt.Fprintf(w, "spa       %s\n", spa)
-	fmt.Fprintf(w, "cookies   session cookie HttpOnly, SameSite=%s, Secure %s%s\n", sameSiteName(cfg.SameSite), secure, map[bool]string{true: ", Partitioned"}[cfg.Partitioned])
+	fmt.Fprintf(w, "cookies   session cookie HttpOnly, SameSite=%s, Secure %s%s\n", latchkey.SameSiteName(cfg.SameSite), secure, map[bool]string{true: ", Partitioned"}[cfg.Partitioned])
 	cors := "off (same origin only)"
 	if len(cfg.AllowedOrigins) > 0 {
 		cors = "credentials for exactly " + strings.Join(cfg.AllowedOrigins, ", ")
@@ -179,14 +178,4 @@ func printSummary(w io.Writer, d *deployment, cfg latchkey.Config, addr string) 
 	if cfg.Upstream != nil {
 		fmt.Fprintf(w, "gateway   other %s/ requests go to %s with X-Latchkey-User-Id/-Username\n", cfg.APIPrefix, cfg.Upstream)
 	}
-}
-
-func sameSiteName(s http.SameSite) string {
-	switch s {
-	case http.SameSiteLaxMode:
-		return "Lax"
-	case http.SameSiteNoneMode:
-		return "None"
-	}
-	return "Strict"
 }
