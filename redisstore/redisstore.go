@@ -85,7 +85,21 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{Prefix: cfg.Prefix, Timeout: cfg.Timeout, client: redis.NewUniversalClient(cfg.Options), owned: true}
+	return cfg.Open(ctx)
+}
+
+// Open connects as c says, checks that Redis answers, and returns a Store
+// that owns the connection. Dialling, reading, writing and waiting for a
+// pooled connection are each bounded by c.Timeout too.
+func (c *Config) Open(ctx context.Context) (*Store, error) {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	opts := *c.Options
+	opts.ContextTimeoutEnabled = true
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = timeout, timeout, timeout, timeout
+	s := &Store{Prefix: c.Prefix, Timeout: timeout, client: redis.NewUniversalClient(&opts), owned: true}
 	if err := s.Ping(ctx); err != nil {
 		s.client.Close()
 		return nil, fmt.Errorf("redisstore: open: %w", err)

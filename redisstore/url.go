@@ -143,11 +143,6 @@ func ParseURL(raw string) (*Config, error) {
 	if (opts.SentinelPassword != "" || opts.SentinelUsername != "") && kind != "sentinel" {
 		return fail("sentinel_password and sentinel_username need redis-sentinel://")
 	}
-	timeout := cfg.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = timeout, timeout, timeout, timeout
 	if useTLS {
 		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}

@@ -9,14 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/password"
-	"github.com/latchkey/latchkey/sqlitestore"
 )
 
 // options are the settings shared by serve and the user commands.
@@ -27,6 +24,7 @@ type options struct {
 	cfg        latchkey.Config
 	sameSite   string
 	protection string
+	stores     storeOptions
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -54,6 +52,7 @@ func (o *options) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.IntVar(&o.cfg.MaxConcurrentHashes, "max-concurrent-hashes", 0, "password hashes computed at once (default: number of CPUs, at least 2)")
+	o.stores.register(fs)
 }
 
 func uintFlag(p *uint32) func(string) error {
@@ -84,14 +83,6 @@ func (o *options) config(stderr io.Writer) (latchkey.Config, error) {
 	return cfg, nil
 }
 
-// openStore opens (creating if needed) the data directory's SQLite database.
-func (o *options) openStore(ctx context.Context) (*sqlitestore.Store, error) {
-	if err := os.MkdirAll(o.data, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	return sqlitestore.Open(ctx, filepath.Join(o.data, "latchkey.db"))
-}
-
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	var o options
@@ -107,17 +98,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := cfg.Logger
-	store, err := o.openStore(ctx)
+	if err := o.checkSharedSecret(getenv("LATCHKEY_SECRET")); err != nil {
+		return err
+	}
+	st, err := o.openStores(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer st.Close()
 	keys, source, err := loadSecrets(getenv("LATCHKEY_SECRET"), o.secretFile, o.data)
 	if err != nil {
 		return err
 	}
 	cfg.Secrets = keys
-	auth, err := latchkey.New(cfg, store, store)
+	auth, err := latchkey.New(cfg, st.users, st.sessions)
 	if err != nil {
 		return err
 	}
@@ -149,7 +143,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	pruneCtx, stopPrune := context.WithCancel(ctx)
 	defer stopPrune()
-	go prune(pruneCtx, log, store, 10*time.Minute)
+	if p, ok := st.sessions.(latchkey.SessionPruner); ok {
+		go prune(pruneCtx, log, p, 10*time.Minute)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
