@@ -46,9 +46,17 @@ func buildBinary(t *testing.T) string {
 // up when the test ends.
 func sharedStores(t *testing.T) []string {
 	t.Helper()
-	dsn := testenv.PostgresDSN(t)
+	dsn, addr, prefix := sharedStoreParts(t)
+	return []string{"--user-store", dsn, "--session-store", "redis://" + addr + "?prefix=" + prefix}
+}
+
+// sharedStoreParts returns what sharedStores makes its flags of: a DSN on a
+// fresh schema, the Redis address and a fresh key prefix.
+func sharedStoreParts(t *testing.T) (dsn, redisAddr, prefix string) {
+	t.Helper()
+	dsn = testenv.PostgresDSN(t)
 	addr := testenv.Env(t, "LATCHKEY_TEST_REDIS_ADDR", testenv.RedisHint)
-	prefix := fmt.Sprintf("latchkey-test:%d:%d:", os.Getpid(), time.Now().UnixNano())
+	prefix = fmt.Sprintf("latchkey-test:%d:%d:", os.Getpid(), time.Now().UnixNano())
 	t.Cleanup(func() {
 		c := redis.NewClient(&redis.Options{Addr: addr})
 		defer c.Close()
@@ -59,7 +67,7 @@ func sharedStores(t *testing.T) []string {
 			c.Del(ctx, iter.Val())
 		}
 	})
-	return []string{"--user-store", dsn, "--session-store", "redis://" + addr + "?prefix=" + prefix}
+	return dsn, addr, prefix
 }
 
 // instance is a latchkey serve process.
