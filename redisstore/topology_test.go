@@ -37,48 +37,77 @@ func freePort(tb testing.TB) int {
 func startRedis(tb testing.TB, bin string, args ...string) string {
 	tb.Helper()
 	dir := tb.TempDir()
-	port := freePort(tb)
-	args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--save", "", "--appendonly", "no"}, args...)
-	return runRedis(tb, bin, port, args...)
-}
-
-func runRedis(tb testing.TB, bin string, port int, args ...string) string {
-	tb.Helper()
-	cmd := exec.Command(bin, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("starting %s: %v", bin, err)
-	}
-	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if tb.Failed() {
-			tb.Logf("%s %s output:\n%s", bin, strings.Join(args, " "), out.String())
-		}
+	return runRedis(tb, bin, func(port int) []string {
+		return append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+			"--save", "", "--appendonly", "no"}, args...)
 	})
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-	defer c.Close()
-	waitFor(tb, 10*time.Second, "redis on "+addr, func(ctx context.Context) error { return c.Ping(ctx).Err() })
-	return addr
 }
 
-func waitFor(tb testing.TB, d time.Duration, what string, ok func(context.Context) error) {
+// runRedis runs bin with argsFor(port) for a free port. Other test
+// processes on the machine may take the port between freePort and the
+// server's bind; then the server exits and runRedis tries another port.
+func runRedis(tb testing.TB, bin string, argsFor func(port int) []string) string {
 	tb.Helper()
+	for attempt := 1; ; attempt++ {
+		port := freePort(tb)
+		args := argsFor(port)
+		cmd := exec.Command(bin, args...)
+		out := &bytes.Buffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			tb.Fatalf("starting %s: %v", bin, err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		tb.Cleanup(func() {
+			cmd.Process.Kill()
+			<-exited
+			if tb.Failed() {
+				tb.Logf("%s %s output:\n%s", bin, strings.Join(args, " "), out.String())
+			}
+		})
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+		err := until(10*time.Second, exited, func(ctx context.Context) error { return c.Ping(ctx).Err() })
+		c.Close()
+		switch {
+		case err == nil:
+			return addr
+		case errors.Is(err, errExited) && attempt < 3:
+			continue
+		}
+		tb.Fatalf("redis on %s: %v\n%s", addr, err, out.String())
+	}
+}
+
+var errExited = errors.New("the server exited")
+
+// until retries ok until it succeeds, d passes or exited is closed.
+func until(d time.Duration, exited <-chan struct{}, ok func(context.Context) error) error {
 	deadline := time.Now().Add(d)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := ok(ctx)
 		cancel()
 		if err == nil {
-			return
+			return nil
+		}
+		select {
+		case <-exited:
+			return errExited
+		default:
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("waiting for %s: %v", what, err)
+			return err
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func waitFor(tb testing.TB, d time.Duration, what string, ok func(context.Context) error) {
+	tb.Helper()
+	if err := until(d, nil, ok); err != nil {
+		tb.Fatalf("waiting for %s: %v", what, err)
 	}
 }
 
@@ -141,14 +170,15 @@ func TestSentinel(t *testing.T) {
 	primary := startRedis(t, bin)
 	host, port, _ := net.SplitHostPort(primary)
 	dir := t.TempDir()
-	sport := freePort(t)
 	conf := filepath.Join(dir, "sentinel.conf")
-	err := os.WriteFile(conf, []byte(fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor lkprimary %s %s 1\nsentinel down-after-milliseconds lkprimary 5000\n",
-		sport, dir, host, port)), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sentinel := runRedis(t, bin, sport, conf, "--sentinel")
+	sentinel := runRedis(t, bin, func(sport int) []string {
+		err := os.WriteFile(conf, []byte(fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor lkprimary %s %s 1\nsentinel down-after-milliseconds lkprimary 5000\n",
+			sport, dir, host, port)), 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []string{conf, "--sentinel"}
+	})
 	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinel})
 	defer sc.Close()
 	waitFor(t, 10*time.Second, "the sentinel to know the primary", func(ctx context.Context) error {
@@ -185,11 +215,17 @@ func TestCluster(t *testing.T) {
 	var clients []*redis.Client
 	var busPorts []int
 	for range 3 {
-		// The bus port is set, not port+10000, which may be taken or past 65535.
-		bus := freePort(t)
+		// The bus port is set, not port+10000, which may be taken or past
+		// 65535; it is picked again if the server has to retry.
+		dir := t.TempDir()
+		var bus int
+		addr := runRedis(t, bin, func(port int) []string {
+			bus = freePort(t)
+			return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+				"--save", "", "--appendonly", "no", "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
+				"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"}
+		})
 		busPorts = append(busPorts, bus)
-		addr := startRedis(t, bin, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
-			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
 		addrs = append(addrs, addr)
 		c := redis.NewClient(&redis.Options{Addr: addr})
 		defer c.Close()

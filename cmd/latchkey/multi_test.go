@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -332,14 +333,31 @@ func freePort(t *testing.T) int {
 func startNginx(t *testing.T, a, b *instance) (url, accessLog string) {
 	t.Helper()
 	bin := testenv.LookPath(t, "nginx", "apt-get install nginx")
-	dir := t.TempDir()
 	raw, err := os.ReadFile("../../deploy/nginx/load-balancer.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Other test processes on the machine may take the port between
+	// freePort and nginx's bind; then nginx exits and we try another.
+	for attempt := 1; ; attempt++ {
+		url, accessLog, err := runNginx(t, bin, string(raw), a, b)
+		if err == nil {
+			return url, accessLog
+		}
+		if attempt == 3 || !errors.Is(err, errNginxExited) {
+			t.Fatal(err)
+		}
+	}
+}
+
+var errNginxExited = errors.New("nginx exited")
+
+func runNginx(t *testing.T, bin, lbConf string, a, b *instance) (url, accessLog string, err error) {
+	t.Helper()
+	dir := t.TempDir()
 	port := freePort(t)
 	conf := strings.NewReplacer("${LATCHKEY_A}", a.addr, "${LATCHKEY_B}", b.addr,
-		"${LB_LISTEN}", fmt.Sprintf("127.0.0.1:%d", port)).Replace(string(raw))
+		"${LB_LISTEN}", fmt.Sprintf("127.0.0.1:%d", port)).Replace(lbConf)
 	if strings.Contains(conf, "${") {
 		t.Fatalf("load-balancer.conf has a placeholder the test does not fill:\n%s", conf)
 	}
@@ -371,20 +389,20 @@ http {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting nginx: %v", err)
 	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGQUIT)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
-			<-done
+			<-exited
 		}
 		if t.Failed() {
 			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
@@ -397,15 +415,27 @@ http {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			break
+			// Listening, but is it our nginx? If it exited, the port is
+			// someone else's.
+			select {
+			case <-exited:
+				return "", "", errNginxExited
+			case <-time.After(100 * time.Millisecond):
+			}
+			return "http://" + addr, accessLog, nil
+		}
+		select {
+		case <-exited:
+			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			return "", "", fmt.Errorf("%w: %s\n%s", errNginxExited, out.String(), errLog)
+		default:
 		}
 		if time.Now().After(deadline) {
 			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx does not listen on %s: %v\n%s\n%s", addr, err, out.String(), errLog)
+			return "", "", fmt.Errorf("nginx does not listen on %s: %v\n%s\n%s", addr, err, out.String(), errLog)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return "http://" + addr, accessLog
 }
 
 // TestBehindLoadBalancer puts the two instances behind nginx with the
