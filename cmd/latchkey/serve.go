@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -106,6 +107,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer st.Close()
+	log.Info("stores opened", "users", redactURL(o.stores.userStore), "sessions", redactURL(cmp.Or(o.stores.sessionStore, o.stores.userStore)))
 	keys, source, err := loadSecrets(getenv("LATCHKEY_SECRET"), o.secretFile, o.data)
 	if err != nil {
 		return err
