@@ -55,7 +55,10 @@ func ParseURL(raw string) (*Config, error) {
 	authority, path, _ := strings.Cut(rest, "/")
 	opts := &redis.UniversalOptions{
 		ContextTimeoutEnabled: true,
-		MaxRetries:            1,
+		// No retries: a retried CreateSession whose first try reached Redis
+		// would report a false ErrConflict, and a failed call should become
+		// a quick 503, not wait out a second timeout.
+		MaxRetries: -1,
 	}
 	if at := strings.LastIndex(authority, "@"); at >= 0 {
 		info, err := url.Parse("x://" + authority[:at+1] + "h")

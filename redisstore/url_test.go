@@ -47,6 +47,10 @@ func TestParseURL(t *testing.T) {
 					t.Errorf("%s: got %q, want %q", c.what, c.got, c.want)
 				}
 			}
+			if o.MaxRetries != -1 || !o.ContextTimeoutEnabled {
+				t.Errorf("MaxRetries %d, ContextTimeoutEnabled %v; want -1 (a retried create would be a false conflict) and true",
+					o.MaxRetries, o.ContextTimeoutEnabled)
+			}
 			if o.DB != tc.db || o.IsClusterMode != tc.cluster || (o.TLSConfig != nil) != tc.tls || cfg.Timeout != tc.timeout {
 				t.Errorf("got db %d, cluster %v, TLS %v, timeout %v; want %d, %v, %v, %v",
 					o.DB, o.IsClusterMode, o.TLSConfig != nil, cfg.Timeout, tc.db, tc.cluster, tc.tls, tc.timeout)
