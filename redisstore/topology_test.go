@@ -163,11 +163,10 @@ func redisServer(tb testing.TB) string {
 	return testenv.LookPath(tb, "redis-server", "apt-get install redis-server")
 }
 
-// TestSentinel runs a primary and a Sentinel watching it, and goes through
-// the Sentinel by URL, as latchkey serve would.
-func TestSentinel(t *testing.T) {
-	bin := redisServer(t)
-	primary := startRedis(t, bin)
+// startSentinel runs a Sentinel watching primary under the name lkprimary
+// and returns its address once it knows the primary.
+func startSentinel(t *testing.T, bin, primary string) (string, *redis.SentinelClient) {
+	t.Helper()
 	host, port, _ := net.SplitHostPort(primary)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
@@ -180,14 +179,27 @@ func TestSentinel(t *testing.T) {
 		return []string{conf, "--sentinel"}
 	})
 	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinel})
-	defer sc.Close()
+	t.Cleanup(func() { sc.Close() })
 	waitFor(t, 10*time.Second, "the sentinel to know the primary", func(ctx context.Context) error {
-		addr, err := sc.GetMasterAddrByName(ctx, "lkprimary").Result()
-		if err == nil && net.JoinHostPort(addr[0], addr[1]) != primary {
-			err = fmt.Errorf("sentinel names %v, want %s", addr, primary)
-		}
-		return err
+		return primaryIs(ctx, sc, primary)
 	})
+	return sentinel, sc
+}
+
+func primaryIs(ctx context.Context, sc *redis.SentinelClient, want string) error {
+	addr, err := sc.GetMasterAddrByName(ctx, "lkprimary").Result()
+	if err == nil && net.JoinHostPort(addr[0], addr[1]) != want {
+		err = fmt.Errorf("sentinel names %v, want %s", addr, want)
+	}
+	return err
+}
+
+// TestSentinel runs a primary and a Sentinel watching it, and goes through
+// the Sentinel by URL, as latchkey serve would.
+func TestSentinel(t *testing.T) {
+	bin := redisServer(t)
+	primary := startRedis(t, bin)
+	sentinel, _ := startSentinel(t, bin, primary)
 
 	s, err := redisstore.Open(t.Context(), "redis-sentinel://"+sentinel+"/lkprimary/1?prefix=lk:")
 	if err != nil {
