@@ -1,5 +1,6 @@
-// Package redisstore keeps sessions in Redis: a single node, a Sentinel-
-// managed primary or a Redis Cluster, through go-redis's UniversalClient.
+// Package redisstore keeps sessions in Redis: a single node, a primary
+// found through Sentinel, or a Redis Cluster, through go-redis's
+// UniversalClient.
 // Users stay in a SQL store; this package only implements
 // latchkey.SessionStore (and Pinger).
 //
@@ -10,7 +11,9 @@
 // drops dead sessions by itself and there is nothing to prune. Each user has
 // an index, a sorted set at PREFIX "u:{" ID "}" of the hex token hashes
 // scored by absolute deadline, so listing a user's sessions and logging a
-// user out everywhere read one key instead of scanning.
+// user out everywhere read one key instead of scanning. (The braces are a
+// Cluster hash tag, so any per-user key added later shares the index's
+// slot and can be changed with it atomically.)
 //
 // FindSession knows only the token hash, so a session key cannot carry its
 // user's hash tag, and in a cluster the session and its index live in
@@ -20,11 +23,14 @@
 //
 //   - CreateSession adds the index entry first, then the session. A failure
 //     in between leaves an index entry without a session, which readers
-//     skip and remove; never a session that "log out everywhere" cannot find.
+//     skip; never a session that "log out everywhere" cannot find.
 //   - DeleteSession deletes the session, then its index entry.
-//   - Index entries whose absolute deadline has passed are trimmed whenever
-//     the user logs in again, and the index expires with its longest-lived
-//     session, so it cannot grow without bound.
+//   - An entry whose session is missing is never removed before its
+//     absolute deadline: the session may be a login still on its way in,
+//     and removing its entry then would leave it unindexed, out of reach of
+//     the next "log out everywhere". Entries past their absolute deadline
+//     are trimmed whenever the user logs in, and the index expires with its
+//     longest-lived session, so it cannot grow without bound.
 //
 // Deadlines are also kept in the hash and checked against Store.Now, so a
 // session is gone the moment Session.Expired says so (native expiry is the
@@ -366,9 +372,9 @@ func (s *Store) members(ctx context.Context, userID int64) ([]string, error) {
 
 // DeleteUserSessions implements latchkey.SessionStore. It deletes the
 // sessions the index names, each with a script that reports whether it was
-// live, in one pipeline (split by node in a cluster), then their index
-// entries. A session created while it runs may survive: it began after the
-// request to log out everywhere.
+// live, in one pipeline (split by node in a cluster), then the index
+// entries of those it deleted. A login racing with it may survive, but
+// stays indexed, so the next call ends it.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, error) {
 	now := s.now()
 	ctx, cancel := s.op(ctx)
@@ -392,23 +398,26 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, erro
 		return 0, wrap("delete user sessions", err)
 	}
 	n := 0
-	for _, c := range cmds {
-		if v, _ := c.Int(); v == 1 {
+	var deleted []any
+	for i, c := range cmds {
+		v, _ := c.Int()
+		if v == 1 {
 			n++
 		}
+		if v >= 0 {
+			deleted = append(deleted, members[i])
+		}
 	}
-	args := make([]any, len(members))
-	for i, m := range members {
-		args[i] = m
+	if len(deleted) > 0 {
+		// As in DeleteSession: the sessions are gone, the index is tidying.
+		_ = s.client.ZRem(ctx, s.indexKey(userID), deleted...).Err()
 	}
-	// As in DeleteSession: the sessions are gone, the index is tidying.
-	_ = s.client.ZRem(ctx, s.indexKey(userID), args...).Err()
 	return n, nil
 }
 
 // ListUserSessions implements latchkey.SessionStore. Sessions created at the
 // same millisecond are ordered by token hash, as in the SQL stores. Index
-// entries whose session is gone are removed on the way.
+// entries whose session is missing are skipped (see the package doc).
 func (s *Store) ListUserSessions(ctx context.Context, userID int64) ([]latchkey.Session, error) {
 	now := s.now()
 	ctx, cancel := s.op(ctx)
@@ -431,29 +440,19 @@ func (s *Store) ListUserSessions(ctx context.Context, userID int64) ([]latchkey.
 		return nil, wrap("list user sessions", err)
 	}
 	var out []latchkey.Session
-	var stale []any
 	for i, c := range cmds {
 		hash, err := hex.DecodeString(members[i])
 		if err != nil {
-			stale = append(stale, members[i])
-			continue
+			continue // not written by this package
 		}
 		sess, ok, err := decode(hash, c.Val())
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: list user sessions: %w", err)
 		}
-		if !ok {
-			stale = append(stale, members[i])
-			continue
-		}
-		if sess.UserID != userID || sess.Expired(now) {
+		if !ok || sess.UserID != userID || sess.Expired(now) {
 			continue
 		}
 		out = append(out, *sess)
-	}
-	if len(stale) > 0 {
-		// Only tidying: a failure does not change the answer.
-		_ = s.client.ZRem(ctx, s.indexKey(userID), stale...).Err()
 	}
 	slices.SortFunc(out, func(a, b latchkey.Session) int {
 		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {

@@ -141,18 +141,23 @@ func TestNativeExpiry(t *testing.T) {
 	}
 }
 
-// An index entry whose session vanished (a crash between the two steps of
-// CreateSession, or native expiry) is skipped and removed by listing.
-func TestDanglingIndexEntryIsSkippedAndRemoved(t *testing.T) {
+// An index entry whose session is missing (a crash between the two steps
+// of CreateSession, a login still on its way in, or native expiry) is
+// skipped, and kept until its absolute deadline: removing it earlier could
+// unindex a login that lands a moment later.
+func TestIndexEntryWithoutSession(t *testing.T) {
 	ctx := t.Context()
 	s, c := open(t)
-	now := time.Now()
+	clock := storetest.NewClock(time.Now())
+	s.Now = clock.Now
+	now := clock.Now()
 	a, b := newSession(3, now, time.Hour, 2*time.Hour), newSession(3, now, time.Hour, 2*time.Hour)
 	for _, sess := range []*latchkey.Session{a, b} {
 		if err := s.CreateSession(ctx, sess); err != nil {
 			t.Fatalf("CreateSession: %v", err)
 		}
 	}
+	index := s.Prefix + "u:{3}"
 	if err := c.Del(ctx, s.Prefix+"s:"+hex.EncodeToString(a.TokenHash)).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -160,14 +165,34 @@ func TestDanglingIndexEntryIsSkippedAndRemoved(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Fatalf("ListUserSessions: got (%d, %v), want 1 session", len(list), err)
 	}
-	if n, err := c.ZCard(ctx, s.Prefix+"u:{3}").Result(); err != nil || n != 1 {
-		t.Errorf("index size after listing: got (%d, %v), want 1", n, err)
-	}
 	if n, err := s.DeleteUserSessions(ctx, 3); err != nil || n != 1 {
 		t.Errorf("DeleteUserSessions: got (%d, %v), want 1", n, err)
 	}
-	if n, err := c.Exists(ctx, s.Prefix+"u:{3}").Result(); err != nil || n != 0 {
-		t.Errorf("index after deleting every session: got (%d, %v), want gone", n, err)
+	if members, err := c.ZRange(ctx, index, 0, -1).Result(); err != nil || len(members) != 1 || members[0] != hex.EncodeToString(a.TokenHash) {
+		t.Errorf("index after DeleteUserSessions: got (%v, %v), want only the entry without a session", members, err)
+	}
+	// The login "on its way in" lands: it is still indexed, so the next
+	// log-out-everywhere ends it.
+	if err := s.CreateSession(ctx, a); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if n, err := s.DeleteUserSessions(ctx, 3); err != nil || n != 1 {
+		t.Errorf("second DeleteUserSessions: got (%d, %v), want 1", n, err)
+	}
+	// Past its absolute deadline, a dangling entry goes at the next login.
+	if err := s.CreateSession(ctx, b); err != nil { // b again, then its session is lost
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if err := c.Del(ctx, s.Prefix+"s:"+hex.EncodeToString(b.TokenHash)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Hour)
+	fresh := newSession(3, clock.Now(), time.Hour, 2*time.Hour)
+	if err := s.CreateSession(ctx, fresh); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if members, err := c.ZRange(ctx, index, 0, -1).Result(); err != nil || len(members) != 1 || members[0] != hex.EncodeToString(fresh.TokenHash) {
+		t.Errorf("index after a login past the old deadlines: got (%v, %v), want only the new entry", members, err)
 	}
 }
 
