@@ -23,6 +23,9 @@ func configCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 	if err := s.checkFrontend(); err != nil {
 		return err
 	}
+	if err := s.o.checkSharedSecret(getenv("LATCHKEY_SECRET")); err != nil {
+		return err
+	}
 	cfg := s.cfg
 	if env := getenv("LATCHKEY_SECRET"); env != "" || s.o.secretFile != "" {
 		if cfg.Secrets, _, err = loadSecrets(env, s.o.secretFile, s.o.data); err != nil {

@@ -2,6 +2,8 @@
 //
 //	latchkey serve [--demo] [--addr 127.0.0.1:8080] [--data ./latchkey-data]
 //	latchkey user add|list|remove|passwd
+//	latchkey migrate
+//	latchkey sessions prune
 //	latchkey version
 //
 // Every flag can also be set as an environment variable: --same-site is
@@ -41,6 +43,8 @@ commands:
   serve      run the auth server (--demo for the demo account test/test)
   user       manage users: add, list, remove, passwd
   config     config check [serve flags]: check settings and print them, without serving
+  migrate    apply pending database migrations (serve also does on start)
+  sessions   prune: delete expired sessions from a SQL store
   version    print the version
 
 Run "latchkey <command> -h" for a command's flags.`
@@ -58,6 +62,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return userCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "config":
 		return configCmd(args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return migrateCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "sessions":
+		return sessionsCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "latchkey", version)
 		return nil

@@ -34,6 +34,10 @@ func loadSecrets(env, secretFile, dataDir string) (keys [][]byte, source string,
 		var k [32]byte
 		rand.Read(k[:])
 		line := base64.RawURLEncoding.EncodeToString(k[:]) + "\n"
+		// With every store named by URL, nothing else creates the directory.
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, "", fmt.Errorf("data directory: %w", err)
+		}
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return nil, "", fmt.Errorf("create secret: %w", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -18,7 +19,6 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/password"
 	"github.com/latchkey/latchkey/spa"
-	"github.com/latchkey/latchkey/sqlitestore"
 	"github.com/latchkey/latchkey/web"
 )
 
@@ -30,6 +30,7 @@ type options struct {
 	cfg        latchkey.Config
 	sameSite   string
 	protection string
+	stores     storeOptions
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -57,6 +58,7 @@ func (o *options) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.IntVar(&o.cfg.MaxConcurrentHashes, "max-concurrent-hashes", 0, "password hashes computed at once (default: number of CPUs, at least 2)")
+	o.stores.register(fs)
 }
 
 func uintFlag(p *uint32) func(string) error {
@@ -85,14 +87,6 @@ func (o *options) config(stderr io.Writer) (latchkey.Config, error) {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return cfg, nil
-}
-
-// openStore opens (creating if needed) the data directory's SQLite database.
-func (o *options) openStore(ctx context.Context) (*sqlitestore.Store, error) {
-	if err := os.MkdirAll(o.data, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	return sqlitestore.Open(ctx, filepath.Join(o.data, "latchkey.db"))
 }
 
 // serveSetup is everything the serve flags decide.
@@ -138,17 +132,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := s.checkFrontend(); err != nil {
 		return err
 	}
-	store, err := o.openStore(ctx)
+	if err := o.checkSharedSecret(getenv("LATCHKEY_SECRET")); err != nil {
+		return err
+	}
+	st, err := o.openStores(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer st.Close()
+	log.Info("stores opened", "users", redactURL(o.stores.userStore), "sessions", redactURL(cmp.Or(o.stores.sessionStore, o.stores.userStore)))
 	keys, source, err := loadSecrets(getenv("LATCHKEY_SECRET"), o.secretFile, o.data)
 	if err != nil {
 		return err
 	}
 	cfg.Secrets = keys
-	auth, err := latchkey.New(cfg, store, store)
+	auth, err := latchkey.New(cfg, st.users, st.sessions)
 	if err != nil {
 		return err
 	}
@@ -188,7 +186,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	pruneCtx, stopPrune := context.WithCancel(ctx)
 	defer stopPrune()
-	go prune(pruneCtx, log, store, 10*time.Minute)
+	if p, ok := st.sessions.(latchkey.SessionPruner); ok {
+		go prune(pruneCtx, log, p, 10*time.Minute)
+	}
 
 	errc := make(chan error, 1)
 	go func() {

@@ -54,12 +54,12 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	throwaway := make([]byte, 32)
 	rand.Read(throwaway)
 	cfg.Secrets = [][]byte{throwaway}
-	store, err := o.openStore(ctx)
+	st, err := o.openStores(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	auth, err := latchkey.New(cfg, store, store)
+	defer st.Close()
+	auth, err := latchkey.New(cfg, st.users, st.sessions)
 	if err != nil {
 		return err
 	}

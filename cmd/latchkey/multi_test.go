@@ -1,0 +1,587 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/latchkey/latchkey/internal/testenv"
+)
+
+// sharedSecret is what every instance of a test deployment signs with.
+var sharedSecret = strings.Repeat("k", 32) + "-shared-by-every-instance"
+
+// buildBinary builds the real latchkey binary into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "latchkey")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	cmd := exec.Command(goTool, "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// sharedStores returns the store flags of a deployment on the test
+// PostgreSQL (a fresh schema) and Redis (a fresh key prefix), both cleaned
+// up when the test ends.
+func sharedStores(t *testing.T) []string {
+	t.Helper()
+	dsn, addr, prefix := sharedStoreParts(t)
+	return []string{"--user-store", dsn, "--session-store", "redis://" + addr + "?prefix=" + prefix}
+}
+
+// sharedStoreParts returns what sharedStores makes its flags of: a DSN on a
+// fresh schema, the Redis address and a fresh key prefix.
+func sharedStoreParts(t *testing.T) (dsn, redisAddr, prefix string) {
+	t.Helper()
+	dsn = testenv.PostgresDSN(t)
+	addr := testenv.Env(t, "LATCHKEY_TEST_REDIS_ADDR", testenv.RedisHint)
+	prefix = fmt.Sprintf("latchkey-test:%d:%d:", os.Getpid(), time.Now().UnixNano())
+	t.Cleanup(func() {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+	})
+	return dsn, addr, prefix
+}
+
+// instance is a latchkey serve process.
+type instance struct {
+	url  string
+	addr string
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startInstance runs bin serve on a free port with the shared secret until
+// the test ends, and waits until it listens.
+func startInstance(t *testing.T, bin string, args ...string) *instance {
+	t.Helper()
+	args = append(append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn"}, fastArgon2...), args...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "LATCHKEY_SECRET="+sharedSecret)
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting latchkey: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("latchkey %v log:\n%s", args, logs.String())
+		}
+	})
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		lines <- line
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case line := <-lines:
+		url := strings.TrimSpace(strings.TrimPrefix(line, "latchkey listening on "))
+		if !strings.HasPrefix(url, "http://") {
+			t.Fatalf("latchkey did not start: %q\n%s", line, logs.String())
+		}
+		return &instance{url: url, addr: strings.TrimPrefix(url, "http://"), logs: logs}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("latchkey did not start in time:\n%s", logs.String())
+		return nil
+	}
+}
+
+// browser is a client that behaves like a browser page: one cookie jar for
+// the host whatever the port (as browsers do), the CSRF token from the
+// last response, and same-origin Fetch Metadata.
+type browser struct {
+	t     *testing.T
+	c     *http.Client
+	token string
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+}
+
+type reply struct {
+	status int
+	body   map[string]any
+	header http.Header
+}
+
+func (r reply) code() string {
+	if e, ok := r.body["error"].(map[string]any); ok {
+		s, _ := e["code"].(string)
+		return s
+	}
+	return ""
+}
+
+func (b *browser) do(method, base, path string, body any) reply {
+	b.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if b.token != "" {
+		req.Header.Set("X-CSRFToken", b.token)
+	}
+	req.Header.Set("Origin", base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("User-Agent", "Mozilla/5.0 (latchkey test browser)")
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s%s: %v", method, base, path, err)
+	}
+	defer res.Body.Close()
+	if tok := res.Header.Get("X-CSRFToken"); tok != "" {
+		b.token = tok
+	}
+	var m map[string]any
+	raw, _ := io.ReadAll(res.Body)
+	json.Unmarshal(raw, &m)
+	return reply{res.StatusCode, m, res.Header}
+}
+
+func (b *browser) loggedIn(base string) bool {
+	b.t.Helper()
+	r := b.do("GET", base, "/api/getsession", nil)
+	if r.status != 200 {
+		b.t.Fatalf("getsession on %s: %d %v", base, r.status, r.body)
+	}
+	return r.body["login"] == true
+}
+
+func creds(name, pw string) map[string]any {
+	return map[string]any{"username": name, "password": pw}
+}
+
+const alicePassword = "correct horse battery staple"
+
+// TestTwoInstances runs two latchkey processes on one PostgreSQL and one
+// Redis: whatever one does, the other sees at once.
+func TestTwoInstances(t *testing.T) {
+	stores := sharedStores(t)
+	bin := buildBinary(t)
+	a, b := startInstance(t, bin, stores...), startInstance(t, bin, stores...)
+
+	br := newBrowser(t)
+	br.do("GET", a.url, "/api/getcsrf", nil)
+	if r := br.do("POST", a.url, "/api/register", creds("alice", alicePassword)); r.status != 201 {
+		t.Fatalf("register through A: %d %v", r.status, r.body)
+	}
+	if !br.loggedIn(b.url) {
+		t.Fatal("the session made on A is not logged in on B")
+	}
+	if r := br.do("GET", b.url, "/api/data", nil); r.status != 200 || r.body["username"] != "alice" {
+		t.Errorf("data through B: %d %v", r.status, r.body)
+	}
+
+	// A CSRF token issued by A works on B (and a wrong one does not).
+	br.do("GET", a.url, "/api/getcsrf", nil)
+	good := br.token
+	br.token = good[:len(good)-2] + "xx"
+	if r := br.do("POST", b.url, "/api/login", creds("alice", alicePassword)); r.status != 403 {
+		t.Errorf("login on B with a corrupted token: %d %v, want 403", r.status, r.body)
+	}
+	br.token = good
+	if r := br.do("POST", b.url, "/api/login", creds("alice", alicePassword)); r.status != 200 {
+		t.Fatalf("login on B with A's token: %d %v", r.status, r.body)
+	}
+
+	// Log out on B with a token from A: the session is dead on A at once.
+	br.do("GET", a.url, "/api/getcsrf", nil)
+	if r := br.do("POST", b.url, "/api/logout", map[string]any{}); r.status != 200 {
+		t.Fatalf("logout on B: %d %v", r.status, r.body)
+	}
+	// The jar dropped the cookie; replaying it is what an attacker would do.
+	replay := newBrowser(t)
+	br2 := newBrowser(t)
+	br2.do("GET", a.url, "/api/getcsrf", nil)
+	if r := br2.do("POST", a.url, "/api/login", creds("alice", alicePassword)); r.status != 200 {
+		t.Fatalf("login on A: %d %v", r.status, r.body)
+	}
+	u, _ := http.NewRequest("GET", a.url, nil)
+	replay.c.Jar.SetCookies(u.URL, br2.c.Jar.Cookies(u.URL))
+	if !replay.loggedIn(a.url) {
+		t.Fatal("a copy of the session cookie is not logged in")
+	}
+	br2.do("GET", b.url, "/api/getcsrf", nil)
+	if r := br2.do("POST", b.url, "/api/logout", map[string]any{}); r.status != 200 {
+		t.Fatalf("logout on B: %d %v", r.status, r.body)
+	}
+	if replay.loggedIn(a.url) {
+		t.Error("after logout on B, the old session cookie is still logged in on A")
+	}
+	if r := replay.do("GET", a.url, "/api/data", nil); r.status != 401 {
+		t.Errorf("data on A after logout on B: %d, want 401", r.status)
+	}
+
+	// The same username registered through both at once: one user.
+	const n = 8
+	var wg sync.WaitGroup
+	results := make([]reply, n)
+	start := make(chan struct{})
+	for i := range n {
+		inst := []*instance{a, b}[i%2]
+		c := newBrowser(t)
+		c.do("GET", inst.url, "/api/getcsrf", nil)
+		wg.Go(func() {
+			<-start
+			results[i] = c.do("POST", inst.url, "/api/register", creds("Bob", "bob's own long password"))
+		})
+	}
+	close(start)
+	wg.Wait()
+	created, taken := 0, 0
+	for _, r := range results {
+		switch {
+		case r.status == 201:
+			created++
+		case r.status == 409 && r.code() == "username_taken":
+			taken++
+		default:
+			t.Errorf("concurrent register: %d %v", r.status, r.body)
+		}
+	}
+	if created != 1 || taken != n-1 {
+		t.Errorf("concurrent registrations through both instances: %d created, %d taken; want 1 and %d", created, taken, n-1)
+	}
+	out, err := runCmd(t, "", append([]string{"user", "list", "--data", t.TempDir()}, stores...)...)
+	if err != nil || strings.Count(strings.ToLower(out), "bob") != 1 {
+		t.Errorf("user list: %v\n%s", err, out)
+	}
+}
+
+// freePort returns a loopback port nothing listens on (just now).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startNginx runs nginx with deploy/nginx/load-balancer.conf in front of
+// the instances and returns its URL and access log path. The log records
+// which instance served each request.
+func startNginx(t *testing.T, a, b *instance) (url, accessLog string) {
+	t.Helper()
+	bin := testenv.LookPath(t, "nginx", "apt-get install nginx")
+	raw, err := os.ReadFile("../../deploy/nginx/load-balancer.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Other test processes on the machine may take the port between
+	// freePort and nginx's bind; then nginx exits and we try another.
+	for attempt := 1; ; attempt++ {
+		url, accessLog, err := runNginx(t, bin, string(raw), a, b)
+		if err == nil {
+			return url, accessLog
+		}
+		if attempt == 3 || !errors.Is(err, errNginxExited) {
+			t.Fatal(err)
+		}
+	}
+}
+
+var errNginxExited = errors.New("nginx exited")
+
+func runNginx(t *testing.T, bin, lbConf string, a, b *instance) (url, accessLog string, err error) {
+	t.Helper()
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := strings.NewReplacer("${LATCHKEY_A}", a.addr, "${LATCHKEY_B}", b.addr,
+		"${LB_LISTEN}", fmt.Sprintf("127.0.0.1:%d", port)).Replace(lbConf)
+	if strings.Contains(conf, "${") {
+		t.Fatalf("load-balancer.conf has a placeholder the test does not fill:\n%s", conf)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "load-balancer.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;" // workers must write the temp directories under t.TempDir
+	}
+	accessLog = filepath.Join(dir, "access.log")
+	main := fmt.Sprintf(`%s
+worker_processes 1;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 64; }
+http {
+    log_format upstream '$upstream_addr $status $request_method $uri';
+    access_log %[2]s/access.log upstream;
+    client_body_temp_path %[2]s/client_body;
+    proxy_temp_path %[2]s/proxy;
+    fastcgi_temp_path %[2]s/fastcgi;
+    uwsgi_temp_path %[2]s/uwsgi;
+    scgi_temp_path %[2]s/scgi;
+    include %[2]s/load-balancer.conf;
+}
+`, user, dir)
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(main), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting nginx: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Logf("nginx output:\n%s\nerror.log:\n%s", out.String(), errLog)
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			// Listening, but is it our nginx? If it exited, the port is
+			// someone else's.
+			select {
+			case <-exited:
+				return "", "", errNginxExited
+			case <-time.After(100 * time.Millisecond):
+			}
+			return "http://" + addr, accessLog, nil
+		}
+		select {
+		case <-exited:
+			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			return "", "", fmt.Errorf("%w: %s\n%s", errNginxExited, out.String(), errLog)
+		default:
+		}
+		if time.Now().After(deadline) {
+			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			return "", "", fmt.Errorf("nginx does not listen on %s: %v\n%s\n%s", addr, err, out.String(), errLog)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestBehindLoadBalancer puts the two instances behind nginx with the
+// deploy/ configuration: a browser logs in and keeps its session across
+// requests that alternate between the instances.
+func TestBehindLoadBalancer(t *testing.T) {
+	testenv.LookPath(t, "nginx", "apt-get install nginx")
+	stores := sharedStores(t)
+	bin := buildBinary(t)
+	a, b := startInstance(t, bin, stores...), startInstance(t, bin, stores...)
+	lb, accessLog := startNginx(t, a, b)
+
+	br := newBrowser(t)
+	br.do("GET", lb, "/api/getcsrf", nil)
+	if r := br.do("POST", lb, "/api/register", creds("alice", alicePassword)); r.status != 201 {
+		t.Fatalf("register: %d %v", r.status, r.body)
+	}
+	br.do("GET", lb, "/api/getcsrf", nil)
+	if r := br.do("POST", lb, "/api/logout", map[string]any{}); r.status != 200 {
+		t.Fatalf("logout: %d %v", r.status, r.body)
+	}
+	if r := br.do("POST", lb, "/api/login", creds("alice", alicePassword)); r.status != 200 {
+		t.Fatalf("login: %d %v", r.status, r.body)
+	}
+	const n = 20
+	for i := range n {
+		if r := br.do("GET", lb, "/api/getsession", nil); r.status != 200 || r.body["login"] != true {
+			t.Fatalf("getsession %d: %d %v", i, r.status, r.body)
+		}
+		if i%5 == 4 { // a CSRF-checked write now and then, token from whichever instance answered last
+			br.do("GET", lb, "/api/getcsrf", nil)
+		}
+	}
+	if r := br.do("POST", lb, "/api/logout", map[string]any{}); r.status != 200 {
+		t.Fatalf("logout: %d %v", r.status, r.body)
+	}
+	if br.loggedIn(lb) {
+		t.Error("logged in after logout")
+	}
+
+	// nginx writes the access log line after the response; give it a moment.
+	var served map[string]int
+	for range 50 {
+		raw, _ := os.ReadFile(accessLog)
+		served = map[string]int{}
+		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			if up, _, ok := strings.Cut(line, " "); ok {
+				served[up]++
+			}
+		}
+		if served[a.addr]+served[b.addr] >= n+5 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("requests served per instance: %v", served)
+	if served[a.addr] < n/3 || served[b.addr] < n/3 {
+		t.Errorf("requests served: %v; want both %s and %s to serve many (round robin)", served, a.addr, b.addr)
+	}
+}
+
+// TestComposeFile checks deploy/compose.yaml, which CI cannot run (no
+// Docker): two latchkey replicas on shared PostgreSQL and Redis with one
+// secret, and nginx rendering the load-balancer.conf the test above runs.
+func TestComposeFile(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type service struct {
+		Image       string            `yaml:"image"`
+		Command     []string          `yaml:"command"`
+		Environment map[string]string `yaml:"environment"`
+		Volumes     []string          `yaml:"volumes"`
+		Ports       []string          `yaml:"ports"`
+		DependsOn   any               `yaml:"depends_on"`
+	}
+	var c struct {
+		Services map[string]service `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	for _, name := range []string{"latchkey-a", "latchkey-b", "lb", "postgres", "redis"} {
+		if _, ok := c.Services[name]; !ok {
+			t.Errorf("service %s missing", name)
+		}
+	}
+	var secrets []string
+	for _, name := range []string{"latchkey-a", "latchkey-b"} {
+		s := c.Services[name]
+		env := s.Environment
+		if !strings.HasPrefix(env["LATCHKEY_USER_STORE"], "postgres://") || !strings.Contains(env["LATCHKEY_USER_STORE"], "@postgres:5432/") {
+			t.Errorf("%s: LATCHKEY_USER_STORE %q, want the postgres service", name, env["LATCHKEY_USER_STORE"])
+		}
+		if !strings.HasPrefix(env["LATCHKEY_SESSION_STORE"], "redis://redis:6379") {
+			t.Errorf("%s: LATCHKEY_SESSION_STORE %q, want the redis service", name, env["LATCHKEY_SESSION_STORE"])
+		}
+		if env["LATCHKEY_ADDR"] != "0.0.0.0:8080" {
+			t.Errorf("%s: LATCHKEY_ADDR %q, want 0.0.0.0:8080", name, env["LATCHKEY_ADDR"])
+		}
+		if len(s.Command) == 0 || s.Command[0] != "serve" {
+			t.Errorf("%s: command %v, want serve", name, s.Command)
+		}
+		deps := fmt.Sprint(s.DependsOn)
+		if !strings.Contains(deps, "postgres") || !strings.Contains(deps, "redis") {
+			t.Errorf("%s: depends_on %s, want postgres and redis", name, deps)
+		}
+		secrets = append(secrets, env["LATCHKEY_SECRET"])
+		// Each flag named in the environment must exist, or serve refuses to start.
+		for k := range env {
+			flagName := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(k, "LATCHKEY_")), "_", "-")
+			if k == "LATCHKEY_SECRET" {
+				continue
+			}
+			if _, err := runCmd(t, "", "serve", "--"+flagName+"=x", "--help"); err != nil && strings.Contains(err.Error(), "flag provided but not defined") {
+				t.Errorf("%s: %s names no serve flag", name, k)
+			}
+		}
+	}
+	if secrets[0] == "" || secrets[0] != secrets[1] || !strings.HasPrefix(secrets[0], "${LATCHKEY_SECRET") {
+		t.Errorf("LATCHKEY_SECRET: %q, want the same required ${LATCHKEY_SECRET…} in both replicas", secrets)
+	}
+	lb := c.Services["lb"]
+	mounted := false
+	for _, v := range lb.Volumes {
+		if strings.HasPrefix(v, "./nginx/load-balancer.conf:/etc/nginx/templates/") {
+			mounted = true
+		}
+	}
+	if !mounted {
+		t.Errorf("lb: volumes %v, want ./nginx/load-balancer.conf mounted as a template", lb.Volumes)
+	}
+	if lb.Environment["LATCHKEY_A"] != "latchkey-a:8080" || lb.Environment["LATCHKEY_B"] != "latchkey-b:8080" || lb.Environment["LB_LISTEN"] == "" {
+		t.Errorf("lb: environment %v, want LATCHKEY_A/B naming the replicas and LB_LISTEN", lb.Environment)
+	}
+	// Every ${VAR} in the nginx config is set by the lb service; nginx's own
+	// $variables have no braces there.
+	conf, err := os.ReadFile("../../deploy/nginx/load-balancer.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range strings.Split(string(conf), "${")[1:] {
+		name, _, _ := strings.Cut(part, "}")
+		if _, ok := lb.Environment[name]; !ok {
+			t.Errorf("load-balancer.conf uses ${%s}, which the lb service does not set", name)
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey"
+)
+
+const userColumns = `id, username, username_key, email, password_hash, created_at, updated_at`
+
+func scanUser(row pgx.Row) (*latchkey.User, error) {
+	var u latchkey.User
+	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.Email, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt); err != nil {
+		return nil, err
+	}
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return &u, nil
+}
+
+// CreateUser implements latchkey.UserStore. The unique constraint on
+// username_key decides concurrent registrations of one name.
+func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var id int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO users
+		(username, username_key, email, password_hash, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		u.Username, u.UsernameKey, u.Email, u.PasswordHash, ms(u.CreatedAt), ms(u.UpdatedAt)).Scan(&id)
+	if isUniqueViolation(err, "users_username_key") {
+		return fmt.Errorf("pgstore: create user: %w", latchkey.ErrUsernameTaken)
+	}
+	if err != nil {
+		return wrap("create user", err)
+	}
+	u.ID = id
+	return nil
+}
+
+// UserByID implements latchkey.UserStore.
+func (s *Store) UserByID(ctx context.Context, id int64) (*latchkey.User, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	if isNoRows(err) {
+		return nil, fmt.Errorf("pgstore: user %d: %w", id, latchkey.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("user %d", id), err)
+	}
+	return u, nil
+}
+
+// UserByUsernameKey implements latchkey.UserStore.
+func (s *Store) UserByUsernameKey(ctx context.Context, key string) (*latchkey.User, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = $1`, key))
+	if isNoRows(err) {
+		return nil, fmt.Errorf("pgstore: user by username: %w", latchkey.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap("user by username", err)
+	}
+	return u, nil
+}
+
+// UpdatePasswordHash implements latchkey.UserStore.
+func (s *Store) UpdatePasswordHash(ctx context.Context, id int64, hash string, updatedAt time.Time) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`,
+		hash, ms(updatedAt), id)
+	return affectedOne(tag, err, fmt.Sprintf("update password hash of user %d", id))
+}
+
+// DeleteUser implements latchkey.UserStore.
+func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	return affectedOne(tag, err, fmt.Sprintf("delete user %d", id))
+}
+
+// ListUsers implements latchkey.UserStore. A limit below 1 returns no users.
+func (s *Store) ListUsers(ctx context.Context, afterID int64, limit int) ([]latchkey.User, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	if err != nil {
+		return nil, wrap("list users", err)
+	}
+	defer rows.Close()
+	var out []latchkey.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, wrap("list users", err)
+		}
+		out = append(out, *u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list users", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,464 @@
+// Package redisstore keeps sessions in Redis: a single node, a primary
+// found through Sentinel, or a Redis Cluster, through go-redis's
+// UniversalClient.
+// Users stay in a SQL store; this package only implements
+// latchkey.SessionStore (and Pinger).
+//
+// # Keys
+//
+// A session is a hash at PREFIX "s:" HEX(token hash), with native expiry
+// (PEXPIREAT) at the earlier of its idle and absolute deadlines, so Redis
+// drops dead sessions by itself and there is nothing to prune. Each user has
+// an index, a sorted set at PREFIX "u:{" ID "}" of the hex token hashes
+// scored by absolute deadline, so listing a user's sessions and logging a
+// user out everywhere read one key instead of scanning. (The braces are a
+// Cluster hash tag, so any per-user key added later shares the index's
+// slot and can be changed with it atomically.)
+//
+// FindSession knows only the token hash, so a session key cannot carry its
+// user's hash tag, and in a cluster the session and its index live in
+// different slots: no MULTI or script may touch both. Every change is
+// therefore made of single-key steps, each atomic (a Lua script), ordered so
+// that any interleaving or failure between them is harmless:
+//
+//   - CreateSession adds the index entry first, then the session. A failure
+//     in between leaves an index entry without a session, which readers
+//     skip; never a session that "log out everywhere" cannot find.
+//   - DeleteSession deletes the session, then its index entry.
+//   - An entry whose session is missing is never removed before its
+//     absolute deadline: the session may be a login still on its way in,
+//     and removing its entry then would leave it unindexed, out of reach of
+//     the next "log out everywhere". Entries past their absolute deadline
+//     are trimmed whenever the user logs in, and the index expires with its
+//     longest-lived session, so it cannot grow without bound.
+//
+// Deadlines are also kept in the hash and checked against Store.Now, so a
+// session is gone the moment Session.Expired says so (native expiry is the
+// backstop that frees memory) and tests can drive time with a fake clock.
+package redisstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/latchkey/latchkey"
+)
+
+var (
+	_ latchkey.SessionStore = (*Store)(nil)
+	_ latchkey.Pinger       = (*Store)(nil)
+)
+
+// DefaultTimeout is the default of Store.Timeout.
+const DefaultTimeout = 2 * time.Second
+
+// DefaultPrefix is the default of Store.Prefix.
+const DefaultPrefix = "latchkey:"
+
+// Store is a SessionStore and Pinger on Redis. It is safe for concurrent use.
+type Store struct {
+	// Now is the clock that decides expiry; nil means time.Now. Set it
+	// before first use.
+	Now func() time.Time
+	// Timeout bounds each operation; 0 means DefaultTimeout. An operation
+	// that runs out of time fails with latchkey.ErrStoreUnavailable.
+	Timeout time.Duration
+	// Prefix starts every key, so latchkey can share a Redis with other
+	// programs or deployments; "" means DefaultPrefix.
+	Prefix string
+
+	client redis.UniversalClient
+	owned  bool // Close closes client
+}
+
+// New returns a Store using client, which the caller keeps and closes.
+func New(client redis.UniversalClient) *Store {
+	return &Store{client: client}
+}
+
+// Open connects to the Redis that rawURL names (see ParseURL), checks that
+// it answers, and returns a Store that owns the connection.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	cfg, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Open(ctx)
+}
+
+// Open connects as c says, checks that Redis answers, and returns a Store
+// that owns the connection. Dialling, reading, writing and waiting for a
+// pooled connection are each bounded by c.Timeout too.
+func (c *Config) Open(ctx context.Context) (*Store, error) {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	opts := *c.Options
+	opts.ContextTimeoutEnabled = true
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = timeout, timeout, timeout, timeout
+	s := &Store{Prefix: c.Prefix, Timeout: timeout, client: redis.NewUniversalClient(&opts), owned: true}
+	if err := s.Ping(ctx); err != nil {
+		s.client.Close()
+		return nil, fmt.Errorf("redisstore: open: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the connection if Open made it.
+func (s *Store) Close() error {
+	if s.owned {
+		return s.client.Close()
+	}
+	return nil
+}
+
+// Ping implements latchkey.Pinger.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := s.Timeout
+	if d <= 0 {
+		d = DefaultTimeout
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Store) prefix() string {
+	if s.Prefix == "" {
+		return DefaultPrefix
+	}
+	return s.Prefix
+}
+
+func (s *Store) sessionKey(member string) string { return s.prefix() + "s:" + member }
+
+func (s *Store) indexKey(userID int64) string {
+	return s.prefix() + "u:{" + strconv.FormatInt(userID, 10) + "}"
+}
+
+// wrap adds context to err. Anything but an error reply from the server (a
+// refused or broken connection, a timeout, an exhausted pool) and the
+// replies that mean "not now" (LOADING, CLUSTERDOWN, READONLY after a
+// failover…) also wrap ErrStoreUnavailable, so the API answers 503.
+func wrap(op string, err error) error {
+	if unavailable(err) {
+		return fmt.Errorf("redisstore: %s: %w: %w", op, latchkey.ErrStoreUnavailable, err)
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+func unavailable(err error) bool {
+	if errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return false // the caller gave up
+	}
+	if _, ok := errors.AsType[redis.Error](err); ok {
+		for _, p := range []string{"LOADING", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "TRYAGAIN", "BUSY", "NOREPLICAS", "MOVED", "ASK"} {
+			if redis.HasErrorPrefix(err, p) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(s string) (time.Time, error) {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(v).UTC(), nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Scripts. Each touches one key, so each is atomic in a cluster too.
+var (
+	// createScript: KEYS[1] session; ARGV[1] native expiry (ms), then
+	// field/value pairs. 0 if the session exists.
+	createScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1`)
+
+	// indexAddScript: KEYS[1] index; ARGV now, absolute deadline, member.
+	// Trims dead entries and keeps the index alive as long as its
+	// longest-lived session.
+	indexAddScript = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], top[2])
+return 1`)
+
+	// updateScript: KEYS[1] session; ARGV now, last seen, idle deadline,
+	// fresh. 0 if the session is gone or expired at now; never recreates it.
+	updateScript = redis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], 'i', 'e')
+if not v[1] or not v[2] then return 0 end
+local now = tonumber(ARGV[1])
+if tonumber(v[1]) <= now or tonumber(v[2]) <= now then return 0 end
+local idle = ARGV[3]
+if tonumber(idle) > tonumber(v[2]) then idle = v[2] end
+redis.call('HSET', KEYS[1], 'l', ARGV[2], 'i', idle, 'f', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], idle)
+return 1`)
+
+	// deleteScript: KEYS[1] session. Returns the user id, or nil.
+	deleteScript = redis.NewScript(`
+local u = redis.call('HGET', KEYS[1], 'u')
+if u then redis.call('DEL', KEYS[1]) end
+return u`)
+
+	// deleteLiveScript: KEYS[1] session; ARGV now. Deletes it and returns 1
+	// if it was unexpired at now, 0 if expired, -1 if missing.
+	deleteLiveScript = redis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], 'i', 'e')
+if not v[1] or not v[2] then return -1 end
+redis.call('DEL', KEYS[1])
+local now = tonumber(ARGV[1])
+if tonumber(v[1]) > now and tonumber(v[2]) > now then return 1 end
+return 0`)
+)
+
+// CreateSession implements latchkey.SessionStore. It stores IdleExpiresAt
+// no later than ExpiresAt, the invariant Session documents.
+func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error {
+	if len(sess.TokenHash) == 0 {
+		return errors.New("redisstore: create session: empty token hash")
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	member := hex.EncodeToString(sess.TokenHash)
+	expires := ms(sess.ExpiresAt)
+	idle := min(ms(sess.IdleExpiresAt), expires)
+	// The index first: see the package doc.
+	err := indexAddScript.Run(ctx, s.client, []string{s.indexKey(sess.UserID)},
+		ms(s.now()), expires, member).Err()
+	if err != nil {
+		return wrap("create session: index", err)
+	}
+	created, err := createScript.Run(ctx, s.client, []string{s.sessionKey(member)}, idle,
+		"u", sess.UserID, "c", ms(sess.CreatedAt), "l", ms(sess.LastSeenAt),
+		"i", idle, "e", expires, "r", flag(sess.Remember), "f", flag(sess.Fresh),
+		"a", sess.UserAgent, "p", sess.IP).Int()
+	if err != nil {
+		return wrap("create session", err)
+	}
+	if created == 0 {
+		return fmt.Errorf("redisstore: create session: %w", latchkey.ErrConflict)
+	}
+	return nil
+}
+
+// decode turns a session hash into a Session; ok is false for a missing
+// (empty) hash.
+func decode(tokenHash []byte, h map[string]string) (sess *latchkey.Session, ok bool, err error) {
+	if len(h) == 0 {
+		return nil, false, nil
+	}
+	s := &latchkey.Session{TokenHash: bytes.Clone(tokenHash), UserAgent: h["a"], IP: h["p"],
+		Remember: h["r"] == "1", Fresh: h["f"] == "1"}
+	if s.UserID, err = strconv.ParseInt(h["u"], 10, 64); err != nil {
+		return nil, false, fmt.Errorf("user id: %w", err)
+	}
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"c", &s.CreatedAt}, {"l", &s.LastSeenAt}, {"i", &s.IdleExpiresAt}, {"e", &s.ExpiresAt}} {
+		if *f.dst, err = fromMS(h[f.name]); err != nil {
+			return nil, false, fmt.Errorf("field %s: %w", f.name, err)
+		}
+	}
+	return s, true, nil
+}
+
+// FindSession implements latchkey.SessionStore.
+func (s *Store) FindSession(ctx context.Context, tokenHash []byte) (*latchkey.Session, error) {
+	now := s.now()
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	h, err := s.client.HGetAll(ctx, s.sessionKey(hex.EncodeToString(tokenHash))).Result()
+	if err != nil {
+		return nil, wrap("find session", err)
+	}
+	sess, ok, err := decode(tokenHash, h)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: find session: %w", err)
+	}
+	if !ok || sess.Expired(now) {
+		return nil, fmt.Errorf("redisstore: find session: %w", latchkey.ErrNotFound)
+	}
+	return sess, nil
+}
+
+// UpdateSession implements latchkey.SessionStore. Like CreateSession, it
+// keeps IdleExpiresAt no later than ExpiresAt, and moves the native expiry
+// with the idle deadline. The index needs no change: it is scored by the
+// absolute deadline, which never moves.
+func (s *Store) UpdateSession(ctx context.Context, sess *latchkey.Session) error {
+	now := s.now()
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	n, err := updateScript.Run(ctx, s.client, []string{s.sessionKey(hex.EncodeToString(sess.TokenHash))},
+		ms(now), ms(sess.LastSeenAt), ms(sess.IdleExpiresAt), flag(sess.Fresh)).Int()
+	if err != nil {
+		return wrap("update session", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redisstore: update session: %w", latchkey.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteSession implements latchkey.SessionStore.
+func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	member := hex.EncodeToString(tokenHash)
+	uid, err := deleteScript.Run(ctx, s.client, []string{s.sessionKey(member)}).Text()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return wrap("delete session", err)
+	}
+	id, err := strconv.ParseInt(uid, 10, 64)
+	if err != nil {
+		return fmt.Errorf("redisstore: delete session: user id: %w", err)
+	}
+	// The session is gone already, which is what the caller asked; a
+	// leftover index entry is skipped and removed by the next listing, so a
+	// failure here only leaves things untidy and must not fail a logout.
+	_ = s.client.ZRem(ctx, s.indexKey(id), member).Err()
+	return nil
+}
+
+// members returns the hex token hashes in the user's index.
+func (s *Store) members(ctx context.Context, userID int64) ([]string, error) {
+	return s.client.ZRange(ctx, s.indexKey(userID), 0, -1).Result()
+}
+
+// DeleteUserSessions implements latchkey.SessionStore. It deletes the
+// sessions the index names, each with a script that reports whether it was
+// live, in one pipeline (split by node in a cluster), then the index
+// entries of those it deleted. A login racing with it may survive, but
+// stays indexed, so the next call ends it.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, error) {
+	now := s.now()
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	members, err := s.members(ctx, userID)
+	if err != nil {
+		return 0, wrap("delete user sessions", err)
+	}
+	if len(members) == 0 {
+		return 0, nil
+	}
+	cmds := make([]*redis.Cmd, len(members))
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range members {
+			// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT.
+			cmds[i] = deleteLiveScript.Eval(ctx, p, []string{s.sessionKey(m)}, ms(now))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, wrap("delete user sessions", err)
+	}
+	n := 0
+	var deleted []any
+	for i, c := range cmds {
+		v, _ := c.Int()
+		if v == 1 {
+			n++
+		}
+		if v >= 0 {
+			deleted = append(deleted, members[i])
+		}
+	}
+	if len(deleted) > 0 {
+		// As in DeleteSession: the sessions are gone, the index is tidying.
+		_ = s.client.ZRem(ctx, s.indexKey(userID), deleted...).Err()
+	}
+	return n, nil
+}
+
+// ListUserSessions implements latchkey.SessionStore. Sessions created at the
+// same millisecond are ordered by token hash, as in the SQL stores. Index
+// entries whose session is missing are skipped (see the package doc).
+func (s *Store) ListUserSessions(ctx context.Context, userID int64) ([]latchkey.Session, error) {
+	now := s.now()
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	members, err := s.members(ctx, userID)
+	if err != nil {
+		return nil, wrap("list user sessions", err)
+	}
+	if len(members) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(members))
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range members {
+			cmds[i] = p.HGetAll(ctx, s.sessionKey(m))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("list user sessions", err)
+	}
+	var out []latchkey.Session
+	for i, c := range cmds {
+		hash, err := hex.DecodeString(members[i])
+		if err != nil {
+			continue // not written by this package
+		}
+		sess, ok, err := decode(hash, c.Val())
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: list user sessions: %w", err)
+		}
+		if !ok || sess.UserID != userID || sess.Expired(now) {
+			continue
+		}
+		out = append(out, *sess)
+	}
+	slices.SortFunc(out, func(a, b latchkey.Session) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.TokenHash, b.TokenHash)
+	})
+	return out, nil
+}

@@ -1,0 +1,246 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/memstore"
+	"github.com/latchkey/latchkey/redisstore"
+	"github.com/latchkey/latchkey/storetest"
+)
+
+// client connects to LATCHKEY_TEST_REDIS_ADDR.
+func client(tb testing.TB) redis.UniversalClient {
+	tb.Helper()
+	addr := testenv.Env(tb, "LATCHKEY_TEST_REDIS_ADDR", testenv.RedisHint)
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	tb.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		testenv.Unavailable(tb, "cannot reach Redis at LATCHKEY_TEST_REDIS_ADDR=%s: %v", addr, err)
+	}
+	return c
+}
+
+// open returns a Store on the test Redis under a key prefix of its own,
+// whose keys are deleted at cleanup.
+func open(tb testing.TB) (*redisstore.Store, redis.UniversalClient) {
+	tb.Helper()
+	c := client(tb)
+	s := redisstore.New(c)
+	s.Prefix = "latchkey-test:" + randomHex(6) + ":"
+	tb.Cleanup(func() { deleteKeys(tb, c, s.Prefix) })
+	return s, c
+}
+
+// deleteKeys removes every key under prefix. Tests may SCAN; the store
+// never does.
+func deleteKeys(tb testing.TB, c redis.UniversalClient, prefix string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	del := func(ctx context.Context, c redis.UniversalClient) error {
+		iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		for iter.Next(ctx) {
+			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return del(ctx, n) })
+	} else {
+		err = del(ctx, c)
+	}
+	if err != nil {
+		tb.Errorf("deleting test keys: %v", err)
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(tb testing.TB, now func() time.Time) storetest.Stores {
+		s, _ := open(tb)
+		s.Now = now
+		// Redis keeps sessions only; users come from the memory store.
+		return storetest.Stores{Users: memstore.New(), Sessions: s}
+	})
+}
+
+func BenchmarkFindSession(b *testing.B) {
+	s, _ := open(b)
+	storetest.BenchFindSession(b, s)
+}
+
+func newSession(userID int64, now time.Time, idle, absolute time.Duration) *latchkey.Session {
+	h := make([]byte, 32)
+	rand.Read(h)
+	return &latchkey.Session{
+		TokenHash: h, UserID: userID, CreatedAt: now, LastSeenAt: now,
+		IdleExpiresAt: now.Add(idle), ExpiresAt: now.Add(absolute),
+		UserAgent: "Mozilla \xe6\x97", IP: "192.0.2.1", // cut inside a character: bytes must survive
+	}
+}
+
+// The native expiry follows the earlier deadline, and moves with the idle
+// one; the index lives as long as the longest absolute deadline.
+func TestNativeExpiry(t *testing.T) {
+	ctx := t.Context()
+	s, c := open(t)
+	now := time.Now()
+	sess := newSession(7, now, 10*time.Minute, time.Hour)
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	key := s.Prefix + "s:" + hex.EncodeToString(sess.TokenHash)
+	checkExpiry := func(what, key string, want time.Time) {
+		t.Helper()
+		got, err := c.PExpireTime(ctx, key).Result()
+		if err != nil {
+			t.Fatalf("PEXPIRETIME %s: %v", key, err)
+		}
+		if got.Milliseconds() != want.UnixMilli() {
+			t.Errorf("%s: expiry got %v, want %v", what, time.UnixMilli(got.Milliseconds()), want)
+		}
+	}
+	checkExpiry("new session", key, now.Add(10*time.Minute))
+	checkExpiry("index", s.Prefix+"u:{7}", now.Add(time.Hour))
+
+	upd := *sess
+	upd.LastSeenAt, upd.IdleExpiresAt = now.Add(time.Minute), now.Add(2*time.Hour) // capped at ExpiresAt
+	if err := s.UpdateSession(ctx, &upd); err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	checkExpiry("updated session", key, now.Add(time.Hour))
+	got, err := s.FindSession(ctx, sess.TokenHash)
+	if err != nil {
+		t.Fatalf("FindSession: %v", err)
+	}
+	if got.UserAgent != sess.UserAgent {
+		t.Errorf("UserAgent: got %q, want %q", got.UserAgent, sess.UserAgent)
+	}
+	if !got.IdleExpiresAt.Equal(got.ExpiresAt) {
+		t.Errorf("IdleExpiresAt: got %v, want capped at %v", got.IdleExpiresAt, got.ExpiresAt)
+	}
+}
+
+// An index entry whose session is missing (a crash between the two steps
+// of CreateSession, a login still on its way in, or native expiry) is
+// skipped, and kept until its absolute deadline: removing it earlier could
+// unindex a login that lands a moment later.
+func TestIndexEntryWithoutSession(t *testing.T) {
+	ctx := t.Context()
+	s, c := open(t)
+	clock := storetest.NewClock(time.Now())
+	s.Now = clock.Now
+	now := clock.Now()
+	a, b := newSession(3, now, time.Hour, 2*time.Hour), newSession(3, now, time.Hour, 2*time.Hour)
+	for _, sess := range []*latchkey.Session{a, b} {
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+	}
+	index := s.Prefix + "u:{3}"
+	if err := c.Del(ctx, s.Prefix+"s:"+hex.EncodeToString(a.TokenHash)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListUserSessions(ctx, 3)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("ListUserSessions: got (%d, %v), want 1 session", len(list), err)
+	}
+	if n, err := s.DeleteUserSessions(ctx, 3); err != nil || n != 1 {
+		t.Errorf("DeleteUserSessions: got (%d, %v), want 1", n, err)
+	}
+	if members, err := c.ZRange(ctx, index, 0, -1).Result(); err != nil || len(members) != 1 || members[0] != hex.EncodeToString(a.TokenHash) {
+		t.Errorf("index after DeleteUserSessions: got (%v, %v), want only the entry without a session", members, err)
+	}
+	// The login "on its way in" lands: it is still indexed, so the next
+	// log-out-everywhere ends it.
+	if err := s.CreateSession(ctx, a); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if n, err := s.DeleteUserSessions(ctx, 3); err != nil || n != 1 {
+		t.Errorf("second DeleteUserSessions: got (%d, %v), want 1", n, err)
+	}
+	// Past its absolute deadline, a dangling entry goes at the next login.
+	if err := s.CreateSession(ctx, b); err != nil { // b again, then its session is lost
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if err := c.Del(ctx, s.Prefix+"s:"+hex.EncodeToString(b.TokenHash)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Hour)
+	fresh := newSession(3, clock.Now(), time.Hour, 2*time.Hour)
+	if err := s.CreateSession(ctx, fresh); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if members, err := c.ZRange(ctx, index, 0, -1).Result(); err != nil || len(members) != 1 || members[0] != hex.EncodeToString(fresh.TokenHash) {
+		t.Errorf("index after a login past the old deadlines: got (%v, %v), want only the new entry", members, err)
+	}
+}
+
+// A server that accepts connections and never answers costs each call no
+// more than Timeout, and fails with ErrStoreUnavailable; so does a closed
+// port.
+func TestUnreachableServerIsUnavailableQuickly(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	for _, addr := range []string{ln.Addr().String(), closedAddr} {
+		c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+		s := redisstore.New(c)
+		s.Timeout = 300 * time.Millisecond
+		start := time.Now()
+		_, err := s.FindSession(t.Context(), make([]byte, 32))
+		if !errors.Is(err, latchkey.ErrStoreUnavailable) {
+			t.Errorf("%s: FindSession: got %v, want ErrStoreUnavailable", addr, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: FindSession took %v, want about the 300ms timeout", addr, d)
+		}
+		if err := s.Ping(t.Context()); !errors.Is(err, latchkey.ErrStoreUnavailable) {
+			t.Errorf("%s: Ping: got %v, want ErrStoreUnavailable", addr, err)
+		}
+		c.Close()
+	}
+}
