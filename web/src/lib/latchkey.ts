@@ -283,7 +283,7 @@ export function createClient(opts: ClientOptions = {}): Client {
     }
   };
 
-  const url = (path: string) => baseURL + (path.startsWith('/') ? path : '/' + path);
+  const url = (path: string) => baseURL + path;
 
   /** send is one fetch, with the network failure mapped and the token header read. */
   async function send(path: string, init: RequestInit): Promise<Response> {
@@ -322,6 +322,7 @@ export function createClient(opts: ClientOptions = {}): Client {
   }
 
   async function fetchWithRetry(path: string, init: RequestOptions = {}): Promise<Response> {
+    if (!path.startsWith('/')) path = '/' + path;
     const { json, ...rest } = init;
     const method = (rest.method ?? (json !== undefined ? 'POST' : 'GET')).toUpperCase();
     const headers = new Headers(rest.headers);
