@@ -1,0 +1,204 @@
+package loadbench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Build compiles the main package pkg of the module in dir into out.
+func Build(ctx context.Context, dir, pkg, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// Proc is a server running as a child process.
+type Proc struct {
+	Name string
+	Addr string // host:port it listens on
+	// Ready is the time from starting the process to its first 200 from
+	// the ready path.
+	Ready time.Duration
+
+	cmd     *exec.Cmd
+	logPath string
+	done    chan error
+}
+
+// Start runs bin with args and env (added to the environment), logging its
+// stderr to logPath. The server must print "listening on http://ADDR" on
+// stdout; Start then polls http://ADDR+readyPath every millisecond until it
+// answers 200, within timeout.
+func Start(ctx context.Context, name, bin string, args, env []string, logPath, readyPath string, timeout time.Duration) (*Proc, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = logf
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &Proc{Name: name, cmd: cmd, logPath: logPath, done: make(chan error, 1)}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			if _, addr, ok := strings.Cut(sc.Text(), "listening on http://"); ok && !sent {
+				addrc <- strings.TrimSpace(addr)
+				sent = true
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	select {
+	case p.Addr = <-addrc:
+	case err := <-p.done:
+		p.done <- err
+		return nil, fmt.Errorf("%s exited before listening: %v%s", name, err, p.logTail())
+	case <-deadline.C:
+		p.Stop()
+		return nil, fmt.Errorf("%s did not print its address within %v%s", name, timeout, p.logTail())
+	case <-ctx.Done():
+		p.Stop()
+		return nil, ctx.Err()
+	}
+	client := &http.Client{Timeout: time.Second}
+	url := "http://" + p.Addr + readyPath
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				p.Ready = time.Since(started)
+				client.CloseIdleConnections()
+				return p, nil
+			}
+		}
+		select {
+		case <-deadline.C:
+			p.Stop()
+			return nil, fmt.Errorf("%s not ready within %v (last: %v)%s", name, timeout, err, p.logTail())
+		case <-ctx.Done():
+			p.Stop()
+			return nil, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// PID returns the process id.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
+// Memory returns the process's resident set size now and its peak (VmRSS and
+// VmHWM from /proc/PID/status), in bytes.
+func (p *Proc) Memory() (rss, peak int64, err error) {
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(p.PID()), "status"))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	return ParseStatus(f)
+}
+
+// ResetPeak resets the process's peak RSS to its current RSS (Linux 4.0+),
+// so the next Memory reports the peak of what follows.
+func (p *Proc) ResetPeak() error {
+	return os.WriteFile(filepath.Join("/proc", strconv.Itoa(p.PID()), "clear_refs"), []byte("5"), 0)
+}
+
+// ParseStatus reads VmRSS and VmHWM, in bytes, from a /proc/PID/status.
+func ParseStatus(r io.Reader) (rss, peak int64, err error) {
+	sc := bufio.NewScanner(r)
+	found := 0
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), ":")
+		if !ok || name != "VmRSS" && name != "VmHWM" {
+			continue
+		}
+		f := strings.Fields(value)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, 0, fmt.Errorf("loadbench: %s: unexpected %q", name, value)
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("loadbench: %s: %w", name, err)
+		}
+		if name == "VmRSS" {
+			rss = kb << 10
+		} else {
+			peak = kb << 10
+		}
+		found++
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, err
+	}
+	if found != 2 {
+		return 0, 0, errors.New("loadbench: no VmRSS and VmHWM in status")
+	}
+	return rss, peak, nil
+}
+
+// Stop asks the process to exit (SIGTERM), kills it after 5 s, and waits.
+func (p *Proc) Stop() error {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(5 * time.Second):
+		p.cmd.Process.Kill()
+		err := <-p.done
+		p.done <- err
+		return err
+	}
+}
+
+// Alive reports an error if the process has exited.
+func (p *Proc) Alive() error {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return fmt.Errorf("%s exited: %v%s", p.Name, err, p.logTail())
+	default:
+		return nil
+	}
+}
+
+func (p *Proc) logTail() string {
+	b, _ := os.ReadFile(p.logPath)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	if b = bytes.TrimSpace(b); len(b) == 0 {
+		return ""
+	}
+	return "\n" + p.Name + " stderr:\n" + string(b)
+}
