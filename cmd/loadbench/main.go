@@ -35,7 +35,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/loadbench"
@@ -70,6 +69,7 @@ type options struct {
 	hashTime         time.Duration
 	starts           int
 	store            string
+	before           string
 	dir              string
 	keep             bool
 }
@@ -88,6 +88,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.hashTime, "hash-time", 3*time.Second, "time to measure the raw argon2id rate, before and after the flood")
 	fs.IntVar(&o.starts, "starts", 3, "fresh starts measured for start-to-ready and idle RSS")
 	fs.StringVar(&o.store, "store", "sqlite", "session and user store: sqlite (redis and postgres once the binary serves them)")
+	fs.StringVar(&o.before, "before", "", "also run latchkey built at this git revision, interleaved, for before/after figures")
 	fs.StringVar(&o.dir, "dir", "", "work directory for binaries, databases and server logs (default: a new temporary one)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	if err := fs.Parse(args); err != nil {
@@ -167,8 +168,10 @@ type bench struct {
 	dir      string
 	latchkey string // binary
 	ceiling  string // binary
-	be       backend
-	hash     string // every seeded user's password hash
+	// beforeBin is latchkey built at -before, run alongside for before/after figures.
+	beforeBin string
+	be        backend
+	hash      string // every seeded user's password hash
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -209,6 +212,12 @@ func (b *bench) run(ctx context.Context) error {
 	if err := loadbench.Build(ctx, root, "./internal/loadbench/ceiling", b.ceiling); err != nil {
 		return err
 	}
+	if o.before != "" {
+		b.beforeBin = filepath.Join(b.dir, "latchkey-before")
+		if err := buildAt(ctx, root, o.before, filepath.Join(b.dir, "src-before"), b.beforeBin); err != nil {
+			return err
+		}
+	}
 	b.printf("built latchkey and ceiling in %v\n", time.Since(t).Round(time.Millisecond))
 	if b.hash, err = password.New(password.DefaultParams()).Hash(userPassword); err != nil {
 		return err
@@ -229,9 +238,9 @@ func (b *bench) run(ctx context.Context) error {
 	return nil
 }
 
-func (b *bench) startLatchkey(ctx context.Context, name string, args []string) (*loadbench.Proc, error) {
+func (b *bench) startLatchkey(ctx context.Context, bin, name string, args []string) (*loadbench.Proc, error) {
 	args = append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)
-	return loadbench.Start(ctx, name, b.latchkey, args, nil, filepath.Join(b.dir, name+".log"), "/readyz", 30*time.Second)
+	return loadbench.Start(ctx, name, bin, args, nil, filepath.Join(b.dir, name+".log"), "/readyz", 30*time.Second)
 }
 
 // startup measures start to ready and idle RSS on a fresh data directory.
@@ -239,7 +248,7 @@ func (b *bench) startup(ctx context.Context) error {
 	var ready []time.Duration
 	var idle []int64
 	for i := range b.o.starts {
-		p, err := b.startLatchkey(ctx, fmt.Sprintf("fresh%d", i), []string{"--data", filepath.Join(b.dir, fmt.Sprintf("fresh%d", i))})
+		p, err := b.startLatchkey(ctx, b.latchkey, fmt.Sprintf("fresh%d", i), []string{"--data", filepath.Join(b.dir, fmt.Sprintf("fresh%d", i))})
 		if err != nil {
 			return err
 		}
@@ -260,7 +269,8 @@ func (b *bench) startup(ctx context.Context) error {
 type server struct {
 	name     string
 	proc     *loadbench.Proc
-	sessions int // 0 for the ceiling
+	sessions int  // 0 for the ceiling
+	before   bool // built from -before
 	tokens   []byte
 	idleRSS  int64
 	results  map[string][]*loadbench.Result // by path, one per round
@@ -286,11 +296,29 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 			return err
 		}
 		b.printf("seeded %d users and %d sessions in %v\n", spec.Users, n, time.Since(t).Round(time.Millisecond))
-		p, err := b.startLatchkey(ctx, fmt.Sprintf("latchkey-%d", n), args)
+		p, err := b.startLatchkey(ctx, b.latchkey, fmt.Sprintf("latchkey-%d", n), args)
 		if err != nil {
 			return err
 		}
-		servers = append(servers, &server{name: fmt.Sprintf("latchkey %s, %d sessions", o.store, n), proc: p, sessions: n, tokens: tokens})
+		servers = append(servers, &server{name: fmt.Sprintf("latchkey, %d sessions", n), proc: p, sessions: n, tokens: tokens})
+		if b.beforeBin != "" {
+			// The same store, copied, so both builds see the same data without sharing a file.
+			bdir := dir + "-before"
+			if err := copyDir(dir, bdir); err != nil {
+				return err
+			}
+			bargs := slices.Clone(args)
+			for i := range bargs {
+				if bargs[i] == dir {
+					bargs[i] = bdir
+				}
+			}
+			p, err := b.startLatchkey(ctx, b.beforeBin, fmt.Sprintf("before-%d", n), bargs)
+			if err != nil {
+				return err
+			}
+			servers = append(servers, &server{name: fmt.Sprintf("before %s, %d sessions", o.before, n), proc: p, sessions: n, tokens: tokens, before: true})
+		}
 	}
 	p, err := loadbench.Start(ctx, "ceiling", b.ceiling, nil, nil, filepath.Join(b.dir, "ceiling.log"), "/readyz", 30*time.Second)
 	if err != nil {
@@ -308,9 +336,9 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 		}
 	}
 
-	b.printf("\nsession check: GET with a random live session's cookie, %d connections (load average %s)\n", o.conns, loadAvg())
-	tw := tabwriter.NewWriter(b.out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\tpath\tserver\treq/s\tp50\tp99\tfailures\t")
+	b.printf("\nsession check, store %s: GET with a random live session's cookie, %d connections (load average %s)\n", o.store, o.conns, loadAvg())
+	const row = "%-5s  %-15s  %-34s  %8s  %8s  %8s  %s\n"
+	b.printf(row, "round", "path", "server", "req/s", "p50 ms", "p99 ms", "failures")
 	for r := range o.rounds {
 		for _, path := range paths {
 			// Rotate the order each round, so no server always goes first.
@@ -328,47 +356,85 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 					return ctx.Err()
 				}
 				if res.Requests == 0 || res.Failures > 0 {
-					tw.Flush()
 					return fmt.Errorf("%s %s: %d requests, %d failures, first: %v", s.name, path, res.Requests, res.Failures, res.FirstErr)
 				}
 				s.results[path] = append(s.results[path], res)
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%.0f\t%s\t%s\t%d\t\n", r+1, path, s.name, res.Throughput(),
-					ms(res.Latency.Percentile(50)), ms(res.Latency.Percentile(99)), res.Failures)
+				b.printf(row, strconv.Itoa(r+1), path, s.name, fmt.Sprintf("%.0f", res.Throughput()),
+					msv(res.Latency.Percentile(50)), msv(res.Latency.Percentile(99)), strconv.FormatUint(res.Failures, 10))
 			}
 		}
 	}
-	tw.Flush()
 
 	ceiling := servers[len(servers)-1]
 	base := servers[0]
-	b.printf("\nmedians over %d rounds (ratios are per round, then the median):\n", o.rounds)
-	tw = tabwriter.NewWriter(b.out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "path\tserver\treq/s\tp50\tp99\tx ceiling\tx "+strconv.Itoa(base.sessions)+" sessions\tpeak RSS\t")
+	// counterpart is the server a ratio compares s with, per round.
+	ratio := func(s, other *server, path string) string {
+		if other == nil || other == s {
+			return "-"
+		}
+		var v []float64
+		for i, res := range s.results[path] {
+			v = append(v, res.Throughput()/other.results[path][i].Throughput())
+		}
+		return fmt.Sprintf("%.2f", median(v))
+	}
+	b.printf("\nmedians over %d rounds (ratios are taken per round, then the median), load average %s:\n", o.rounds, loadAvg())
+	const sum = "%-15s  %-34s  %8s  %7s  %7s  %9s  %9s  %9s  %9s\n"
+	b.printf(sum, "path", "server", "req/s", "p50 ms", "p99 ms", "x ceiling", fmt.Sprintf("x %d", base.sessions), "x before", "peak RSS")
 	for _, path := range paths {
 		for _, s := range servers {
-			rs := s.results[path]
-			var tput, p50, p99, vsCeil, vsBase []float64
-			for i, res := range rs {
+			var tput, p50, p99 []float64
+			for _, res := range s.results[path] {
 				tput = append(tput, res.Throughput())
 				p50 = append(p50, float64(res.Latency.Percentile(50)))
 				p99 = append(p99, float64(res.Latency.Percentile(99)))
-				vsCeil = append(vsCeil, res.Throughput()/ceiling.results[path][i].Throughput())
-				vsBase = append(vsBase, res.Throughput()/base.results[path][i].Throughput())
 			}
 			_, peak, _ := s.proc.Memory()
-			ratio := func(v []float64, show bool) string {
-				if !show {
-					return "-"
+			var vsBase, vsBefore *server
+			if s.sessions > 0 {
+				for _, o := range servers {
+					if o.before == s.before && o.sessions == base.sessions {
+						vsBase = o
+					}
+					if o.before && !s.before && o.sessions == s.sessions {
+						vsBefore = o
+					}
 				}
-				return fmt.Sprintf("%.2f", median(v))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", path, s.name, median(tput),
-				ms(time.Duration(median(p50))), ms(time.Duration(median(p99))),
-				ratio(vsCeil, s != ceiling), ratio(vsBase, s.sessions > base.sessions), mib(peak))
+			vsCeiling := ceiling
+			if s == ceiling {
+				vsCeiling = nil
+			}
+			b.printf(sum, path, s.name, fmt.Sprintf("%.0f", median(tput)),
+				msv(time.Duration(median(p50))), msv(time.Duration(median(p99))),
+				ratio(s, vsCeiling, path), ratio(s, vsBase, path), ratio(s, vsBefore, path), mib(peak))
 		}
 	}
-	tw.Flush()
-	b.printf("targets: latchkey >= 0.6 x ceiling, p99 <= 5 ms at 64 connections, largest store >= 0.8 x the smallest\n")
+	b.printf("targets: latchkey >= 0.6 x ceiling, p99 <= 5 ms at 64 connections, 1,000,000 sessions >= 0.8 x 1,000\n")
+	return nil
+}
+
+// copyDir copies the regular files of dir into a new directory to.
+func copyDir(dir, to string) error {
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -379,7 +445,7 @@ func (b *bench) loginFlood(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := b.startLatchkey(ctx, "latchkey-flood", args)
+	p, err := b.startLatchkey(ctx, b.latchkey, "latchkey-flood", args)
 	if err != nil {
 		return err
 	}
@@ -410,6 +476,34 @@ func (b *bench) loginFlood(ctx context.Context) error {
 		res.Logins, res.Elapsed.Round(time.Millisecond), res.LoginsPerSecond(), res.LoginsPerSecond()/raw, res.Retries)
 	b.printf("peak RSS during the flood: %s   [target <= 300 MiB]\n", mib(peak))
 	return nil
+}
+
+// buildAt builds cmd/latchkey as of the git revision rev of the repository
+// at root, exported into src, into out.
+func buildAt(ctx context.Context, root, rev, src, out string) error {
+	if err := os.MkdirAll(src, 0o700); err != nil {
+		return err
+	}
+	archive := exec.CommandContext(ctx, "git", "-C", root, "archive", "--format=tar", rev)
+	untar := exec.CommandContext(ctx, "tar", "-x", "-C", src)
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	untar.Stdin = pipe
+	var stderr strings.Builder
+	archive.Stderr = &stderr
+	if err := archive.Start(); err != nil {
+		return err
+	}
+	if err := untar.Run(); err != nil {
+		archive.Wait()
+		return fmt.Errorf("-before %s: tar: %w", rev, err)
+	}
+	if err := archive.Wait(); err != nil {
+		return fmt.Errorf("-before %s: git archive: %w: %s", rev, err, stderr.String())
+	}
+	return loadbench.Build(ctx, src, "./cmd/latchkey", out)
 }
 
 func moduleRoot(ctx context.Context) (string, error) {
@@ -460,4 +554,4 @@ func median[T int64 | float64 | time.Duration](v []T) T {
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
+func msv(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/1e6) }
