@@ -68,6 +68,7 @@ type options struct {
 	flood            int
 	hashTime         time.Duration
 	starts           int
+	parts            map[string]bool
 	store            string
 	before           string
 	dir              string
@@ -87,6 +88,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.flood, "flood", 500, "concurrent logins in the login flood (0: skip)")
 	fs.DurationVar(&o.hashTime, "hash-time", 3*time.Second, "time to measure the raw argon2id rate, before and after the flood")
 	fs.IntVar(&o.starts, "starts", 3, "fresh starts measured for start-to-ready and idle RSS")
+	parts := fs.String("parts", "startup,check,flood", "what to run, comma-separated: startup (idle RSS, start to ready), check (session check), flood (login flood)")
 	fs.StringVar(&o.store, "store", "sqlite", "session and user store: sqlite (redis and postgres once the binary serves them)")
 	fs.StringVar(&o.before, "before", "", "also run latchkey built at this git revision, interleaved, for before/after figures")
 	fs.StringVar(&o.dir, "dir", "", "work directory for binaries, databases and server logs (default: a new temporary one)")
@@ -119,6 +121,15 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 			return nil, fmt.Errorf("-sessions: %q is not a positive number", s)
 		}
 		o.sessions = append(o.sessions, n)
+	}
+	o.parts = map[string]bool{}
+	for _, p := range strings.Split(*parts, ",") {
+		switch p = strings.TrimSpace(p); p {
+		case "startup", "check", "flood":
+			o.parts[p] = true
+		default:
+			return nil, fmt.Errorf("-parts: unknown part %q (want startup, check, flood)", p)
+		}
 	}
 	if o.rounds < 1 || o.conns < 1 || o.duration <= 0 || o.starts < 1 {
 		return nil, errors.New("-rounds, -conns, -duration and -starts must be positive")
@@ -223,13 +234,17 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 
-	if err := b.startup(ctx); err != nil {
-		return err
+	if o.parts["startup"] {
+		if err := b.startup(ctx); err != nil {
+			return err
+		}
 	}
-	if err := b.sessionCheck(ctx); err != nil {
-		return err
+	if o.parts["check"] {
+		if err := b.sessionCheck(ctx); err != nil {
+			return err
+		}
 	}
-	if o.flood > 0 {
+	if o.parts["flood"] && o.flood > 0 {
 		if err := b.loginFlood(ctx); err != nil {
 			return err
 		}

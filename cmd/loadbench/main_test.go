@@ -43,7 +43,7 @@ func TestShortKeepsExplicitFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.rounds != 3 || !slices.Equal(o.sessions, []int{1000, 1000000}) || o.flood != 500 || o.conns != 64 {
+	if o.rounds != 3 || !slices.Equal(o.sessions, []int{1000, 1000000}) || o.flood != 500 || o.conns != 64 || len(o.parts) != 3 {
 		t.Errorf("defaults: got %+v", o)
 	}
 }
@@ -55,6 +55,7 @@ func TestBadOptions(t *testing.T) {
 		{"-sessions", "0"},
 		{"-rounds", "0"},
 		{"extra"},
+		{"-parts", "check,bench"},
 	} {
 		if _, err := parseOptions(args, io.Discard); err == nil {
 			t.Errorf("parseOptions(%q): got nil error, want one", args)
