@@ -116,12 +116,18 @@ func Start(ctx context.Context, name, bin string, args, env []string, logPath, r
 // PID returns the process id.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
-// Memory returns the process's resident set size now and its peak (VmRSS and
-// VmHWM from /proc/PID/status), in bytes.
-func (p *Proc) Memory() (rss, peak int64, err error) {
+// Memory is what /proc/PID/status says of a process's memory, in bytes.
+type Memory struct {
+	RSS  int64 // VmRSS: resident now
+	Peak int64 // VmHWM: the most resident since start or ResetPeak
+	File int64 // RssFile: of RSS, file pages mapped in (such as a database), not the process's own
+}
+
+// Memory reads the process's memory figures from /proc/PID/status.
+func (p *Proc) Memory() (Memory, error) {
 	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(p.PID()), "status"))
 	if err != nil {
-		return 0, 0, err
+		return Memory{}, err
 	}
 	defer f.Close()
 	return ParseStatus(f)
@@ -133,37 +139,36 @@ func (p *Proc) ResetPeak() error {
 	return os.WriteFile(filepath.Join("/proc", strconv.Itoa(p.PID()), "clear_refs"), []byte("5"), 0)
 }
 
-// ParseStatus reads VmRSS and VmHWM, in bytes, from a /proc/PID/status.
-func ParseStatus(r io.Reader) (rss, peak int64, err error) {
+// ParseStatus reads VmRSS, VmHWM and RssFile from a /proc/PID/status.
+func ParseStatus(r io.Reader) (Memory, error) {
+	var m Memory
+	fields := map[string]*int64{"VmRSS": &m.RSS, "VmHWM": &m.Peak, "RssFile": &m.File}
 	sc := bufio.NewScanner(r)
 	found := 0
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), ":")
-		if !ok || name != "VmRSS" && name != "VmHWM" {
+		dst := fields[name]
+		if !ok || dst == nil {
 			continue
 		}
 		f := strings.Fields(value)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, 0, fmt.Errorf("loadbench: %s: unexpected %q", name, value)
+			return Memory{}, fmt.Errorf("loadbench: %s: unexpected %q", name, value)
 		}
 		kb, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("loadbench: %s: %w", name, err)
+			return Memory{}, fmt.Errorf("loadbench: %s: %w", name, err)
 		}
-		if name == "VmRSS" {
-			rss = kb << 10
-		} else {
-			peak = kb << 10
-		}
+		*dst = kb << 10
 		found++
 	}
 	if err := sc.Err(); err != nil {
-		return 0, 0, err
+		return Memory{}, err
 	}
-	if found != 2 {
-		return 0, 0, errors.New("loadbench: no VmRSS and VmHWM in status")
+	if found != len(fields) {
+		return Memory{}, errors.New("loadbench: no VmRSS, VmHWM and RssFile in status")
 	}
-	return rss, peak, nil
+	return m, nil
 }
 
 // Stop asks the process to exit (SIGTERM), kills it after 5 s, and waits.

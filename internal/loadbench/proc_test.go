@@ -7,13 +7,13 @@ import (
 )
 
 func TestParseStatus(t *testing.T) {
-	const status = "Name:\tlatchkey\nVmPeak:\t 1261460 kB\nVmHWM:\t   24680 kB\nVmRSS:\t   20480 kB\nThreads:\t7\n"
-	rss, peak, err := ParseStatus(strings.NewReader(status))
-	if err != nil || rss != 20480<<10 || peak != 24680<<10 {
-		t.Errorf("got (%d, %d, %v), want (%d, %d, nil)", rss, peak, err, 20480<<10, 24680<<10)
+	const status = "Name:\tlatchkey\nVmPeak:\t 1261460 kB\nVmHWM:\t   24680 kB\nVmRSS:\t   20480 kB\nRssAnon:\t   12000 kB\nRssFile:\t    8000 kB\nThreads:\t7\n"
+	m, err := ParseStatus(strings.NewReader(status))
+	if want := (Memory{RSS: 20480 << 10, Peak: 24680 << 10, File: 8000 << 10}); err != nil || m != want {
+		t.Errorf("got (%+v, %v), want (%+v, nil)", m, err, want)
 	}
-	for _, bad := range []string{"Name:\tx\n", "VmRSS:\t12 MB\nVmHWM:\t1 kB\n", "VmRSS:\tx kB\nVmHWM:\t1 kB\n"} {
-		if _, _, err := ParseStatus(strings.NewReader(bad)); err == nil {
+	for _, bad := range []string{"Name:\tx\n", "VmRSS:\t12 MB\nVmHWM:\t1 kB\nRssFile:\t1 kB\n", "VmRSS:\tx kB\nVmHWM:\t1 kB\nRssFile:\t1 kB\n", "VmRSS:\t1 kB\nVmHWM:\t1 kB\n"} {
+		if _, err := ParseStatus(strings.NewReader(bad)); err == nil {
 			t.Errorf("ParseStatus(%q): got nil error, want one", bad)
 		}
 	}
@@ -26,8 +26,8 @@ func TestParseOwnStatus(t *testing.T) {
 		t.Skipf("no /proc: %v", err)
 	}
 	defer f.Close()
-	rss, peak, err := ParseStatus(f)
-	if err != nil || rss <= 0 || peak < rss {
-		t.Errorf("got (%d, %d, %v), want 0 < rss <= peak", rss, peak, err)
+	m, err := ParseStatus(f)
+	if err != nil || m.RSS <= 0 || m.Peak < m.RSS || m.File > m.RSS {
+		t.Errorf("got (%+v, %v), want 0 < RSS <= Peak, File <= RSS", m, err)
 	}
 }
