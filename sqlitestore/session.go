@@ -179,28 +179,34 @@ const findSessionUserSQL = `SELECT s.user_id, s.created_at, s.last_seen_at, s.id
 func (s *Store) FindSessionUser(ctx context.Context, tokenHash []byte) (*latchkey.Session, *latchkey.User, error) {
 	ctx = context.WithoutCancel(ctx)
 	now := toMS(s.now())
-	var sess latchkey.Session
-	var u latchkey.User
-	var created, lastSeen, idle, expires int64
-	var uCreated, uUpdated sql.NullInt64
-	var name, key, email, hash sql.NullString
+	// One allocation for everything Scan writes to: separate locals would
+	// each escape to the heap through Scan's ...any.
+	r := &struct {
+		sess                         latchkey.Session
+		user                         latchkey.User
+		created, lastSeen            int64
+		idle, expires                int64
+		uCreated, uUpdated           sql.NullInt64
+		name, key, email, passwdHash sql.NullString
+	}{}
 	err := s.findSessionUser.QueryRowContext(ctx, tokenHash, now, now).Scan(
-		&sess.UserID, &created, &lastSeen, &idle, &expires,
-		&sess.Remember, &sess.Fresh, &sess.UserAgent, &sess.IP,
-		&name, &key, &email, &hash, &uCreated, &uUpdated)
+		&r.sess.UserID, &r.created, &r.lastSeen, &r.idle, &r.expires,
+		&r.sess.Remember, &r.sess.Fresh, &r.sess.UserAgent, &r.sess.IP,
+		&r.name, &r.key, &r.email, &r.passwdHash, &r.uCreated, &r.uUpdated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, fmt.Errorf("sqlitestore: find session: %w", latchkey.ErrNotFound)
 	}
 	if err != nil {
 		return nil, nil, wrap("find session", err)
 	}
+	sess, u := &r.sess, &r.user
 	sess.TokenHash = bytes.Clone(tokenHash)
-	sess.CreatedAt, sess.LastSeenAt = fromMS(created), fromMS(lastSeen)
-	sess.IdleExpiresAt, sess.ExpiresAt = fromMS(idle), fromMS(expires)
-	if !name.Valid { // username is NOT NULL: no user row matched
-		return &sess, nil, nil
+	sess.CreatedAt, sess.LastSeenAt = fromMS(r.created), fromMS(r.lastSeen)
+	sess.IdleExpiresAt, sess.ExpiresAt = fromMS(r.idle), fromMS(r.expires)
+	if !r.name.Valid { // username is NOT NULL: no user row matched
+		return sess, nil, nil
 	}
-	u.ID, u.Username, u.UsernameKey, u.Email, u.PasswordHash = sess.UserID, name.String, key.String, email.String, hash.String
-	u.CreatedAt, u.UpdatedAt = fromMS(uCreated.Int64), fromMS(uUpdated.Int64)
-	return &sess, &u, nil
+	u.ID, u.Username, u.UsernameKey, u.Email, u.PasswordHash = sess.UserID, r.name.String, r.key.String, r.email.String, r.passwdHash.String
+	u.CreatedAt, u.UpdatedAt = fromMS(r.uCreated.Int64), fromMS(r.uUpdated.Int64)
+	return sess, u, nil
 }
