@@ -41,9 +41,6 @@ var ErrSchemaTooNew = errors.New("sqlitestore: database schema is newer than thi
 // (say, the CLI adding a user while the server runs) before SQLITE_BUSY.
 const busyTimeout = 5 * time.Second
 
-// readerMmapBytes is how much of the file readers map (PRAGMA mmap_size).
-const readerMmapBytes = 1 << 30
-
 // Store is a UserStore, SessionStore, SessionUserFinder, SessionPruner and
 // Pinger backed by a SQLite database in WAL mode. It is safe for concurrent
 // use: writes go through a single connection, so concurrent writers queue in
@@ -108,12 +105,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 
 	// query_only: a write through the reader pool would bypass the writer queue.
-	// mmap_size: readers find pages in a shared mapping of the file instead
-	// of copying them into each connection's 2 MiB cache with a read call;
-	// with a million sessions most lookups miss that cache. The mapped
-	// pages are the kernel's page cache: they show in RSS once touched, but
-	// are not the process's own memory and are dropped under pressure.
-	reader, err := sql.Open("sqlite", dsn(abs, common+"&_query_only=on&_pragma=mmap_size("+strconv.Itoa(readerMmapBytes)+")"))
+	reader, err := sql.Open("sqlite", dsn(abs, common+"&_query_only=on"))
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
