@@ -469,19 +469,27 @@ func (b *bench) loginFlood(ctx context.Context) error {
 	}
 	defer p.Stop()
 	b.printf("\nlogin flood: %d concurrent logins, argon2id %+v, %d CPUs (load average %s)\n", o.flood, password.DefaultParams(), runtime.NumCPU(), loadAvg())
-	before, err := loadbench.HashRate(password.DefaultParams(), runtime.NumCPU(), o.hashTime)
+	before, cpuBefore, err := loadbench.HashRate(password.DefaultParams(), runtime.NumCPU(), o.hashTime)
 	if err != nil {
 		return err
 	}
 	if err := p.ResetPeak(); err != nil {
 		b.printf("(cannot reset the peak RSS: %v; it covers the start too)\n", err)
 	}
+	cpu0, err := p.CPUTime()
+	if err != nil {
+		return err
+	}
 	res := loadbench.LoginFlood(ctx, "http://"+p.Addr, o.flood, userPassword, 5*time.Minute)
+	cpu1, err := p.CPUTime()
+	if err != nil {
+		return err
+	}
 	m, err := p.Memory()
 	if err != nil {
 		return err
 	}
-	after, err := loadbench.HashRate(password.DefaultParams(), runtime.NumCPU(), o.hashTime)
+	after, cpuAfter, err := loadbench.HashRate(password.DefaultParams(), runtime.NumCPU(), o.hashTime)
 	if err != nil {
 		return err
 	}
@@ -489,9 +497,14 @@ func (b *bench) loginFlood(ctx context.Context) error {
 		return fmt.Errorf("login flood: %d of %d logins failed, first: %v", res.Failures, o.flood, res.FirstErr)
 	}
 	raw := (before + after) / 2
-	b.printf("raw argon2id rate, %d goroutines: %.1f hashes/s (%.1f before, %.1f after the flood)\n", runtime.NumCPU(), raw, before, after)
+	rawCPU := (cpuBefore + cpuAfter) / 2
+	loginCPU := (cpu1 - cpu0) / time.Duration(res.Logins)
+	b.printf("raw argon2id rate, %d goroutines: %.1f hashes/s (%.1f before, %.1f after the flood), %v CPU per hash\n",
+		runtime.NumCPU(), raw, before, after, rawCPU.Round(100*time.Microsecond))
 	b.printf("logins: %d in %v = %.1f logins/s = %.2f x the raw rate (%d retries after 503/429)   [target >= 0.8]\n",
 		res.Logins, res.Elapsed.Round(time.Millisecond), res.LoginsPerSecond(), res.LoginsPerSecond()/raw, res.Retries)
+	b.printf("server CPU per login: %v vs %v per raw hash: per CPU-second, logins = %.2f x the raw rate (less disturbed by other load on the machine)\n",
+		loginCPU.Round(100*time.Microsecond), rawCPU.Round(100*time.Microsecond), float64(rawCPU)/float64(loginCPU))
 	b.printf("peak RSS during the flood: %s   [target <= 300 MiB]\n", mib(m.Peak))
 	return nil
 }

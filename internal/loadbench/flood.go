@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/latchkey/latchkey/password"
@@ -144,11 +146,14 @@ func postLogin(ctx context.Context, c *http.Client, baseURL, tok string, body []
 }
 
 // HashRate measures raw argon2id hashing with p: workers goroutines hashing
-// back to back for d. It returns hashes per second.
-func HashRate(p password.Params, workers int, d time.Duration) (float64, error) {
+// back to back for d. It returns hashes per second of wall time, and the
+// CPU time (of this whole process, user and system) per hash, which the
+// other load on a shared machine disturbs much less.
+func HashRate(p password.Params, workers int, d time.Duration) (perSecond float64, cpuPerHash time.Duration, err error) {
 	h := password.New(p)
 	var count atomic.Int64
 	var firstErr atomic.Pointer[error]
+	cpu0 := processCPU()
 	start := time.Now()
 	deadline := start.Add(d)
 	var wg sync.WaitGroup
@@ -165,7 +170,18 @@ func HashRate(p password.Params, workers int, d time.Duration) (float64, error) 
 	}
 	wg.Wait()
 	if err := firstErr.Load(); err != nil {
-		return 0, *err
+		return 0, 0, *err
 	}
-	return float64(count.Load()) / time.Since(start).Seconds(), nil
+	n := count.Load()
+	if n == 0 {
+		return 0, 0, errors.New("loadbench: no hash finished")
+	}
+	return float64(n) / time.Since(start).Seconds(), (processCPU() - cpu0) / time.Duration(n), nil
+}
+
+// processCPU returns the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -171,6 +171,38 @@ func ParseStatus(r io.Reader) (Memory, error) {
 	return m, nil
 }
 
+// CPUTime returns the user and system CPU time the process has used,
+// from /proc/PID/stat (in clock ticks of 1/100 s, Linux's USER_HZ).
+func (p *Proc) CPUTime() (time.Duration, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.PID()), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	return ParseStatCPU(string(b))
+}
+
+// ParseStatCPU returns utime+stime from the text of a /proc/PID/stat.
+func ParseStatCPU(stat string) (time.Duration, error) {
+	// The command name, field 2, is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("loadbench: malformed stat")
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 13 {
+		return 0, errors.New("loadbench: short stat")
+	}
+	var ticks int64
+	for _, s := range f[11:13] { // fields 14 (utime) and 15 (stime)
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("loadbench: stat: %w", err)
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // Stop asks the process to exit (SIGTERM), kills it after 5 s, and waits.
 func (p *Proc) Stop() error {
 	p.cmd.Process.Signal(syscall.SIGTERM)

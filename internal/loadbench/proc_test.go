@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseStatus(t *testing.T) {
@@ -29,5 +30,23 @@ func TestParseOwnStatus(t *testing.T) {
 	m, err := ParseStatus(f)
 	if err != nil || m.RSS <= 0 || m.Peak < m.RSS || m.File > m.RSS {
 		t.Errorf("got (%+v, %v), want 0 < RSS <= Peak, File <= RSS", m, err)
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	const stat = "4242 (latch key) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 31 0 0 20 0 7 0 100 1000000 5000 18446744073709551615"
+	got, err := ParseStatCPU(stat)
+	if want := 2810 * time.Millisecond; err != nil || got != want {
+		t.Errorf("got (%v, %v), want (%v, nil)", got, err, want)
+	}
+	if _, err := ParseStatCPU("4242 (x) S 1"); err == nil {
+		t.Error("short stat: got nil error")
+	}
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	if _, err := ParseStatCPU(string(b)); err != nil {
+		t.Errorf("own stat: %v", err)
 	}
 }
