@@ -289,6 +289,7 @@ type server struct {
 	tokens   []byte
 	idleRSS  int64
 	results  map[string][]*loadbench.Result // by path, one per round
+	cpu      map[string][]time.Duration     // server CPU per request, by path, one per round
 }
 
 func (b *bench) sessionCheck(ctx context.Context) error {
@@ -343,6 +344,7 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 	time.Sleep(500 * time.Millisecond)
 	for _, s := range servers {
 		s.results = map[string][]*loadbench.Result{}
+		s.cpu = map[string][]time.Duration{}
 		m, err := s.proc.Memory()
 		if err != nil {
 			return err
@@ -354,8 +356,8 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 	}
 
 	b.printf("\nsession check, store %s: GET with a random live session's cookie, %d connections (load average %s)\n", o.store, o.conns, loadAvg())
-	const row = "%-5s  %-15s  %-34s  %8s  %8s  %8s  %s\n"
-	b.printf(row, "round", "path", "server", "req/s", "p50 ms", "p99 ms", "failures")
+	const row = "%-5s  %-15s  %-34s  %8s  %8s  %8s  %8s  %s\n"
+	b.printf(row, "round", "path", "server", "req/s", "p50 ms", "p99 ms", "CPU us", "failures")
 	for r := range o.rounds {
 		for _, path := range paths {
 			// Rotate the order each round, so no server always goes first.
@@ -368,16 +370,26 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 				if s.sessions > 0 {
 					t.CookieName, t.Tokens, t.TokenLen = cookieName, s.tokens, loadbench.TokenLen
 				}
+				cpu0, err := s.proc.CPUTime()
+				if err != nil {
+					return err
+				}
 				res := loadbench.Run(ctx, t, o.conns, o.warmup, o.duration)
 				if ctx.Err() != nil {
 					return ctx.Err()
+				}
+				cpu1, err := s.proc.CPUTime()
+				if err != nil {
+					return err
 				}
 				if res.Requests == 0 || res.Failures > 0 {
 					return fmt.Errorf("%s %s: %d requests, %d failures, first: %v", s.name, path, res.Requests, res.Failures, res.FirstErr)
 				}
 				s.results[path] = append(s.results[path], res)
+				cpu := (cpu1 - cpu0) / time.Duration(res.All)
+				s.cpu[path] = append(s.cpu[path], cpu)
 				b.printf(row, strconv.Itoa(r+1), path, s.name, fmt.Sprintf("%.0f", res.Throughput()),
-					msv(res.Latency.Percentile(50)), msv(res.Latency.Percentile(99)), strconv.FormatUint(res.Failures, 10))
+					msv(res.Latency.Percentile(50)), msv(res.Latency.Percentile(99)), fmt.Sprintf("%.1f", float64(cpu)/1e3), strconv.FormatUint(res.Failures, 10))
 			}
 		}
 	}
@@ -396,8 +408,8 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 		return fmt.Sprintf("%.2f", median(v))
 	}
 	b.printf("\nmedians over %d rounds (ratios are taken per round, then the median), load average %s:\n", o.rounds, loadAvg())
-	const sum = "%-15s  %-34s  %8s  %7s  %7s  %9s  %9s  %9s  %10s  %10s\n"
-	b.printf(sum, "path", "server", "req/s", "p50 ms", "p99 ms", "x ceiling", fmt.Sprintf("x %d", base.sessions), "x before", "peak RSS", "file-backed")
+	const sum = "%-15s  %-34s  %8s  %7s  %7s  %9s  %9s  %9s  %7s  %9s  %10s  %10s\n"
+	b.printf(sum, "path", "server", "req/s", "p50 ms", "p99 ms", "x ceiling", fmt.Sprintf("x %d", base.sessions), "x before", "CPU us", "CPU x ceil", "peak RSS", "file-backed")
 	for _, path := range paths {
 		for _, s := range servers {
 			var tput, p50, p99 []float64
@@ -422,12 +434,22 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 			if s == ceiling {
 				vsCeiling = nil
 			}
+			cpuRatio := "-"
+			if vsCeiling != nil {
+				var v []float64
+				for i, c := range s.cpu[path] {
+					v = append(v, float64(ceiling.cpu[path][i])/float64(c))
+				}
+				cpuRatio = fmt.Sprintf("%.2f", median(v))
+			}
 			b.printf(sum, path, s.name, fmt.Sprintf("%.0f", median(tput)),
 				msv(time.Duration(median(p50))), msv(time.Duration(median(p99))),
-				ratio(s, vsCeiling, path), ratio(s, vsBase, path), ratio(s, vsBefore, path), mib(m.Peak), mib(m.File))
+				ratio(s, vsCeiling, path), ratio(s, vsBase, path), ratio(s, vsBefore, path),
+				fmt.Sprintf("%.1f", float64(median(s.cpu[path]))/1e3), cpuRatio, mib(m.Peak), mib(m.File))
 		}
 	}
 	b.printf("targets: latchkey >= 0.6 x ceiling, p99 <= 5 ms at 64 connections, 1,000,000 sessions >= 0.8 x 1,000\n")
+	b.printf("CPU us: the server's own CPU time (user+system, /proc/PID/stat, 10 ms ticks) per answered request; CPU x ceil: the ceiling's CPU per request over the server's, i.e. the throughput ratio if each had the CPUs to itself\n")
 	b.printf("file-backed: of the RSS now, the pages of mapped files (the binary, the database with mmap), which the kernel can drop\n")
 	return nil
 }

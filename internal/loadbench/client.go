@@ -31,6 +31,7 @@ type Target struct {
 // Result is what one load run measured.
 type Result struct {
 	Requests uint64        // answered with 200 in the measured window
+	All      uint64        // answered with 200, warm-up included
 	Failures uint64        // other statuses and broken connections, whole run
 	Elapsed  time.Duration // the measured window
 	Latency  Histogram     // of the measured requests
@@ -62,6 +63,7 @@ func Run(ctx context.Context, t Target, conns int, warmup, measure time.Duration
 	for i := range results {
 		r := &results[i]
 		total.Requests += r.Requests
+		total.All += r.All
 		total.Failures += r.Failures
 		total.Latency.Merge(&r.Latency)
 		if total.FirstErr == nil {
@@ -138,6 +140,7 @@ func runConn(ctx context.Context, t Target, from, until time.Time, seed uint64, 
 			fail(fmt.Errorf("%s: status %d", t.Path, status))
 			continue
 		}
+		res.All++
 		if !sent.Before(from) && done.Before(until) {
 			res.Requests++
 			res.Latency.Record(done.Sub(sent))

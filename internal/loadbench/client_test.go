@@ -76,7 +76,7 @@ func TestRun(t *testing.T) {
 	if res.Failures != 0 || res.FirstErr != nil {
 		t.Fatalf("failures: %d, first: %v", res.Failures, res.FirstErr)
 	}
-	if res.Requests == 0 || res.Latency.Count() != res.Requests {
+	if res.Requests == 0 || res.Latency.Count() != res.Requests || res.All < res.Requests {
 		t.Fatalf("requests %d, latencies %d: want equal and > 0", res.Requests, res.Latency.Count())
 	}
 	if res.Throughput() <= 0 || res.Latency.Percentile(50) <= 0 {
