@@ -2,7 +2,6 @@ package latchkey
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -378,7 +377,7 @@ func (a *Auth) writeError(w http.ResponseWriter, r *http.Request, err error, fla
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal_error","message":"Something went wrong on the server."}}`)
 	}

@@ -107,3 +107,27 @@ func TestOptionalMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkSessionCheckParallel is BenchmarkSessionCheck from GOMAXPROCS
+// goroutines at once, which shows lock contention on the path.
+func BenchmarkSessionCheckParallel(b *testing.B) {
+	e := newEnv(b)
+	e.addUser("bench", "the bench password")
+	br := e.browser()
+	br.mustLogin("bench", "the bench password")
+	cookie := br.cookie("latchkey_session")
+	h := e.auth.Handler()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest("GET", "/api/getsession", nil)
+		req.AddCookie(cookie)
+		req.Header.Set("User-Agent", br.ua)
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("got %d %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}

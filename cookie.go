@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"net/textproto"
+	"strings"
 	"time"
 )
 
@@ -68,6 +70,14 @@ func cookieName(base string, secure bool) string {
 // with another Domain or Path) reads as absent; present reports whether any
 // cookie of that name was sent.
 func readTokenCookie(r *http.Request, name string) (t [tokenBytes]byte, ok, present bool) {
+	if t, ok, present, sure := scanTokenCookie(r.Header["Cookie"], name); sure {
+		return t, ok, present
+	}
+	return readTokenCookieSlow(r, name)
+}
+
+// readTokenCookieSlow is readTokenCookie through net/http's cookie parser.
+func readTokenCookieSlow(r *http.Request, name string) (t [tokenBytes]byte, ok, present bool) {
 	cs := r.CookiesNamed(name)
 	if len(cs) != 1 {
 		return t, false, len(cs) > 0
@@ -115,4 +125,47 @@ func (c cookieWriter) clear(w http.ResponseWriter, base string, httpOnly bool) {
 		Name: name, Path: "/", MaxAge: -1, HttpOnly: httpOnly, Domain: c.domain,
 		Secure: c.secure, SameSite: c.sameSite, Partitioned: c.partitioned,
 	})
+}
+
+// maxScannedCookies is how many cookies scanTokenCookie looks through;
+// net/http stops parsing at a limit of its own (GODEBUG httpcookiemaxnum,
+// 3000 by default), so beyond this one it decides.
+const maxScannedCookies = 300
+
+// scanTokenCookie is readTokenCookie without allocating, splitting the
+// header as net/http does, for the common case: every cookie of this name
+// holds a well-formed token. Where net/http's answer could differ (such a
+// cookie holds anything else, which it may skip or unquote; or there are
+// many cookies), it gives up with sure false. FuzzScanTokenCookie checks it
+// against net/http.
+func scanTokenCookie(lines []string, name string) (t [tokenBytes]byte, ok, present, sure bool) {
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	if n > maxScannedCookies {
+		return t, false, false, false
+	}
+	found := 0
+	for _, line := range lines {
+		line = textproto.TrimString(line)
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, _ := strings.Cut(textproto.TrimString(part), "=")
+			if textproto.TrimString(k) != name {
+				continue
+			}
+			tok, valid := parseToken(v)
+			if !valid {
+				return t, false, false, false
+			}
+			t = tok
+			found++
+		}
+	}
+	if found != 1 {
+		return [tokenBytes]byte{}, false, found > 0, true
+	}
+	return t, true, true, true
 }

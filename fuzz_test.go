@@ -117,3 +117,29 @@ func FuzzParseJSONObject(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScanTokenCookie: the allocation-free scan agrees with net/http's
+// parser whenever it answers.
+func FuzzScanTokenCookie(f *testing.F) {
+	good, other := encodeToken(newToken()), encodeToken(newToken())
+	f.Add("latchkey_session="+good, "")
+	f.Add(" XSRF-TOKEN=x; latchkey_session="+good+" ;latchkey_csrf="+other, "latchkey_session="+other)
+	f.Add("latchkey_session="+good+"; latchkey_session="+good, "")
+	f.Add(`latchkey_session="`+good+`"`, "")
+	f.Add("latchkey_session=;;;=;latchkey_session", "a=b")
+	f.Add("a=b; latchkey_session="+good[:10], "\tlatchkey_session ="+good)
+	f.Add(strings.Repeat("a=b;", 400)+"latchkey_session="+good, "")
+	f.Fuzz(func(t *testing.T, h1, h2 string) {
+		for _, lines := range [][]string{{h1}, {h1, h2}} {
+			r := &http.Request{Header: http.Header{"Cookie": lines}}
+			tok, ok, present, sure := scanTokenCookie(lines, sessionCookie)
+			if !sure {
+				continue
+			}
+			wantTok, wantOK, wantPresent := readTokenCookieSlow(r, sessionCookie)
+			if tok != wantTok || ok != wantOK || present != wantPresent {
+				t.Fatalf("Cookie %q: scan gives (%x, %v, %v), net/http (%x, %v, %v)", lines, tok, ok, present, wantTok, wantOK, wantPresent)
+			}
+		}
+	})
+}

@@ -40,19 +40,21 @@ func (c *clock) Advance(d time.Duration) {
 
 // countingSessions counts writes to the session store, to prove that
 // anonymous visitors and authenticated reads do not write.
+// It wraps the whole store, used as both user and session store, so that
+// Auth still reads sessions and users together (SessionUserFinder).
 type countingSessions struct {
-	latchkey.SessionStore
+	*sqlitestore.Store
 	creates, updates atomic.Int64
 }
 
 func (c *countingSessions) CreateSession(ctx context.Context, s *latchkey.Session) error {
 	c.creates.Add(1)
-	return c.SessionStore.CreateSession(ctx, s)
+	return c.Store.CreateSession(ctx, s)
 }
 
 func (c *countingSessions) UpdateSession(ctx context.Context, s *latchkey.Session) error {
 	c.updates.Add(1)
-	return c.SessionStore.UpdateSession(ctx, s)
+	return c.Store.UpdateSession(ctx, s)
 }
 
 type env struct {
@@ -84,8 +86,8 @@ func newEnvWithStore(t testing.TB, st *sqlitestore.Store, opts ...func(*latchkey
 		o(&cfg)
 	}
 	st.Now = clk.Now
-	sessions := &countingSessions{SessionStore: st}
-	a, err := latchkey.New(cfg, st, sessions)
+	sessions := &countingSessions{Store: st}
+	a, err := latchkey.New(cfg, sessions, sessions)
 	if err != nil {
 		t.Fatalf("latchkey.New: %v", err)
 	}

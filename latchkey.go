@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/rs/cors"
@@ -19,6 +20,7 @@ type Auth struct {
 	cfg      Config
 	users    UserStore
 	sessions SessionStore
+	finder   SessionUserFinder // nil unless users and sessions are one store that has it
 	log      *slog.Logger
 	now      func() time.Time
 	hasher   *password.Hasher
@@ -77,6 +79,9 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 	}
 	if cfg.Upstream != nil {
 		a.gateway = a.newGateway(cfg.Upstream)
+	}
+	if f, ok := sessions.(SessionUserFinder); ok && sameStore(users, sessions) {
+		a.finder = f
 	}
 	a.handler = a.routes()
 	return a, nil
@@ -182,7 +187,7 @@ func (a *Auth) load(w http.ResponseWriter, r *http.Request) (*current, error) {
 		return cur, nil
 	}
 	ctx := r.Context()
-	s, err := a.sessions.FindSession(ctx, hashToken(tok))
+	s, u, err := a.findSession(ctx, hashToken(tok))
 	if errors.Is(err, ErrNotFound) || err == nil && s.Expired(now) {
 		cur.cookies.clear(w, sessionCookie, true)
 		return cur, nil
@@ -196,7 +201,9 @@ func (a *Auth) load(w http.ResponseWriter, r *http.Request) (*current, error) {
 		}
 		return cur, err
 	}
-	u, err := a.users.UserByID(ctx, s.UserID)
+	if u == nil {
+		u, err = a.users.UserByID(ctx, s.UserID)
+	}
 	if errors.Is(err, ErrNotFound) {
 		// The user was deleted; so is what is left of the session.
 		_ = a.sessions.DeleteSession(ctx, s.TokenHash)
@@ -208,6 +215,23 @@ func (a *Auth) load(w http.ResponseWriter, r *http.Request) (*current, error) {
 	}
 	cur.session, cur.user = s, u
 	return cur, nil
+}
+
+// sameStore reports whether users and sessions are the same pointer, the
+// only case where comparing them cannot panic.
+func sameStore(users UserStore, sessions SessionStore) bool {
+	t := reflect.TypeOf(sessions)
+	return t.Kind() == reflect.Pointer && t == reflect.TypeOf(users) && any(users) == any(sessions)
+}
+
+// findSession reads the session with this token hash and, when the store
+// can read both at once (SessionUserFinder), its user; u is nil otherwise.
+func (a *Auth) findSession(ctx context.Context, tokenHash []byte) (s *Session, u *User, err error) {
+	if a.finder != nil {
+		return a.finder.FindSessionUser(ctx, tokenHash)
+	}
+	s, err = a.sessions.FindSession(ctx, tokenHash)
+	return s, nil, err
 }
 
 // refresh applies session protection and renews the idle deadline, writing

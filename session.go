@@ -70,6 +70,19 @@ type SessionStore interface {
 	ListUserSessions(ctx context.Context, userID int64) ([]Session, error)
 }
 
+// SessionUserFinder is implemented by stores that keep users and sessions
+// together and can read a session and its user in one step (one query),
+// so an authenticated request costs one round trip to the store instead of
+// two. Auth uses it, found by type assertion, when the same value is both
+// its UserStore and its SessionStore; nothing is cached across requests.
+type SessionUserFinder interface {
+	// FindSessionUser returns the unexpired session with this token hash
+	// and its user, read together, as FindSession and UserByID would. It
+	// returns ErrNotFound if there is no such session, and the session with
+	// a nil user if the session's user does not exist.
+	FindSessionUser(ctx context.Context, tokenHash []byte) (*Session, *User, error)
+}
+
 // SessionPruner is implemented by stores whose expired sessions stay on disk
 // until removed (SQL stores); stores with native expiry need not.
 type SessionPruner interface {

@@ -19,13 +19,16 @@ var (
 	_ latchkey.UserStore     = (*Store)(nil)
 	_ latchkey.SessionStore  = (*Store)(nil)
 	_ latchkey.SessionPruner = (*Store)(nil)
+
+	_ latchkey.SessionUserFinder = (*Store)(nil)
 )
 
-// Store is an in-memory UserStore, SessionStore and SessionPruner. It is
-// safe for concurrent use. It hands out and keeps copies only, so no caller
-// can change stored data through a value it passed in or got back. Times
-// are kept in UTC at millisecond precision, like the SQL stores, so code
-// tested against Store behaves the same on them.
+// Store is an in-memory UserStore, SessionStore, SessionUserFinder and
+// SessionPruner. It is safe for concurrent use. It hands out and keeps
+// copies only, so no caller can change stored data through a value it
+// passed in or got back. Times are kept in UTC at millisecond precision,
+// like the SQL stores, so code tested against Store behaves the same on
+// them.
 type Store struct {
 	// Now is the clock that decides expiry; nil means time.Now. Set it
 	// before first use.
@@ -305,4 +308,22 @@ func earliest(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// FindSessionUser implements latchkey.SessionUserFinder: both reads under
+// one read lock.
+func (s *Store) FindSessionUser(ctx context.Context, tokenHash []byte) (*latchkey.Session, *latchkey.User, error) {
+	now := s.now()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sess, ok := s.sessions[string(tokenHash)]
+	if !ok || sess.Expired(now) {
+		return nil, nil, fmt.Errorf("memstore: find session: %w", latchkey.ErrNotFound)
+	}
+	c := copySession(sess)
+	u, ok := s.users[sess.UserID]
+	if !ok {
+		return &c, nil, nil
+	}
+	return &c, &u, nil
 }

@@ -19,3 +19,8 @@ func TestContract(t *testing.T) {
 func BenchmarkFindSession(b *testing.B) {
 	storetest.BenchFindSession(b, memstore.New())
 }
+
+func BenchmarkFindSessionUser(b *testing.B) {
+	s := memstore.New()
+	storetest.BenchFindSessionUser(b, s, s)
+}

@@ -29,6 +29,8 @@ var (
 	_ latchkey.SessionStore  = (*Store)(nil)
 	_ latchkey.SessionPruner = (*Store)(nil)
 	_ latchkey.Pinger        = (*Store)(nil)
+
+	_ latchkey.SessionUserFinder = (*Store)(nil)
 )
 
 // ErrSchemaTooNew is returned by Open for a database migrated by a newer
@@ -39,11 +41,11 @@ var ErrSchemaTooNew = errors.New("sqlitestore: database schema is newer than thi
 // (say, the CLI adding a user while the server runs) before SQLITE_BUSY.
 const busyTimeout = 5 * time.Second
 
-// Store is a UserStore, SessionStore, SessionPruner and Pinger backed by a
-// SQLite database in WAL mode. It is safe for concurrent use: writes go
-// through a single connection, so concurrent writers queue in Go instead of
-// failing with SQLITE_BUSY, and reads use a pool of their own, which WAL
-// lets run alongside the writer.
+// Store is a UserStore, SessionStore, SessionUserFinder, SessionPruner and
+// Pinger backed by a SQLite database in WAL mode. It is safe for concurrent
+// use: writes go through a single connection, so concurrent writers queue in
+// Go instead of failing with SQLITE_BUSY, and reads use a pool of their own,
+// which WAL lets run alongside the writer.
 type Store struct {
 	// Now is the clock that decides expiry; nil means time.Now. Set it
 	// before first use.
@@ -57,6 +59,8 @@ type Store struct {
 	findSession   *sql.Stmt // reader
 	updateSession *sql.Stmt // writer
 	userByID      *sql.Stmt // reader
+
+	findSessionUser *sql.Stmt // reader
 }
 
 // Open opens the SQLite database at path, creating the file (mode 0600, as
@@ -126,6 +130,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.findSession, s.reader, findSessionSQL},
 		{&s.updateSession, s.writer, updateSessionSQL},
 		{&s.userByID, s.reader, userByIDSQL},
+		{&s.findSessionUser, s.reader, findSessionUserSQL},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -145,7 +150,7 @@ func dsn(abs, params string) string {
 // Close closes the database. The Store must not be used afterwards.
 func (s *Store) Close() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.findSession, s.updateSession, s.userByID} {
+	for _, stmt := range []*sql.Stmt{s.findSession, s.updateSession, s.userByID, s.findSessionUser} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

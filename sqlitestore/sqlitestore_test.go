@@ -252,3 +252,8 @@ func TestConcurrentWritersDoNotFail(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkFindSessionUser(b *testing.B) {
+	s, _ := open(b)
+	storetest.BenchFindSessionUser(b, s, s)
+}

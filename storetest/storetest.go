@@ -101,6 +101,12 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 			{"PruneSessions", testPruneSessions},
 			{"ReturnedSessionIsACopy", testReturnedSessionIsACopy},
 		}},
+		{"SessionUserFinder", []test{
+			{"RoundTrip", testFindSessionUserRoundTrip},
+			{"UnknownOrExpiredIsNotFound", testFindSessionUserNotFound},
+			{"UserGone", testFindSessionUserGone},
+			{"ReturnsCopies", testFindSessionUserCopies},
+		}},
 		{"Concurrency", []test{
 			{"RegisterSameUsername", testConcurrentRegisterSameUsername},
 			{"SessionsOfOneUser", testConcurrentSessionsOfOneUser},
@@ -1020,6 +1026,122 @@ func BenchFindSession(b *testing.B, sessions latchkey.SessionStore) {
 	for b.Loop() {
 		if _, err := sessions.FindSession(ctx, hashes[rng.IntN(len(hashes))]); err != nil {
 			b.Fatalf("FindSession: %v", err)
+		}
+	}
+}
+
+// ---- SessionUserFinder (optional) ----
+
+// finder returns the stores' SessionUserFinder, skipping the test when they
+// have none or are not one store.
+func (f *fixture) finder(t *testing.T) latchkey.SessionUserFinder {
+	t.Helper()
+	fd, ok := f.sessions.(latchkey.SessionUserFinder)
+	if !ok {
+		t.Skip("the session store does not implement latchkey.SessionUserFinder")
+	}
+	if us, ok := f.users.(latchkey.SessionUserFinder); !ok || us != fd {
+		t.Skip("SessionUserFinder needs users and sessions in one store")
+	}
+	return fd
+}
+
+func testFindSessionUserRoundTrip(t *testing.T, f *fixture) {
+	fd := f.finder(t)
+	u := f.createUser(t, "alice")
+	s := f.createSession(t, u.ID, time.Hour, 24*time.Hour)
+	f.createSession(t, f.createUser(t, "bob").ID, time.Hour, 24*time.Hour)
+	gotS, gotU, err := fd.FindSessionUser(f.ctx, s.TokenHash)
+	if err != nil {
+		t.Fatalf("FindSessionUser: %v", err)
+	}
+	checkSession(t, "FindSessionUser", gotS, s)
+	checkUser(t, "FindSessionUser", gotU, u)
+}
+
+func testFindSessionUserNotFound(t *testing.T, f *fixture) {
+	fd := f.finder(t)
+	u := f.createUser(t, "alice")
+	s := f.createSession(t, u.ID, time.Hour, 24*time.Hour)
+	if gs, gu, err := fd.FindSessionUser(f.ctx, bytes.Repeat([]byte{7}, 32)); !errors.Is(err, latchkey.ErrNotFound) {
+		t.Errorf("unknown hash: got (%+v, %+v, %v), want ErrNotFound", gs, gu, err)
+	}
+	f.clock.Advance(time.Hour)
+	if gs, gu, err := fd.FindSessionUser(f.ctx, s.TokenHash); !errors.Is(err, latchkey.ErrNotFound) {
+		t.Errorf("at the idle deadline: got (%+v, %+v, %v), want ErrNotFound", gs, gu, err)
+	}
+	s2 := f.createSession(t, u.ID, time.Hour, 24*time.Hour)
+	if err := f.sessions.DeleteSession(f.ctx, s2.TokenHash); err != nil {
+		t.Fatal(err)
+	}
+	if gs, gu, err := fd.FindSessionUser(f.ctx, s2.TokenHash); !errors.Is(err, latchkey.ErrNotFound) {
+		t.Errorf("deleted: got (%+v, %+v, %v), want ErrNotFound", gs, gu, err)
+	}
+}
+
+func testFindSessionUserGone(t *testing.T, f *fixture) {
+	fd := f.finder(t)
+	u := f.createUser(t, "alice")
+	s := f.createSession(t, u.ID, time.Hour, 24*time.Hour)
+	if err := f.users.DeleteUser(f.ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	gotS, gotU, err := fd.FindSessionUser(f.ctx, s.TokenHash)
+	if err != nil || gotU != nil {
+		t.Fatalf("user deleted: got (%+v, %+v, %v), want the session and a nil user", gotS, gotU, err)
+	}
+	checkSession(t, "user deleted", gotS, s)
+}
+
+func testFindSessionUserCopies(t *testing.T, f *fixture) {
+	fd := f.finder(t)
+	u := f.createUser(t, "alice")
+	s := f.createSession(t, u.ID, time.Hour, 24*time.Hour)
+	gotS, gotU, err := fd.FindSessionUser(f.ctx, s.TokenHash)
+	if err != nil {
+		t.Fatalf("FindSessionUser: %v", err)
+	}
+	gotS.TokenHash[0] ^= 0xff
+	gotS.Fresh = !gotS.Fresh
+	gotU.Username = "mallory"
+	gotS, gotU, err = fd.FindSessionUser(f.ctx, s.TokenHash)
+	if err != nil {
+		t.Fatalf("FindSessionUser again: %v", err)
+	}
+	checkSession(t, "after changing a returned session", gotS, s)
+	checkUser(t, "after changing a returned user", gotU, u)
+}
+
+// BenchFindSessionUser is BenchFindSession for a SessionUserFinder: a
+// random one of 1,000 live sessions of 50 users, with its user.
+func BenchFindSessionUser(b *testing.B, users latchkey.UserStore, finder latchkey.SessionUserFinder) {
+	ctx := b.Context()
+	now := time.Now()
+	sessions, ok := finder.(latchkey.SessionStore)
+	if !ok {
+		b.Fatal("the finder is not a SessionStore")
+	}
+	var ids []int64
+	for i := range 50 {
+		u := newUser(b, fmt.Sprintf("user%02d", i), now)
+		if err := users.CreateUser(ctx, u); err != nil {
+			b.Fatalf("CreateUser: %v", err)
+		}
+		ids = append(ids, u.ID)
+	}
+	hashes := make([][]byte, 1000)
+	for i := range hashes {
+		s := newSession(ids[i%len(ids)], now, time.Hour, 24*time.Hour)
+		if err := sessions.CreateSession(ctx, s); err != nil {
+			b.Fatalf("CreateSession: %v", err)
+		}
+		hashes[i] = s.TokenHash
+	}
+	rng := mathrand.New(mathrand.NewPCG(1, 2))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, u, err := finder.FindSessionUser(ctx, hashes[rng.IntN(len(hashes))]); err != nil || u == nil {
+			b.Fatalf("FindSessionUser: (%v, %v)", u, err)
 		}
 	}
 }

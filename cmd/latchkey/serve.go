@@ -313,8 +313,14 @@ func prune(ctx context.Context, log *slog.Logger, p latchkey.SessionPruner, ever
 
 // logRequests logs each request's method, path (never the query, which may
 // hold secrets), status and duration. Cookies and bodies are never logged.
+// Below debug level it costs nothing: the wrapper and the boxed log
+// arguments would be several allocations on every request.
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !log.Enabled(r.Context(), slog.LevelDebug) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)

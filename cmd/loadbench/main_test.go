@@ -1,0 +1,64 @@
+package main
+
+import (
+	"io"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{3}, 3},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	} {
+		in := slices.Clone(tc.in)
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v): got %v, want %v", tc.in, got, tc.want)
+		}
+		if !slices.Equal(in, tc.in) {
+			t.Errorf("median(%v) reordered its argument", in)
+		}
+	}
+	if got := median([]time.Duration{3, 1, 2}); got != 2 {
+		t.Errorf("median of durations: got %v, want 2ns", got)
+	}
+}
+
+func TestShortKeepsExplicitFlags(t *testing.T) {
+	o, err := parseOptions([]string{"-short", "-rounds", "2"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.rounds != 2 || o.duration != time.Second || !slices.Equal(o.sessions, []int{1000, 10000}) || o.flood != 20 {
+		t.Errorf("-short -rounds 2: got rounds %d, duration %v, sessions %v, flood %d; want 2, 1s, [1000 10000], 20",
+			o.rounds, o.duration, o.sessions, o.flood)
+	}
+	o, err = parseOptions(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.rounds != 3 || !slices.Equal(o.sessions, []int{1000, 1000000}) || o.flood != 500 || o.conns != 64 || len(o.parts) != 3 {
+		t.Errorf("defaults: got %+v", o)
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	for _, args := range [][]string{
+		{"-store", "oracle"},
+		{"-sessions", "1000,x"},
+		{"-sessions", "0"},
+		{"-rounds", "0"},
+		{"extra"},
+		{"-parts", "check,bench"},
+	} {
+		if _, err := parseOptions(args, io.Discard); err == nil {
+			t.Errorf("parseOptions(%q): got nil error, want one", args)
+		}
+	}
+}
