@@ -15,11 +15,15 @@
 // Cluster hash tag, so any per-user key added later shares the index's
 // slot and can be changed with it atomically.)
 //
-// FindSession knows only the token hash, so a session key cannot carry its
-// user's hash tag, and in a cluster the session and its index live in
-// different slots: no MULTI or script may touch both. Every change is
-// therefore made of single-key steps, each atomic (a Lua script), ordered so
-// that any interleaving or failure between them is harmless:
+// On a single node or a Sentinel-managed primary every key lives on one
+// server, and each change that touches a session and its user's index is one
+// Lua script, atomic as a whole: create, delete, and "log out everywhere".
+//
+// In a cluster that is impossible: FindSession knows only the token hash, so
+// a session key cannot carry its user's hash tag, and the session and its
+// index live in different slots that no MULTI or script may span. There
+// every change is made of single-key steps, each atomic (a Lua script),
+// ordered so that any interleaving or failure between them is harmless:
 //
 //   - CreateSession adds the index entry first, then the session. A failure
 //     in between leaves an index entry without a session, which readers
@@ -75,8 +79,9 @@ type Store struct {
 	// programs or deployments; "" means DefaultPrefix.
 	Prefix string
 
-	client redis.UniversalClient
-	owned  bool // Close closes client
+	client   redis.UniversalClient
+	owned    bool // Close closes client
+	stepwise bool // use the cluster's single-key steps even on one server (tests)
 }
 
 // New returns a Store using client, which the caller keeps and closes.
@@ -252,6 +257,56 @@ if tonumber(v[1]) > now and tonumber(v[2]) > now then return 1 end
 return 0`)
 )
 
+// Two-key scripts for servers that hold every key (see the package doc).
+var (
+	// createIndexedScript: KEYS[1] index, KEYS[2] session; ARGV now,
+	// absolute deadline, member, native expiry (ms), then field/value
+	// pairs. 0 if the session exists, and then nothing changes.
+	createIndexedScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], top[2])
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+redis.call('PEXPIREAT', KEYS[2], ARGV[4])
+return 1`)
+
+	// deleteIndexedScript: KEYS[1] session, KEYS[2] its user's index; ARGV
+	// member, user id. Deletes both only if the session still belongs to
+	// that user.
+	deleteIndexedScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'u') ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1`)
+
+	// deleteAllIndexedScript: KEYS[1] index; ARGV now, session key prefix.
+	// Deletes every session the index names, and the index, in one step, so
+	// no login can slip in between; returns how many were unexpired. The
+	// session keys come from the index, which only a single server allows.
+	deleteAllIndexedScript = redis.NewScript(`
+local n = 0
+local now = tonumber(ARGV[1])
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local k = ARGV[2] .. m
+  local v = redis.call('HMGET', k, 'i', 'e')
+  if v[1] and v[2] then
+    if tonumber(v[1]) > now and tonumber(v[2]) > now then n = n + 1 end
+    redis.call('DEL', k)
+  end
+end
+redis.call('DEL', KEYS[1])
+return n`)
+)
+
+// oneServer reports whether every key lives on one server, so a script may
+// change a session and its index together: true except for a cluster.
+func (s *Store) oneServer() bool {
+	_, cluster := s.client.(*redis.ClusterClient)
+	return !cluster && !s.stepwise
+}
+
 // CreateSession implements latchkey.SessionStore. It stores IdleExpiresAt
 // no later than ExpiresAt, the invariant Session documents.
 func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error {
@@ -263,16 +318,27 @@ func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error
 	member := hex.EncodeToString(sess.TokenHash)
 	expires := ms(sess.ExpiresAt)
 	idle := min(ms(sess.IdleExpiresAt), expires)
-	// The index first: see the package doc.
+	fields := []any{"u", sess.UserID, "c", ms(sess.CreatedAt), "l", ms(sess.LastSeenAt),
+		"i", idle, "e", expires, "r", flag(sess.Remember), "f", flag(sess.Fresh),
+		"a", sess.UserAgent, "p", sess.IP}
+	if s.oneServer() {
+		created, err := createIndexedScript.Run(ctx, s.client, []string{s.indexKey(sess.UserID), s.sessionKey(member)},
+			append([]any{ms(s.now()), expires, member, idle}, fields...)...).Int()
+		if err != nil {
+			return wrap("create session", err)
+		}
+		if created == 0 {
+			return fmt.Errorf("redisstore: create session: %w", latchkey.ErrConflict)
+		}
+		return nil
+	}
+	// In a cluster, the index first: see the package doc.
 	err := indexAddScript.Run(ctx, s.client, []string{s.indexKey(sess.UserID)},
 		ms(s.now()), expires, member).Err()
 	if err != nil {
 		return wrap("create session: index", err)
 	}
-	created, err := createScript.Run(ctx, s.client, []string{s.sessionKey(member)}, idle,
-		"u", sess.UserID, "c", ms(sess.CreatedAt), "l", ms(sess.LastSeenAt),
-		"i", idle, "e", expires, "r", flag(sess.Remember), "f", flag(sess.Fresh),
-		"a", sess.UserAgent, "p", sess.IP).Int()
+	created, err := createScript.Run(ctx, s.client, []string{s.sessionKey(member)}, append([]any{idle}, fields...)...).Int()
 	if err != nil {
 		return wrap("create session", err)
 	}
@@ -347,6 +413,25 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	member := hex.EncodeToString(tokenHash)
+	if s.oneServer() {
+		// The index key needs the user id: read it, then delete the session
+		// and its entry together if it still belongs to that user.
+		uid, err := s.client.HGet(ctx, s.sessionKey(member), "u").Result()
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
+		if err != nil {
+			return wrap("delete session", err)
+		}
+		id, err := strconv.ParseInt(uid, 10, 64)
+		if err != nil {
+			return fmt.Errorf("redisstore: delete session: user id: %w", err)
+		}
+		if err := deleteIndexedScript.Run(ctx, s.client, []string{s.sessionKey(member), s.indexKey(id)}, member, uid).Err(); err != nil {
+			return wrap("delete session", err)
+		}
+		return nil
+	}
 	uid, err := deleteScript.Run(ctx, s.client, []string{s.sessionKey(member)}).Text()
 	if errors.Is(err, redis.Nil) {
 		return nil
@@ -370,15 +455,22 @@ func (s *Store) members(ctx context.Context, userID int64) ([]string, error) {
 	return s.client.ZRange(ctx, s.indexKey(userID), 0, -1).Result()
 }
 
-// DeleteUserSessions implements latchkey.SessionStore. It deletes the
-// sessions the index names, each with a script that reports whether it was
-// live, in one pipeline (split by node in a cluster), then the index
-// entries of those it deleted. A login racing with it may survive, but
-// stays indexed, so the next call ends it.
+// DeleteUserSessions implements latchkey.SessionStore. On one server it is a
+// single script. In a cluster it deletes the sessions the index names, each
+// with a script that reports whether it was live, in one pipeline (split by
+// node), then the index entries of those it deleted; a login racing with it
+// may survive, but stays indexed, so the next call ends it.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, error) {
 	now := s.now()
 	ctx, cancel := s.op(ctx)
 	defer cancel()
+	if s.oneServer() {
+		n, err := deleteAllIndexedScript.Run(ctx, s.client, []string{s.indexKey(userID)}, ms(now), s.sessionKey("")).Int()
+		if err != nil {
+			return 0, wrap("delete user sessions", err)
+		}
+		return n, nil
+	}
 	members, err := s.members(ctx, userID)
 	if err != nil {
 		return 0, wrap("delete user sessions", err)

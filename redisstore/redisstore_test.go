@@ -145,9 +145,12 @@ func TestNativeExpiry(t *testing.T) {
 // of CreateSession, a login still on its way in, or native expiry) is
 // skipped, and kept until its absolute deadline: removing it earlier could
 // unindex a login that lands a moment later.
+// TestIndexEntryWithoutSession checks the ordering of the cluster's
+// single-key steps, on one node.
 func TestIndexEntryWithoutSession(t *testing.T) {
 	ctx := t.Context()
 	s, c := open(t)
+	redisstore.UseClusterSteps(s)
 	clock := storetest.NewClock(time.Now())
 	s.Now = clock.Now
 	now := clock.Now()
@@ -242,5 +245,43 @@ func TestUnreachableServerIsUnavailableQuickly(t *testing.T) {
 			t.Errorf("%s: Ping: got %v, want ErrStoreUnavailable", addr, err)
 		}
 		c.Close()
+	}
+}
+
+// TestOneServerChangesAreAtomic: on one server a session and its index entry
+// come and go together, and "log out everywhere" leaves nothing behind.
+func TestOneServerChangesAreAtomic(t *testing.T) {
+	ctx := t.Context()
+	s, c := open(t)
+	now := time.Now()
+	index := s.Prefix + "u:{4}"
+	a, b := newSession(4, now, time.Hour, 2*time.Hour), newSession(4, now, time.Hour, 2*time.Hour)
+	for _, sess := range []*latchkey.Session{a, b} {
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+	}
+	// A conflicting create changes nothing, the index included.
+	if err := s.CreateSession(ctx, a); !errors.Is(err, latchkey.ErrConflict) {
+		t.Fatalf("duplicate CreateSession: %v, want ErrConflict", err)
+	}
+	if n, _ := c.ZCard(ctx, index).Result(); n != 2 {
+		t.Errorf("index has %d entries after a refused create, want 2", n)
+	}
+	if err := s.DeleteSession(ctx, a.TokenHash); err != nil {
+		t.Fatal(err)
+	}
+	if members, _ := c.ZRange(ctx, index, 0, -1).Result(); len(members) != 1 || members[0] != hex.EncodeToString(b.TokenHash) {
+		t.Errorf("index after DeleteSession = %v, want only b", members)
+	}
+	// An entry whose session vanished (say, evicted) goes too.
+	if err := c.ZAdd(ctx, index, redis.Z{Score: float64(now.Add(time.Hour).UnixMilli()), Member: "deadbeef"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteUserSessions(ctx, 4); err != nil || n != 1 {
+		t.Errorf("DeleteUserSessions = %d, %v; want 1", n, err)
+	}
+	if n, _ := c.Exists(ctx, index, s.Prefix+"s:"+hex.EncodeToString(b.TokenHash)).Result(); n != 0 {
+		t.Errorf("%d keys left after DeleteUserSessions, want 0", n)
 	}
 }
