@@ -89,7 +89,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.hashTime, "hash-time", 3*time.Second, "time to measure the raw argon2id rate, before and after the flood")
 	fs.IntVar(&o.starts, "starts", 3, "fresh starts measured for start-to-ready and idle RSS")
 	parts := fs.String("parts", "startup,check,flood", "what to run, comma-separated: startup (idle RSS, start to ready), check (session check), flood (login flood)")
-	fs.StringVar(&o.store, "store", "sqlite", "session and user store: sqlite (redis and postgres once the binary serves them)")
+	fs.StringVar(&o.store, "store", "sqlite", "store: sqlite (users and sessions, the embedded default) or redis (sessions in Redis at LATCHKEY_BENCH_REDIS_ADDR, users in SQLite)")
 	fs.StringVar(&o.before, "before", "", "also run latchkey built at this git revision, interleaved, for before/after figures")
 	fs.StringVar(&o.dir, "dir", "", "work directory for binaries, databases and server logs (default: a new temporary one)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
@@ -151,7 +151,7 @@ type backend interface {
 	seed(ctx context.Context, dir string, spec loadbench.SeedSpec) (tokens []byte, args []string, err error)
 }
 
-var backends = map[string]backend{"sqlite": sqliteBackend{}}
+var backends = map[string]backend{"sqlite": sqliteBackend{}, "redis": redisBackend{prefixes: new([]string)}}
 
 func backendNames() []string {
 	var names []string
@@ -191,6 +191,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	b := &bench{o: o, out: stdout, be: backends[o.store]}
+	if c, ok := b.be.(interface{ cleanup(context.Context) error }); ok {
+		defer func() {
+			if err := c.cleanup(context.WithoutCancel(ctx)); err != nil {
+				fmt.Fprintln(stderr, "loadbench: cleaning up the seeded store:", err)
+			}
+		}()
+	}
 	if b.dir = o.dir; b.dir == "" {
 		if b.dir, err = os.MkdirTemp("", "latchkey-loadbench-"); err != nil {
 			return err
