@@ -55,8 +55,10 @@ func TestCORSMatrix(t *testing.T) {
 				if acao != tc.origin || r.header.Get("Access-Control-Allow-Credentials") != "true" {
 					t.Errorf("ACAO %q ACAC %q, want the origin with credentials", acao, r.header.Get("Access-Control-Allow-Credentials"))
 				}
-				if !strings.Contains(r.header.Get("Access-Control-Expose-Headers"), "X-Csrftoken") {
-					t.Errorf("X-CSRFToken not exposed: %q", r.header.Get("Access-Control-Expose-Headers"))
+				for _, h := range []string{"X-Csrftoken", "Retry-After"} {
+					if !strings.Contains(r.header.Get("Access-Control-Expose-Headers"), h) {
+						t.Errorf("%s not exposed: %q", h, r.header.Get("Access-Control-Expose-Headers"))
+					}
 				}
 			} else if acao != "" || r.header.Get("Access-Control-Allow-Credentials") != "" {
 				t.Errorf("unlisted origin got ACAO %q", acao)

@@ -64,8 +64,10 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 			AllowCredentials: true,
 			AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
 			AllowedHeaders:   append([]string{"Content-Type"}, csrfHeaders[:]...),
-			ExposedHeaders:   []string{"X-CSRFToken"},
-			MaxAge:           600,
+			// The rotated token, and how long to wait after a 429 or 503:
+			// neither is CORS-safelisted, so scripts would not see them.
+			ExposedHeaders: []string{"X-CSRFToken", "Retry-After"},
+			MaxAge:         600,
 		})
 		for _, o := range cfg.AllowedOrigins {
 			if err := a.cop.AddTrustedOrigin(o); err != nil {

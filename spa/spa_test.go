@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -391,7 +392,7 @@ func TestDirFS(t *testing.T) {
 	}
 }
 
-func TestEmbeddedStartPage(t *testing.T) {
+func TestEmbeddedSPA(t *testing.T) {
 	h := spa.Handler(web.Files(), spa.Options{CSRFToken: tokens()})
 	r := serve(t, h, "GET", "/login", "Accept", browserNav)
 	if r.status != 200 || !strings.Contains(r.body, `<meta name="csrf-token" content="tok-1">`) {
@@ -400,7 +401,13 @@ func TestEmbeddedStartPage(t *testing.T) {
 	if strings.Count(r.body, "csrf-token") != 1 {
 		t.Errorf("%d csrf-token tags, want 1: the placeholder was not replaced", strings.Count(r.body, "csrf-token"))
 	}
-	if r := serve(t, h, "GET", "/start.js"); r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/javascript") {
-		t.Errorf("GET /start.js = %d %q", r.status, r.header.Get("Content-Type"))
+	// The page's script is a hashed asset, cached for a year.
+	src := regexp.MustCompile(`<script[^>]* src="/(assets/[^"]+\.js)"`).FindStringSubmatch(r.body)
+	if src == nil {
+		t.Fatalf("GET /login: no script under /assets in %q", r.body)
+	}
+	if r := serve(t, h, "GET", "/"+src[1]); r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/javascript") ||
+		r.header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+		t.Errorf("GET /%s = %d %q, Cache-Control %q", src[1], r.status, r.header.Get("Content-Type"), r.header.Get("Cache-Control"))
 	}
 }

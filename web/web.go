@@ -1,10 +1,13 @@
 // Package web holds the single-page app that the latchkey binary serves in
 // embedded mode, built into dist/ and embedded with the binary.
 //
-// Until the Svelte demo lands, dist/ holds a plain start page: a login form
-// driving the API, with its script in a file so a strict CSP can hold. A
-// Vite build replaces it as is: dist/index.html plus hashed files under
-// dist/assets/ (NAME-HASH.js), which package spa caches for a year.
+// The source is a Svelte 5 + TypeScript app built with Vite (see
+// package.json): index.html, which carries the empty
+// <meta name="csrf-token" content=""> that spa.Handler fills in, plus
+// hashed files under dist/assets/ (NAME-HASH.js, NAME-HASH.css), which
+// package spa caches for a year. The build is committed so that go build
+// needs no Node; `npm ci && npm run build` reproduces it byte for byte, and
+// CI checks that. src/lib/latchkey.ts is the API client, usable by any SPA.
 package web
 
 import (

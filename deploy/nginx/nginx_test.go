@@ -162,7 +162,7 @@ func (b *browser) mustLogin(name, pw string) {
 	}
 }
 
-// spaRoot is a real frontend build: the embedded start page, plus a hashed
+// spaRoot is a real frontend build: the embedded SPA, plus a hashed
 // asset and a dot-file that must stay hidden.
 func spaRoot(t *testing.T) string {
 	t.Helper()
@@ -205,11 +205,10 @@ func TestSameOrigin(t *testing.T) {
 			wantBody     string
 			wantCache    string
 		}{
-			{"/", nav, 200, "<h1>latchkey</h1>", "no-cache"},
-			{"/index.html", nav, 200, "<h1>latchkey</h1>", "no-cache"},
-			{"/user", nav, 200, "<h1>latchkey</h1>", "no-cache"},
-			{"/users/jane.doe", nav, 200, "<h1>latchkey</h1>", "no-cache"},
-			{"/start.js", "*/*", 200, "latchkey API", "no-cache"},
+			{"/", nav, 200, `<meta name="latchkey-api"`, "no-cache"},
+			{"/index.html", nav, 200, `<meta name="latchkey-api"`, "no-cache"},
+			{"/user", nav, 200, `<meta name="latchkey-api"`, "no-cache"},
+			{"/users/jane.doe", nav, 200, `<meta name="latchkey-api"`, "no-cache"},
 			{"/robots.txt", "*/*", 200, "User-agent", "no-cache"},
 			{"/assets/app-1a2b3c4d.js", "*/*", 200, "console.log('app')", "public, max-age=31536000, immutable"},
 			{"/assets/missing-1a2b3c4d.js", "*/*", 404, "", ""},

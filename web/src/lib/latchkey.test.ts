@@ -1,0 +1,389 @@
+// Unit tests of the latchkey client against a fake fetch: no server, no DOM
+// (a tiny stand-in provides the meta tags and location where a case needs them).
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  createClient,
+  defaultCredentials,
+  LatchkeyError,
+  NETWORK_ERROR_MESSAGE,
+  parseRetryAfter,
+  type Client,
+  type ClientOptions,
+} from './latchkey';
+
+interface Call {
+  url: string;
+  method: string;
+  headers: Headers;
+  body: string | undefined;
+  credentials: RequestCredentials | undefined;
+}
+
+type Reply = Response | Error | ((call: Call) => Response | Error | Promise<Response | Error>);
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/json', ...headers },
+  });
+}
+
+function apiError(status: number, code: string, message: string, extra: Record<string, string> = {}, headers = {}) {
+  return json(status, { error: { code, message, ...extra } }, headers);
+}
+
+/**
+ * fakeFetch answers each "METHOD /path" from a queue of replies (the last
+ * one repeats) and records every call.
+ */
+function fakeFetch(routes: Record<string, Reply | Reply[]>) {
+  const calls: Call[] = [];
+  const queues = new Map(Object.entries(routes).map(([k, v]) => [k, Array.isArray(v) ? [...v] : [v]]));
+  const fn = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
+    const url = String(input);
+    const method = (init.method ?? 'GET').toUpperCase();
+    const call: Call = {
+      url,
+      method,
+      headers: new Headers(init.headers),
+      body: typeof init.body === 'string' ? init.body : undefined,
+      credentials: init.credentials,
+    };
+    calls.push(call);
+    const path = new URL(url, 'http://app.test').pathname.replace(/^.*\/api/, '');
+    const q = queues.get(`${method} ${path}`);
+    if (!q || q.length === 0) throw new Error(`fake fetch: unexpected ${method} ${url}`);
+    let reply = q.length > 1 ? q.shift()! : q[0];
+    if (typeof reply === 'function') reply = await reply(call);
+    if (reply instanceof Error) throw reply;
+    return reply.clone();
+  });
+  return { fetch: fn as unknown as typeof fetch, calls };
+}
+
+/** withPage installs a stand-in document (meta tags) and location for one test. */
+function withPage(meta: Record<string, string>, origin = 'http://app.test') {
+  vi.stubGlobal('document', {
+    querySelector: (sel: string) => {
+      const m = /^meta\[name="([^"]+)"\]$/.exec(sel);
+      return m && m[1] in meta ? { content: meta[m[1]] } : null;
+    },
+  });
+  vi.stubGlobal('location', { origin, href: origin + '/' });
+}
+
+const clients: Client[] = [];
+function client(opts: ClientOptions): Client {
+  const c = createClient({ channelName: '', ...opts });
+  clients.push(c);
+  return c;
+}
+
+beforeEach(() => {
+  vi.unstubAllGlobals();
+});
+
+afterEach(() => {
+  for (const c of clients.splice(0)) c.close();
+  vi.unstubAllGlobals();
+});
+
+const alice = { id: 1, username: 'alice', createdAt: '2026-01-01T00:00:00Z' };
+
+describe('CSRF token', () => {
+  it('comes from the csrf-token meta tag without a request', async () => {
+    withPage({ 'csrf-token': 'META', 'latchkey-api': '/api' });
+    const f = fakeFetch({ 'POST /logout': json(200, { logout: true }) });
+    await client({ fetch: f.fetch }).logout();
+    expect(f.calls.map((c) => `${c.method} ${c.url}`)).toEqual(['POST /api/logout']);
+    expect(f.calls[0].headers.get('X-CSRFToken')).toBe('META');
+  });
+
+  it('comes from GET /getcsrf when the meta tag is empty, once for concurrent callers', async () => {
+    withPage({ 'csrf-token': '', 'latchkey-api': '/api' });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const f = fakeFetch({
+      'GET /getcsrf': async () => {
+        await gate;
+        return json(200, { detail: 'CSRF cookie set', csrfToken: 'FETCHED' }, { 'X-CSRFToken': 'FETCHED' });
+      },
+      'POST /things': json(200, { ok: true }),
+    });
+    const c = client({ fetch: f.fetch });
+    const writes = [1, 2, 3].map((n) => c.request('/things', { method: 'POST', json: { n } }));
+    release();
+    await Promise.all(writes);
+    expect(f.calls.filter((x) => x.url.endsWith('/getcsrf'))).toHaveLength(1);
+    const posts = f.calls.filter((x) => x.method === 'POST');
+    expect(posts).toHaveLength(3);
+    for (const p of posts) expect(p.headers.get('X-CSRFToken')).toBe('FETCHED');
+    expect(posts.map((p) => p.headers.get('Content-Type'))).toEqual(Array(3).fill('application/json'));
+  });
+
+  it('falls back to the csrfToken field of the getcsrf body', async () => {
+    const f = fakeFetch({ 'GET /getcsrf': json(200, { csrfToken: 'BODY' }) });
+    expect(await client({ fetch: f.fetch }).csrfToken()).toBe('BODY');
+  });
+
+  it('is not sent on GET', async () => {
+    withPage({ 'csrf-token': 'META' });
+    const f = fakeFetch({ 'GET /data': json(200, alice) });
+    await client({ fetch: f.fetch }).data();
+    expect(f.calls[0].headers.has('X-CSRFToken')).toBe(false);
+  });
+
+  it('is sent on PUT, PATCH and DELETE', async () => {
+    withPage({ 'csrf-token': 'META' });
+    const f = fakeFetch({ 'PUT /x': json(200, {}), 'PATCH /x': json(200, {}), 'DELETE /x': json(200, {}) });
+    const c = client({ fetch: f.fetch });
+    for (const method of ['PUT', 'PATCH', 'DELETE']) await c.request('/x', { method });
+    expect(f.calls.map((x) => x.headers.get('X-CSRFToken'))).toEqual(['META', 'META', 'META']);
+  });
+
+  it('is replaced by the rotated X-CSRFToken of login and logout responses', async () => {
+    withPage({ 'csrf-token': 'T0' });
+    const f = fakeFetch({
+      'POST /login': json(200, { login: true, user: alice }, { 'X-CSRFToken': 'T1' }),
+      'POST /logout': json(200, { logout: true }, { 'X-CSRFToken': 'T2' }),
+      'POST /register': json(201, { register: true, user: alice }, { 'X-CSRFToken': 'T3' }),
+    });
+    const c = client({ fetch: f.fetch });
+    expect(await c.login('alice', 'pw', true)).toEqual(alice);
+    await c.logout();
+    await c.register('alice', 'pw');
+    expect(await c.csrfToken()).toBe('T3');
+    expect(f.calls.map((x) => x.headers.get('X-CSRFToken'))).toEqual(['T0', 'T1', 'T2']);
+    expect(JSON.parse(f.calls[0].body!)).toEqual({ username: 'alice', password: 'pw', remember: true });
+    expect(JSON.parse(f.calls[2].body!)).toEqual({ username: 'alice', password: 'pw' });
+  });
+
+  it('is refreshed and the request retried once after 403 csrf_failed', async () => {
+    withPage({ 'csrf-token': 'STALE' });
+    const f = fakeFetch({
+      'POST /logout': [apiError(403, 'csrf_failed', 'The CSRF token is missing or wrong.'), json(200, { logout: true })],
+      'GET /getcsrf': json(200, { csrfToken: 'FRESH' }, { 'X-CSRFToken': 'FRESH' }),
+    });
+    await client({ fetch: f.fetch }).logout();
+    expect(f.calls.map((x) => `${x.method} ${x.url} ${x.headers.get('X-CSRFToken')}`)).toEqual([
+      'POST /api/logout STALE',
+      'GET /api/getcsrf null',
+      'POST /api/logout FRESH',
+    ]);
+  });
+
+  it('is retried only once: a second csrf_failed rejects', async () => {
+    withPage({ 'csrf-token': 'STALE' });
+    const f = fakeFetch({
+      'POST /logout': apiError(403, 'csrf_failed', 'Cross-origin request refused.'),
+      'GET /getcsrf': json(200, { csrfToken: 'FRESH' }, { 'X-CSRFToken': 'FRESH' }),
+    });
+    const err = await client({ fetch: f.fetch }).logout().catch((e) => e);
+    expect(err).toBeInstanceOf(LatchkeyError);
+    expect(err).toMatchObject({ status: 403, code: 'csrf_failed', message: 'Cross-origin request refused.' });
+    expect(f.calls.filter((x) => x.method === 'POST')).toHaveLength(2);
+    expect(f.calls.filter((x) => x.url.endsWith('/getcsrf'))).toHaveLength(1);
+  });
+
+  it('is not refreshed for a 403 with another code', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({ 'POST /x': apiError(403, 'forbidden', 'No.') });
+    await expect(client({ fetch: f.fetch }).request('/x', { method: 'POST' })).rejects.toMatchObject({
+      code: 'forbidden',
+    });
+    expect(f.calls).toHaveLength(1);
+  });
+});
+
+describe('onUnauthenticated', () => {
+  it('runs on a 401 from data', async () => {
+    const onUnauthenticated = vi.fn();
+    const f = fakeFetch({ 'GET /data': apiError(401, 'unauthorized', 'You are not logged in.') });
+    const err = await client({ fetch: f.fetch, onUnauthenticated }).data().catch((e) => e);
+    expect(onUnauthenticated).toHaveBeenCalledTimes(1);
+    expect(err).toMatchObject({ status: 401, code: 'unauthorized' });
+  });
+
+  it('does not run on a wrong password', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const onUnauthenticated = vi.fn();
+    const f = fakeFetch({
+      'POST /login': json(401, {
+        login: false,
+        error: { code: 'invalid_credentials', message: 'The username or password is incorrect.' },
+      }),
+    });
+    const err = await client({ fetch: f.fetch, onUnauthenticated }).login('alice', 'wrong').catch((e) => e);
+    expect(err).toMatchObject({ status: 401, code: 'invalid_credentials' });
+    expect(onUnauthenticated).not.toHaveBeenCalled();
+  });
+
+  it('does not run for getsession saying login:false', async () => {
+    const onUnauthenticated = vi.fn();
+    const f = fakeFetch({ 'GET /getsession': json(200, { login: false }) });
+    expect(await client({ fetch: f.fetch, onUnauthenticated }).getSession()).toEqual({ login: false });
+    expect(onUnauthenticated).not.toHaveBeenCalled();
+  });
+});
+
+describe('credentials and base URL', () => {
+  it('defaults to /api and same-origin without a meta tag', async () => {
+    const f = fakeFetch({ 'GET /getsession': json(200, { login: false }) });
+    const c = client({ fetch: f.fetch });
+    await c.getSession();
+    expect(c.baseURL).toBe('/api');
+    expect(f.calls[0]).toMatchObject({ url: '/api/getsession', credentials: 'same-origin' });
+  });
+
+  it('takes the base URL from the latchkey-api meta tag; another origin means include', async () => {
+    withPage({ 'latchkey-api': 'http://localhost:8080/api/' }, 'http://localhost:5173');
+    const f = fakeFetch({ 'GET /getsession': json(200, { login: false }) });
+    const c = client({ fetch: f.fetch });
+    await c.getSession();
+    expect(c.baseURL).toBe('http://localhost:8080/api');
+    expect(f.calls[0]).toMatchObject({ url: 'http://localhost:8080/api/getsession', credentials: 'include' });
+  });
+
+  it('uses same-origin for an absolute URL on the page origin', () => {
+    withPage({}, 'https://app.example.com');
+    expect(defaultCredentials('https://app.example.com/api')).toBe('same-origin');
+    expect(defaultCredentials('https://api.example.com/api')).toBe('include');
+    expect(defaultCredentials('//api.example.com/api')).toBe('include');
+    expect(defaultCredentials('/api')).toBe('same-origin');
+  });
+
+  it('lets the options win', async () => {
+    withPage({ 'latchkey-api': 'http://elsewhere.test/api' });
+    const f = fakeFetch({ 'GET /auth/getsession': json(200, { login: false }) });
+    const c = client({ fetch: f.fetch, baseURL: '/auth', credentials: 'include' });
+    await c.getSession();
+    expect(f.calls[0]).toMatchObject({ url: '/auth/getsession', credentials: 'include' });
+  });
+});
+
+describe('errors', () => {
+  it('maps 429 with Retry-After', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({
+      'POST /login': apiError(429, 'too_many_attempts', 'Too many failed attempts.', {}, { 'Retry-After': '7' }),
+    });
+    const err = await client({ fetch: f.fetch }).login('alice', 'x').catch((e) => e);
+    expect(err).toBeInstanceOf(LatchkeyError);
+    expect(err).toMatchObject({ status: 429, code: 'too_many_attempts', retryAfter: 7 });
+  });
+
+  it('maps field errors', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({
+      'POST /register': apiError(400, 'weak_password', 'Use at least 8 characters.', { field: 'password' }),
+    });
+    const err = await client({ fetch: f.fetch }).register('bob', 'short').catch((e) => e);
+    expect(err).toMatchObject({ status: 400, code: 'weak_password', field: 'password', message: 'Use at least 8 characters.' });
+  });
+
+  it('maps a network failure to status 0 network_error', async () => {
+    const f = fakeFetch({ 'GET /getsession': new TypeError('Failed to fetch') });
+    const err = await client({ fetch: f.fetch }).getSession().catch((e) => e);
+    expect(err).toBeInstanceOf(LatchkeyError);
+    expect(err).toMatchObject({ status: 0, code: 'network_error', message: NETWORK_ERROR_MESSAGE });
+    expect(err.cause).toBeInstanceOf(TypeError);
+  });
+
+  it('maps a response that is not latchkey JSON to http_STATUS', async () => {
+    const f = fakeFetch({ 'GET /data': new Response('<h1>Bad Gateway</h1>', { status: 502, statusText: 'Bad Gateway' }) });
+    const err = await client({ fetch: f.fetch }).data().catch((e) => e);
+    expect(err).toMatchObject({ status: 502, code: 'http_502' });
+  });
+
+  it('passes an abort through unchanged', async () => {
+    const abort = new DOMException('The operation was aborted.', 'AbortError');
+    const f = fakeFetch({ 'GET /data': abort });
+    await expect(client({ fetch: f.fetch }).data()).rejects.toBe(abort);
+  });
+
+  it('parses Retry-After as seconds or an HTTP date', () => {
+    expect(parseRetryAfter('3')).toBe(3);
+    expect(parseRetryAfter(null)).toBeUndefined();
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:10 GMT', now)).toBe(10);
+    expect(parseRetryAfter('Wed, 31 Dec 2025 23:59:00 GMT', now)).toBe(0);
+  });
+});
+
+describe('request', () => {
+  it('returns the parsed body, or null for an empty one', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({ 'GET /notes': json(200, [{ id: 1 }]), 'DELETE /notes/1': new Response(null, { status: 204 }) });
+    const c = client({ fetch: f.fetch });
+    expect(await c.request('/notes')).toEqual([{ id: 1 }]);
+    expect(await c.request('notes/1', { method: 'DELETE' })).toBeNull();
+    expect(f.calls[1].url).toBe('/api/notes/1');
+  });
+
+  it('fetch resolves with the failed response instead of rejecting', async () => {
+    const f = fakeFetch({ 'GET /data': apiError(401, 'unauthorized', 'You are not logged in.') });
+    const res = await client({ fetch: f.fetch }).fetch('/data');
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('tab sync', () => {
+  function pair() {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({
+      'POST /login': json(200, { login: true, user: alice }, { 'X-CSRFToken': 'T1' }),
+      'POST /logout': json(200, { logout: true }, { 'X-CSRFToken': 'T2' }),
+      'GET /getcsrf': json(200, { csrfToken: 'NEW' }, { 'X-CSRFToken': 'NEW' }),
+    });
+    const name = `latchkey-test-${Math.random()}`;
+    const a = client({ fetch: f.fetch, channelName: name });
+    const b = client({ fetch: f.fetch, channelName: name });
+    return { a, b, f };
+  }
+
+  it('runs the other tabs onLogout listeners after a logout', async () => {
+    const { a, b, f } = pair();
+    const onA = vi.fn();
+    const seen = new Promise<void>((resolve) => b.onLogout(resolve));
+    a.onLogout(onA);
+    await a.logout();
+    await seen;
+    expect(onA).not.toHaveBeenCalled(); // the tab that logged out knows already
+    // b's token died with the session: its next write fetches a new one.
+    await b.logout();
+    expect(f.calls.map((x) => `${x.method} ${x.url} ${x.headers.get('X-CSRFToken')}`)).toEqual([
+      'POST /api/logout T',
+      'GET /api/getcsrf null',
+      'POST /api/logout NEW',
+    ]);
+  });
+
+  it('runs the other tabs onLogin listeners with the user', async () => {
+    const { a, b } = pair();
+    const seen = new Promise((resolve) => b.onLogin(resolve));
+    await a.login('alice', 'pw');
+    expect(await seen).toEqual(alice);
+  });
+
+  it('posts {type:"logout"} on the channel', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const name = `latchkey-raw-${Math.random()}`;
+    const listener = new BroadcastChannel(name);
+    const got = new Promise((resolve) => (listener.onmessage = (ev) => resolve(ev.data)));
+    const f = fakeFetch({ 'POST /logout': json(200, { logout: true }) });
+    await client({ fetch: f.fetch, channelName: name }).logout();
+    expect(await got).toEqual({ type: 'logout' });
+    listener.close();
+  });
+
+  it('stops listening after close or unsubscribe', async () => {
+    const { a, b } = pair();
+    const cb = vi.fn();
+    const off = b.onLogout(cb);
+    off();
+    await a.logout();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(cb).not.toHaveBeenCalled();
+  });
+});
