@@ -220,10 +220,16 @@ func (tb *tab) text(sel string) string {
 // fill replaces the value of the input sel by typing s into it.
 func (tb *tab) fill(sel, s string) {
 	tb.t.Helper()
+	// Not chromedp.Clear: it empties the value attribute, which no longer
+	// shows once the user has typed into the field.
+	clear := fmt.Sprintf(`(e => { e.value = ""; e.dispatchEvent(new Event("input", {bubbles: true})) })(document.querySelector(%q))`, sel)
 	tb.run("typing into "+sel,
 		chromedp.WaitVisible(chromedp.CSS(sel)),
-		chromedp.Clear(chromedp.CSS(sel)),
+		chromedp.Evaluate[chromedp.Void](clear),
 		chromedp.SendKeys(chromedp.CSS(sel), s))
+	if got := eval[string](tb, fmt.Sprintf(`document.querySelector(%q).value`, sel)); got != s {
+		tb.fatalf("%s holds %q after typing %q", sel, got, s)
+	}
 }
 
 // click clicks the element sel once it is visible.

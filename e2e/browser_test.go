@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -39,6 +40,8 @@ var scenarios = []struct {
 }{
 	{"wrong password shows the error", wrongPassword},
 	{"right password shows the profile", rightPassword},
+	{"remember me makes the session cookie persistent", rememberMe},
+	{"register refuses a weak password, then logs the new user in", register},
 	{"reload keeps the session", reloadKeepsSession},
 	{"logout returns to login", logoutReturnsToLogin},
 	{"session cookie is HttpOnly and dead after logout", cookieHttpOnlyAndReplay},
@@ -129,6 +132,9 @@ func rightPassword(e *env) {
 	}
 	if id := tb.text("#profile-id"); id == "" {
 		e.t.Errorf("#profile-id is empty, want the user's id")
+	}
+	if c := e.sessionCookie(tb); c == nil || !c.Session {
+		e.t.Errorf("without remember me, session cookie = %+v, want a session cookie (gone with the browser)", c)
 	}
 	// Visiting / while logged in goes to the profile.
 	tb.open(e.d.App + "/")
@@ -252,4 +258,55 @@ func twoTabs(e *env) {
 	// The first tab follows without being touched.
 	one.waitRoute("login")
 	one.waitText("#notice", msgLoggedOut)
+}
+
+func rememberMe(e *env) {
+	tb := e.tab
+	tb.open(e.d.App + "/")
+	tb.waitRoute("login")
+	tb.fill("#username", demoUser)
+	tb.fill("#password", demoPassword)
+	tb.click("#remember")
+	tb.click("#login-submit")
+	tb.waitRoute("user")
+	tb.waitText("#profile-username", demoUser)
+	c := e.sessionCookie(tb)
+	if c == nil {
+		e.t.Fatalf("no session cookie for %s after login", e.d.API)
+	}
+	// latchkey's remember-me absolute timeout is 30 days by default, its
+	// idle timeout 14: the cookie lasts at least as long as the latter.
+	if left := time.Until(time.Unix(int64(c.Expires), 0)); c.Session || left < 13*24*time.Hour {
+		e.t.Errorf("with remember me, session cookie session=%v, expires in %v; want a persistent cookie for about 14 days", c.Session, left.Round(time.Hour))
+	}
+}
+
+func register(e *env) {
+	tb := e.tab
+	const name, pw = "alice", "correct horse battery staple"
+	tb.open(e.d.App + "/")
+	tb.waitRoute("login")
+	tb.click("#to-register")
+	tb.waitRoute("register")
+	tb.waitText("h1", "Create an account")
+	tb.fill("#reg-username", name)
+	tb.fill("#reg-password", "password") // among the most common
+	tb.click("#register-submit")
+	tb.waitFor("#error to say why", `(e => !!e && e.textContent.trim() !== "")(document.querySelector("#error"))`)
+	tb.waitRoute("register")
+
+	tb.fill("#reg-password", pw)
+	tb.fill("#reg-email", "alice@example.com")
+	tb.click("#register-submit")
+	tb.waitRoute("user")
+	tb.waitText("#profile-username", name)
+
+	// The new account works for a later login too.
+	tb.click("#logout")
+	tb.waitRoute("login")
+	tb.fill("#username", name)
+	tb.fill("#password", pw)
+	tb.click("#login-submit")
+	tb.waitRoute("user")
+	tb.waitText("#profile-username", name)
 }
