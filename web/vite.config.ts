@@ -6,15 +6,15 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 // that `npm ci && npm run build` reproduces it byte for byte, so everything
 // here aims at deterministic output: content hashes only, no timestamps, no
 // absolute paths, no inlined styles or scripts (latchkey's CSP forbids them).
-export default defineConfig({
+export default defineConfig(({ command }) => ({
   base: '/',
   plugins: [
     svelte({
-      compilerOptions: {
-        // Scoped class names from the CSS itself, not from the absolute path
-        // of the component, so a checkout anywhere builds the same bytes.
-        cssHash: ({ css, hash }) => `svelte-${hash(css)}`,
-      },
+      // Scoped class names from the CSS itself, not from the absolute path
+      // of the component, so a checkout anywhere builds the same bytes.
+      // (The dev server keeps the default, which suits hot reload.)
+      compilerOptions:
+        command === 'build' ? { cssHash: ({ css, hash }) => `svelte-${hash(css)}` } : {},
     }),
   ],
   build: {
@@ -44,4 +44,4 @@ export default defineConfig({
     include: ['src/**/*.test.ts'],
     environment: 'node',
   },
-});
+}));

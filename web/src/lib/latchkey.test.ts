@@ -141,21 +141,36 @@ describe('CSRF token', () => {
     expect(f.calls.map((x) => x.headers.get('X-CSRFToken'))).toEqual(['META', 'META', 'META']);
   });
 
-  it('is replaced by the rotated X-CSRFToken of login and logout responses', async () => {
+  it('is replaced by the rotated X-CSRFToken of login and register responses', async () => {
     withPage({ 'csrf-token': 'T0' });
     const f = fakeFetch({
       'POST /login': json(200, { login: true, user: alice }, { 'X-CSRFToken': 'T1' }),
-      'POST /logout': json(200, { logout: true }, { 'X-CSRFToken': 'T2' }),
-      'POST /register': json(201, { register: true, user: alice }, { 'X-CSRFToken': 'T3' }),
+      'POST /register': json(201, { register: true, user: alice }, { 'X-CSRFToken': 'T2' }),
     });
     const c = client({ fetch: f.fetch });
     expect(await c.login('alice', 'pw', true)).toEqual(alice);
-    await c.logout();
     await c.register('alice', 'pw');
-    expect(await c.csrfToken()).toBe('T3');
-    expect(f.calls.map((x) => x.headers.get('X-CSRFToken'))).toEqual(['T0', 'T1', 'T2']);
+    expect(await c.csrfToken()).toBe('T2');
+    expect(f.calls.map((x) => x.headers.get('X-CSRFToken'))).toEqual(['T0', 'T1']);
     expect(JSON.parse(f.calls[0].body!)).toEqual({ username: 'alice', password: 'pw', remember: true });
-    expect(JSON.parse(f.calls[2].body!)).toEqual({ username: 'alice', password: 'pw' });
+    expect(JSON.parse(f.calls[1].body!)).toEqual({ username: 'alice', password: 'pw' });
+  });
+
+  it('is fetched anew after logout, whose Clear-Site-Data drops the cookies it is bound to', async () => {
+    withPage({ 'csrf-token': 'T0' });
+    const f = fakeFetch({
+      'POST /logout': json(200, { logout: true }, { 'X-CSRFToken': 'DEAD', 'Clear-Site-Data': '"cookies"' }),
+      'GET /getcsrf': json(200, { csrfToken: 'NEW' }, { 'X-CSRFToken': 'NEW' }),
+      'POST /login': json(200, { login: true, user: alice }, { 'X-CSRFToken': 'T1' }),
+    });
+    const c = client({ fetch: f.fetch });
+    await c.logout();
+    await c.login('alice', 'pw');
+    expect(f.calls.map((x) => `${x.method} ${x.url} ${x.headers.get('X-CSRFToken')}`)).toEqual([
+      'POST /api/logout T0',
+      'GET /api/getcsrf null',
+      'POST /api/login NEW',
+    ]);
   });
 
   it('is refreshed and the request retried once after 403 csrf_failed', async () => {

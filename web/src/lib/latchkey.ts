@@ -17,7 +17,9 @@
  * - CSRF: the token comes from `<meta name="csrf-token">` (latchkey fills it
  *   in when it serves index.html), else from `GET {baseURL}/getcsrf`, fetched
  *   once and shared by concurrent callers. Every response's `X-CSRFToken`
- *   header replaces it (latchkey rotates it on login, register and logout).
+ *   header replaces it (latchkey rotates it on login and register; after
+ *   logout the next write fetches a new one, as the browser has dropped the
+ *   cookies the old one was bound to).
  *   It is sent as `X-CSRFToken` on POST, PUT, PATCH and DELETE. A `403
  *   csrf_failed` makes the client fetch a new token and retry the request
  *   once.
@@ -281,7 +283,7 @@ export function createClient(opts: ClientOptions = {}): Client {
     }
   };
 
-  const url = (path: string) => baseURL + (path.startsWith('/') ? path : '/' + path);
+  const url = (path: string) => baseURL + path;
 
   /** send is one fetch, with the network failure mapped and the token header read. */
   async function send(path: string, init: RequestInit): Promise<Response> {
@@ -320,6 +322,7 @@ export function createClient(opts: ClientOptions = {}): Client {
   }
 
   async function fetchWithRetry(path: string, init: RequestOptions = {}): Promise<Response> {
+    if (!path.startsWith('/')) path = '/' + path;
     const { json, ...rest } = init;
     const method = (rest.method ?? (json !== undefined ? 'POST' : 'GET')).toUpperCase();
     const headers = new Headers(rest.headers);
@@ -370,6 +373,11 @@ export function createClient(opts: ClientOptions = {}): Client {
     },
     async logout() {
       await request('/logout', { method: 'POST' });
+      // latchkey answers with Clear-Site-Data: "cookies", which browsers
+      // apply after the response's Set-Cookie, so the rotated token is
+      // bound to cookies that are gone. Fetch a new one when next needed
+      // rather than have the next write refused.
+      token = '';
       announce({ type: 'logout' });
     },
     data: () => request<User>('/data'),
