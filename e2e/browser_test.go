@@ -31,6 +31,7 @@ type env struct {
 	d       *deployment
 	tab     *tab
 	foreign string // http://127.0.0.1:PORT: another site than the app's
+	others  []*tab // more tabs the scenario opened, in tab's browser context
 }
 
 // scenarios run in every deployment, each in a browser context of its own.
@@ -50,6 +51,10 @@ var scenarios = []struct {
 	{"logout in one tab logs out the other", twoTabs},
 }
 
+// TestBrowser runs every scenario in every deployment. The deployments run
+// in parallel, each with a browser of its own (at most two at once); the
+// scenarios of one deployment run one after another, each in a fresh
+// browser context.
 func TestBrowser(t *testing.T) {
 	for _, dep := range deployments {
 		t.Run(dep.name, func(t *testing.T) {
@@ -89,8 +94,10 @@ func (e *env) login(tb *tab) {
 // Content-Security-Policy: the SPA must run under latchkey's strict one.
 func (e *env) noCSPViolations() {
 	e.t.Helper()
-	if v := e.tab.console.matching("Content Security Policy"); len(v) > 0 {
-		e.t.Errorf("the page broke its Content-Security-Policy:\n%s", strings.Join(v, "\n"))
+	for _, tb := range append([]*tab{e.tab}, e.others...) {
+		if v := tb.console.matching("Content Security Policy"); len(v) > 0 {
+			e.t.Errorf("%s: the page broke its Content-Security-Policy:\n%s", tb.name, strings.Join(v, "\n"))
+		}
 	}
 }
 
@@ -249,6 +256,7 @@ func twoTabs(e *env) {
 	one := e.tab
 	e.login(one)
 	two := one.newTab("tab2")
+	e.others = append(e.others, two)
 	two.open(e.d.App + "/user")
 	two.waitRoute("user")
 	two.waitText("#profile-username", demoUser)
