@@ -13,7 +13,9 @@
 // Every deployment runs the same scenario table (browser_test.go). Each
 // scenario gets a fresh browser context (its own cookies and storage) in the
 // deployment's browser; at most two browsers run at once. A failing scenario
-// saves a screenshot of each of its tabs and logs the path, the browser
-// console and the servers' logs. LATCHKEY_UPDATE_SCREENSHOTS=1 rewrites
+// logs what each of its tabs shows, their consoles and the servers' logs,
+// and saves a screenshot of each tab in $LATCHKEY_E2E_ARTIFACTS, or else in
+// a new directory under the system's temporary directory that outlives the
+// run; the log says where. LATCHKEY_UPDATE_SCREENSHOTS=1 rewrites
 // docs/login.png and docs/profile.png from the embedded deployment.
 package e2e
