@@ -2,8 +2,8 @@
 
 /** How navigate changes the history and what it shows on arrival. */
 export interface NavigateOptions {
-  /** "push" adds a history entry; "replace" (default) and "none" do not. */
-  mode?: 'push' | 'replace' | 'none';
+  /** "push" adds a history entry; "replace" (default) rewrites the current one. */
+  mode?: 'push' | 'replace';
   /** Text for #notice on the new page. */
   notice?: string;
   /** Text for #error on the new page. */
