@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -236,6 +237,21 @@ func (tb *tab) fill(sel, s string) {
 func (tb *tab) click(sel string) {
 	tb.t.Helper()
 	tb.run("clicking "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+}
+
+// tabTo presses Tab, at most max times, until the element with the id has
+// the keyboard focus.
+func (tb *tab) tabTo(id string, max int) {
+	tb.t.Helper()
+	for i := 0; ; i++ {
+		if eval[string](tb, `document.activeElement ? document.activeElement.id : ""`) == id {
+			return
+		}
+		if i == max {
+			tb.fatalf("%d presses of Tab did not reach #%s", max, id)
+		}
+		tb.run("pressing Tab", chromedp.KeyEvent(kb.Tab))
+	}
 }
 
 // cookies returns the browser's cookies for url, HttpOnly ones included.

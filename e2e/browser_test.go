@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // The demo account that latchkey serve --demo creates.
@@ -43,6 +44,7 @@ var scenarios = []struct {
 	{"right password shows the profile", rightPassword},
 	{"remember me makes the session cookie persistent", rememberMe},
 	{"register refuses a weak password, then logs the new user in", register},
+	{"keyboard alone logs in and out", keyboardOnly},
 	{"reload keeps the session", reloadKeepsSession},
 	{"logout returns to login", logoutReturnsToLogin},
 	{"session cookie is HttpOnly and dead after logout", cookieHttpOnlyAndReplay},
@@ -317,4 +319,25 @@ func register(e *env) {
 	tb.click("#login-submit")
 	tb.waitRoute("user")
 	tb.waitText("#profile-username", name)
+}
+
+func keyboardOnly(e *env) {
+	tb := e.tab
+	tb.open(e.d.App + "/")
+	tb.waitRoute("login")
+	if bare := eval[string](tb, `[...document.querySelectorAll("input")].filter(i => i.type !== "hidden" && i.labels.length === 0).map(i => "#" + i.id).join(" ")`); bare != "" {
+		e.t.Errorf("inputs without a label: %s", bare)
+	}
+	tb.tabTo("username", 10)
+	if outline := eval[string](tb, `getComputedStyle(document.activeElement).outlineStyle`); outline == "none" {
+		e.t.Errorf("the focused #username has no outline: keyboard focus must be visible")
+	}
+	tb.run("typing the username", chromedp.KeyEvent(demoUser))
+	tb.tabTo("password", 1)
+	tb.run("typing the password and Enter", chromedp.KeyEvent(demoPassword+kb.Enter))
+	tb.waitRoute("user")
+	tb.waitText("#profile-username", demoUser)
+	tb.tabTo("logout", 15)
+	tb.run("pressing Enter", chromedp.KeyEvent(kb.Enter))
+	tb.waitRoute("login")
 }
