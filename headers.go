@@ -3,8 +3,12 @@ package latchkey
 import "net/http"
 
 // DefaultContentSecurityPolicy suits a built SPA served from latchkey's
-// own origin: no inline script, no plugins, no framing.
-const DefaultContentSecurityPolicy = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+// own origin: no inline script, no plugins, no framing. Images and fonts may
+// also be data: URLs, which Vite inlines for small assets; it is the same
+// policy as spa.DefaultCSP and deploy/nginx/same-origin.conf, so an SPA
+// behaves alike in every deployment.
+const DefaultContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; font-src 'self' data:; " +
+	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
 // apiContentSecurityPolicy is for JSON: nothing in it may load or run.
 const apiContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'"

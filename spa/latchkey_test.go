@@ -84,3 +84,13 @@ func TestMetaTokenWorksWithLatchkey(t *testing.T) {
 		t.Errorf("logout with the reloaded page's token = %d, want 200", got)
 	}
 }
+
+// TestCSPMatchesLatchkey: the binary serves the SPA with
+// latchkey.DefaultContentSecurityPolicy, spa.Handler alone with DefaultCSP;
+// one SPA build must work under both (the e2e tests found a data: favicon
+// blocked by the first only).
+func TestCSPMatchesLatchkey(t *testing.T) {
+	if latchkey.DefaultContentSecurityPolicy != spa.DefaultCSP {
+		t.Errorf("latchkey.DefaultContentSecurityPolicy = %q\nspa.DefaultCSP = %q\nwant the same policy", latchkey.DefaultContentSecurityPolicy, spa.DefaultCSP)
+	}
+}

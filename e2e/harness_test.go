@@ -1,0 +1,246 @@
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Timeouts. Every step of a test has one, so a broken page or a stuck
+// process fails the test instead of hanging it.
+const (
+	stepTimeout    = 15 * time.Second // one browser action or wait
+	startTimeout   = 30 * time.Second // a process or a browser starting
+	stopTimeout    = 10 * time.Second // a process draining at SIGTERM
+	buildTimeout   = 5 * time.Minute  // go build of the binary, cold cache and -race included
+	deployDeadline = 4 * time.Minute  // everything one deployment does in the browser
+)
+
+// cheapArgon2 keeps logins fast; the real parameters are tested in package
+// password.
+var cheapArgon2 = []string{"--argon2-memory", "64", "--argon2-time", "1"}
+
+// repoRoot is the module root: the tests run in e2e/.
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return root
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// latchkeyBinary builds cmd/latchkey once per test run and returns its path.
+// Under -race the binary is built with -race as well.
+func latchkeyBinary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "latchkey-e2e-bin-")
+		if buildErr != nil {
+			return
+		}
+		args := []string{"build", "-o", filepath.Join(buildDir, "latchkey")}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		args = append(args, "./cmd/latchkey")
+		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = repoRoot(tb)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatalf("building latchkey: %v", buildErr)
+	}
+	return filepath.Join(buildDir, "latchkey")
+}
+
+// process is the latchkey binary running `serve` until the test ends.
+type process struct {
+	URL  string // http://127.0.0.1:PORT, as printed by latchkey
+	Addr string // 127.0.0.1:PORT
+
+	cmd  *exec.Cmd
+	log  *lockedBuffer // stderr: the settings summary and the request log
+	done chan struct{} // closed when the process has exited
+	err  error         // its exit status, once done is closed
+}
+
+// Port returns the port latchkey listens on.
+func (p *process) Port() string {
+	_, port, _ := net.SplitHostPort(p.Addr)
+	return port
+}
+
+// errAddrInUse is returned by startLatchkey when the chosen --addr was taken.
+var errAddrInUse = errors.New("address already in use")
+
+// startLatchkey runs `latchkey serve --demo` on addr (127.0.0.1:0 for any
+// free port) with a fresh data directory, cheap argon2 and the extra args,
+// and stops it with SIGTERM when the test ends. It returns errAddrInUse if
+// addr was taken, so a caller that had to choose the port can try another.
+func startLatchkey(tb testing.TB, addr string, args ...string) (*process, error) {
+	tb.Helper()
+	bin := latchkeyBinary(tb)
+	all := append([]string{"serve", "--addr", addr, "--demo", "--data", filepath.Join(tb.TempDir(), "data")}, cheapArgon2...)
+	all = append(all, args...)
+	p := &process{log: &lockedBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, all...)
+	// No LATCHKEY_* from the developer's environment: the flags say it all.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LATCHKEY_") {
+			p.cmd.Env = append(p.cmd.Env, kv)
+		}
+	}
+	p.cmd.Stderr = p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatalf("starting latchkey: %v", err)
+	}
+	listening := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "latchkey listening on "); ok {
+				select {
+				case listening <- strings.TrimSpace(u):
+				default:
+				}
+			}
+		}
+		// Wait only once stdout is drained, as os/exec asks.
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	select {
+	case p.URL = <-listening:
+	case <-p.done:
+		if strings.Contains(p.log.String(), "address already in use") {
+			return nil, errAddrInUse
+		}
+		tb.Fatalf("latchkey %s exited at start (%v):\n%s", strings.Join(all, " "), p.err, p.log)
+	case <-time.After(startTimeout):
+		p.stop()
+		tb.Fatalf("latchkey %s did not say it was listening within %v:\n%s", strings.Join(all, " "), startTimeout, p.log)
+	}
+	p.Addr = strings.TrimPrefix(p.URL, "http://")
+	tb.Cleanup(func() {
+		p.stop()
+		out := p.log.String()
+		// A -race binary reports races on stderr and exits with status 66.
+		if strings.Contains(out, "WARNING: DATA RACE") {
+			tb.Errorf("latchkey reported a data race")
+		} else if p.err != nil && !isSIGTERM(p.err) {
+			tb.Errorf("latchkey exited with %v after SIGTERM, want success", p.err)
+		}
+		if tb.Failed() {
+			tb.Logf("latchkey %s log:\n%s", strings.Join(all, " "), out)
+		}
+	})
+	return p, nil
+}
+
+// isSIGTERM reports whether err says the process died of SIGTERM (before it
+// had installed its handler, which a very short test can hit).
+func isSIGTERM(err error) bool {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
+			return true
+		}
+	}
+	return false
+}
+
+// stop sends SIGTERM, waits for the drain, and SIGKILLs the process group
+// if that takes too long.
+func (p *process) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(stopTimeout):
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// freePort returns a loopback port nobody listens on now. Another process
+// can take it before it is used: callers retry on errAddrInUse.
+func freePort(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+// portOf returns the port of a host:port or a URL with one.
+func portOf(tb testing.TB, s string) string {
+	tb.Helper()
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "http://"), "https://")
+	s, _, _ = strings.Cut(s, "/")
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		tb.Fatalf("no port in %q: %v", s, err)
+	}
+	return port
+}
+
+// lockedBuffer is a bytes.Buffer that a process and the test may use at
+// once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
