@@ -457,7 +457,7 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 	}
 	b.printf("targets: latchkey >= 0.6 x ceiling, p99 <= 5 ms at 64 connections, 1,000,000 sessions >= 0.8 x 1,000\n")
 	b.printf("CPU us: the server's own CPU time (user+system, /proc/PID/stat, 10 ms ticks) per answered request; CPU x ceil: the ceiling's CPU per request over the server's, i.e. the throughput ratio if each had the CPUs to itself\n")
-	b.printf("file-backed: of the RSS now, the pages of mapped files (the binary, the database with mmap), which the kernel can drop\n")
+	b.printf("file-backed: of the RSS now, the pages of mapped files (the binary, the SQLite WAL index), which the kernel can drop\n")
 	return nil
 }
 
