@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"bytes"
+	"image/png"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,18 +10,20 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// TestDocScreenshots rewrites docs/login.png and docs/profile.png, which the
-// README shows, from the embedded deployment at a 1000x700 viewport. It runs
-// only with LATCHKEY_UPDATE_SCREENSHOTS=1.
+// TestDocScreenshots takes the login and profile screenshots the README
+// shows, from the embedded deployment at a 1000x700 viewport, and checks
+// they are whole pictures. With LATCHKEY_UPDATE_SCREENSHOTS=1 it writes them
+// to docs/; otherwise to a temporary directory, so a test run leaves the
+// tree alone.
 func TestDocScreenshots(t *testing.T) {
-	if os.Getenv("LATCHKEY_UPDATE_SCREENSHOTS") != "1" {
-		t.Skip("set LATCHKEY_UPDATE_SCREENSHOTS=1 to rewrite docs/login.png and docs/profile.png")
-	}
 	b := startBrowser(t)
 	d := startEmbedded(t)
 	tb := b.newSession(t)
 	tb.run("setting the viewport", chromedp.EmulateViewport(1000, 700))
-	docs := filepath.Join(repoRoot(t), "docs")
+	docs := t.TempDir()
+	if os.Getenv("LATCHKEY_UPDATE_SCREENSHOTS") == "1" {
+		docs = filepath.Join(repoRoot(t), "docs")
+	}
 	if err := os.MkdirAll(docs, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -27,12 +31,19 @@ func TestDocScreenshots(t *testing.T) {
 		t.Helper()
 		// Blur whatever has focus, so no caret or focus ring shows.
 		eval[bool](tb, `document.activeElement && document.activeElement.blur && document.activeElement.blur(), true`)
-		png, err := tb.screenshot()
+		shot, err := tb.screenshot()
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
+		img, err := png.Decode(bytes.NewReader(shot))
+		if err != nil {
+			t.Fatalf("screenshot %s is not a PNG: %v", name, err)
+		}
+		if got := img.Bounds().Size(); got.X != 1000 || got.Y != 700 {
+			t.Errorf("screenshot %s is %v, want 1000x700", name, got)
+		}
 		p := filepath.Join(docs, name)
-		if err := os.WriteFile(p, png, 0o644); err != nil {
+		if err := os.WriteFile(p, shot, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("wrote %s", p)
