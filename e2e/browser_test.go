@@ -221,6 +221,9 @@ func tamperedCookie(e *env) {
 	tb.open(e.d.App + "/user")
 	tb.waitRoute("login")
 	tb.waitText("#notice", msgExpired)
+	if role := eval[string](tb, `document.querySelector("#notice").getAttribute("role") || ""`); role != "status" {
+		e.t.Errorf(`#notice has role=%q, want "status" (screen readers announce it)`, role)
+	}
 }
 
 func foreignSiteCannotLogOut(e *env) {
