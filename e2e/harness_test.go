@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // Timeouts. Every step of a test has one, so a broken page or a stuck
@@ -89,9 +90,9 @@ type process struct {
 	Addr string // 127.0.0.1:PORT
 
 	cmd  *exec.Cmd
-	log  *lockedBuffer // stderr: the settings summary and the request log
-	done chan struct{} // closed when the process has exited
-	err  error         // its exit status, once done is closed
+	log  *testenv.Buffer // stderr: the settings summary and the request log
+	done chan struct{}   // closed when the process has exited
+	err  error           // its exit status, once done is closed
 }
 
 // Port returns the port latchkey listens on.
@@ -112,7 +113,7 @@ func startLatchkey(tb testing.TB, addr string, args ...string) (*process, error)
 	bin := latchkeyBinary(tb)
 	all := append([]string{"serve", "--addr", addr, "--demo", "--data", filepath.Join(tb.TempDir(), "data")}, cheapArgon2...)
 	all = append(all, args...)
-	p := &process{log: &lockedBuffer{}, done: make(chan struct{})}
+	p := &process{log: &testenv.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, all...)
 	// No LATCHKEY_* from the developer's environment: the flags say it all.
 	for _, kv := range os.Environ() {
@@ -224,23 +225,4 @@ func portOf(tb testing.TB, s string) string {
 		tb.Fatalf("no port in %q: %v", s, err)
 	}
 	return port
-}
-
-// lockedBuffer is a bytes.Buffer that a process and the test may use at
-// once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -9,7 +9,6 @@
 package nginxtest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -19,7 +18,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,7 +32,7 @@ type Server struct {
 	Dir  string // nginx's prefix directory: nginx.conf, site.conf, temp files
 
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *testenv.Buffer
 	done   chan struct{} // closed when nginx has exited
 }
 
@@ -128,7 +126,7 @@ func start(tb testing.TB, bin string, src []byte, vars map[string]string) (*Serv
 		return nil, err
 	}
 
-	s := &Server{URL: "http://" + addr, Addr: addr, Dir: dir, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	s := &Server{URL: "http://" + addr, Addr: addr, Dir: dir, stderr: &testenv.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(bin, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"), "-e", "stderr",
 		"-g", "daemon off; pid "+filepath.Join(dir, "nginx.pid")+"; error_log stderr;")
 	s.cmd.Stdout = s.stderr
@@ -234,23 +232,4 @@ func (s *Server) stop() {
 		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		<-s.done
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that nginx's output and the test may use
-// at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -4,9 +4,11 @@
 package testenv
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 )
 
@@ -44,4 +46,23 @@ func Env(tb testing.TB, name, hint string) string {
 		Unavailable(tb, "%s is not set (%s)", name, hint)
 	}
 	return v
+}
+
+// Buffer is a bytes.Buffer that a child process's output and the test may
+// use at once.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Buffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *Buffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
