@@ -310,6 +310,8 @@ func TestUserCommands(t *testing.T) {
 }
 
 func TestCommandErrors(t *testing.T) {
+	// Run where a stray default ./latchkey-data would be noticed, not in the tree.
+	t.Chdir(t.TempDir())
 	if out, err := runCmd(t, "", "version"); err != nil || !strings.HasPrefix(out, "latchkey ") {
 		t.Errorf("version: %v %q", err, out)
 	}
@@ -329,5 +331,8 @@ func TestCommandErrors(t *testing.T) {
 	}
 	if _, err := runCmd(t, ""); err == nil {
 		t.Errorf("no arguments: no error")
+	}
+	if _, err := os.Stat("latchkey-data"); err == nil {
+		t.Errorf("a refused command created ./latchkey-data")
 	}
 }

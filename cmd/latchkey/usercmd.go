@@ -32,6 +32,12 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return errors.New("user: missing subcommand")
 	}
 	sub := args[0]
+	switch sub {
+	case "add", "list", "remove", "passwd":
+	default: // refuse before anything is opened or created
+		fmt.Fprintln(stderr, userUsage)
+		return fmt.Errorf("user: unknown subcommand %q", sub)
+	}
 	fs := newFlagSet("user "+sub, stderr)
 	var o options
 	o.register(fs)
@@ -107,9 +113,6 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 			return describe(err)
 		}
 		fmt.Fprintf(stdout, "password changed for %q; its sessions were ended\n", name)
-	default:
-		fmt.Fprintln(stderr, userUsage)
-		return fmt.Errorf("user: unknown subcommand %q", sub)
 	}
 	return nil
 }
