@@ -29,6 +29,13 @@ type Session struct {
 	UserAgent string
 	// IP is the client address at login, for session listings.
 	IP string
+	// Generation counts the refresh-token rotations of a token-mode session
+	// (a refresh-token family); it stays 0 for cookie sessions. Only
+	// RotateSession changes it.
+	Generation int64
+	// RotatedAt is when Generation last changed, or when the session was
+	// created; whole seconds, as token timestamps are.
+	RotatedAt time.Time
 }
 
 // MaxUserAgentBytes bounds the User-Agent kept in a Session.
@@ -56,6 +63,15 @@ type SessionStore interface {
 	// Fresh) to the session with s.TokenHash. It returns ErrNotFound if that
 	// session is gone or expired, and never resurrects it.
 	UpdateSession(ctx context.Context, s *Session) error
+
+	// RotateSession writes s.Generation and s.RotatedAt, with the fields
+	// UpdateSession writes, to the session with s.TokenHash, but only if
+	// that session's stored Generation is prevGen; it is the atomic
+	// compare-and-swap behind single-use refresh tokens, so of several
+	// concurrent rotations from one generation exactly one succeeds. It
+	// returns ErrConflict if the stored Generation is not prevGen, and
+	// ErrNotFound if the session is gone or expired.
+	RotateSession(ctx context.Context, s *Session, prevGen int64) error
 
 	// DeleteSession removes the session. Deleting a missing session is not an
 	// error, so logout is idempotent.

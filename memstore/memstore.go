@@ -175,6 +175,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error
 	c.CreatedAt = norm(c.CreatedAt)
 	c.LastSeenAt = norm(c.LastSeenAt)
 	c.ExpiresAt = norm(c.ExpiresAt)
+	c.RotatedAt = norm(c.RotatedAt)
 	c.IdleExpiresAt = earliest(norm(c.IdleExpiresAt), c.ExpiresAt)
 	key := string(c.TokenHash)
 
@@ -220,6 +221,28 @@ func (s *Store) UpdateSession(ctx context.Context, sess *latchkey.Session) error
 	cur.LastSeenAt = norm(sess.LastSeenAt)
 	cur.IdleExpiresAt = earliest(norm(sess.IdleExpiresAt), cur.ExpiresAt)
 	cur.Fresh = sess.Fresh
+	s.sessions[key] = cur
+	return nil
+}
+
+// RotateSession implements latchkey.SessionStore.
+func (s *Store) RotateSession(ctx context.Context, sess *latchkey.Session, prevGen int64) error {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := string(sess.TokenHash)
+	cur, ok := s.sessions[key]
+	if !ok || cur.Expired(now) {
+		return fmt.Errorf("memstore: rotate session: %w", latchkey.ErrNotFound)
+	}
+	if cur.Generation != prevGen {
+		return fmt.Errorf("memstore: rotate session: generation %d, not %d: %w", cur.Generation, prevGen, latchkey.ErrConflict)
+	}
+	cur.LastSeenAt = norm(sess.LastSeenAt)
+	cur.IdleExpiresAt = earliest(norm(sess.IdleExpiresAt), cur.ExpiresAt)
+	cur.Fresh = sess.Fresh
+	cur.Generation = sess.Generation
+	cur.RotatedAt = norm(sess.RotatedAt)
 	s.sessions[key] = cur
 	return nil
 }
