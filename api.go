@@ -20,11 +20,14 @@ func (a *Auth) routes() http.Handler {
 	mux.Handle("GET "+p+"/getcsrf", a.read(a.getCSRF))
 	mux.Handle("POST "+p+"/register", a.write(a.register))
 	mux.Handle("POST "+p+"/login", a.write(a.login))
-	mux.Handle("GET "+p+"/getsession", a.read(a.getSession))
-	mux.Handle("GET "+p+"/data", a.read(a.data))
+	mux.Handle("GET "+p+"/getsession", a.resource(a.getSession))
+	mux.Handle("GET "+p+"/data", a.resource(a.data))
 	mux.Handle("POST "+p+"/logout", a.write(a.logout))
 	mux.Handle("GET "+p+"/logout", a.read(a.logoutGET))
-	mux.Handle("GET "+p+"/auth/verify", a.read(a.verify))
+	mux.Handle("GET "+p+"/auth/verify", a.resource(a.verify))
+	if a.tokens != nil {
+		mux.Handle("POST "+p+"/auth/refresh", a.read(a.refreshTokens))
+	}
 	var h http.Handler = apiHeaders(a.jsonMuxErrors(mux))
 	if a.cors != nil {
 		h = a.cors.Handler(h)
@@ -38,6 +41,19 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, cur *current) erro
 func (a *Auth) read(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cur, err := a.load(w, r)
+		if err == nil {
+			err = h(w, r, cur)
+		}
+		if err != nil {
+			a.writeError(w, r, err, "")
+		}
+	})
+}
+
+// resource is read for routes that also accept API tokens (identify).
+func (a *Auth) resource(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cur, err := a.identify(w, r)
 		if err == nil {
 			err = h(w, r, cur)
 		}
@@ -252,8 +268,19 @@ func (a *Auth) acquireHashSlot(ctx context.Context) (release func(), err error) 
 }
 
 func (a *Auth) getSession(w http.ResponseWriter, r *http.Request, cur *current) error {
+	if cur.expired || cur.bearer && cur.user == nil {
+		return cur.unauthenticated()
+	}
 	if cur.user == nil {
 		writeJSON(w, http.StatusOK, map[string]bool{"login": false})
+		return nil
+	}
+	if t := cur.apiToken; t != nil {
+		tok := map[string]any{"id": t.ID, "name": t.Name}
+		if !t.ExpiresAt.IsZero() {
+			tok["expiresAt"] = t.ExpiresAt.UTC()
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"login": true, "user": publicUser(cur.user), "apiToken": tok})
 		return nil
 	}
 	writeJSON(w, http.StatusOK, sessionJSON{
@@ -278,7 +305,7 @@ type sessionJSON struct {
 
 func (a *Auth) data(w http.ResponseWriter, r *http.Request, cur *current) error {
 	if cur.user == nil {
-		return ErrUnauthorized
+		return cur.unauthenticated()
 	}
 	writeJSON(w, http.StatusOK, publicUser(cur.user))
 	return nil
@@ -309,7 +336,7 @@ func (a *Auth) logoutGET(w http.ResponseWriter, r *http.Request, cur *current) e
 // method changes state, the CSRF check runs as it would on the original.
 func (a *Auth) verify(w http.ResponseWriter, r *http.Request, cur *current) error {
 	if cur.user == nil {
-		return ErrUnauthorized
+		return cur.unauthenticated()
 	}
 	if m := r.Header.Get("X-Original-Method"); m != "" && unsafeMethod(m) {
 		orig := r.Clone(r.Context())

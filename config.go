@@ -80,6 +80,12 @@ type Config struct {
 	// stripped). Default nil: unknown API paths are 404.
 	Upstream *url.URL
 
+	// TokenMode is how a logged-in browser is recognised: TokenModeSession
+	// (default) or TokenModeJWT, configured by JWT.
+	TokenMode TokenMode
+	// JWT configures TokenModeJWT; ignored in session mode.
+	JWT JWTConfig
+
 	// IdleTimeout ends a session unused for this long. Default 2h.
 	IdleTimeout time.Duration
 	// AbsoluteTimeout ends a session this long after login. Default 24h.
@@ -144,6 +150,12 @@ func (c Config) withDefaults() Config {
 	def(&c.TouchInterval, time.Minute)
 	def(&c.HashQueueTimeout, 3*time.Second)
 	def(&c.LoginRefill, 3*time.Second)
+	if c.TokenMode == "" {
+		c.TokenMode = TokenModeSession
+	}
+	if c.TokenMode == TokenModeJWT {
+		c.JWT = c.JWT.withDefaults(strings.TrimRight(c.PublicURL, "/"))
+	}
 	if c.Protection == "" {
 		c.Protection = ProtectionBasic
 	}
@@ -186,6 +198,13 @@ func (c *Config) validate() error {
 	case ProtectionOff, ProtectionBasic, ProtectionStrong:
 	default:
 		errs = append(errs, fmt.Errorf("session protection %q: want off, basic or strong", c.Protection))
+	}
+	switch c.TokenMode {
+	case TokenModeSession:
+	case TokenModeJWT:
+		errs = append(errs, c.JWT.validate()...)
+	default:
+		errs = append(errs, fmt.Errorf("token mode %q: want session or jwt", c.TokenMode))
 	}
 	errs = append(errs, c.resolveCookies()...)
 	if c.IdleTimeout > c.AbsoluteTimeout || c.RememberIdleTimeout > c.RememberAbsoluteTimeout {

@@ -28,7 +28,10 @@ var b64 = base64.RawURLEncoding.Strict()
 // secrets (sessions and CSRF bindings), for proxies that must not pass
 // them on to other servers.
 func OwnCookieNames() []string {
-	return []string{sessionCookie, hostPrefix + sessionCookie, anonCookie, hostPrefix + anonCookie}
+	return []string{
+		sessionCookie, hostPrefix + sessionCookie, anonCookie, hostPrefix + anonCookie,
+		accessCookie, hostPrefix + accessCookie, refreshCookie, securePrefix + refreshCookie,
+	}
 }
 
 // newToken returns a fresh 256-bit random token.
@@ -96,18 +99,24 @@ type cookieWriter struct {
 }
 
 func (c cookieWriter) set(w http.ResponseWriter, base, value string, httpOnly bool, expires time.Time) {
+	name := cookieName(base, c.secure)
+	if base == xsrfCookie {
+		name = xsrfCookie // fixed name: clients look for exactly this one
+	}
+	c.setNamed(w, name, "/", value, httpOnly, expires)
+}
+
+// setNamed sets the cookie with this exact name and path.
+func (c cookieWriter) setNamed(w http.ResponseWriter, name, path, value string, httpOnly bool, expires time.Time) {
 	ck := &http.Cookie{
-		Name:        cookieName(base, c.secure),
+		Name:        name,
 		Value:       value,
-		Path:        "/",
+		Path:        path,
 		HttpOnly:    httpOnly,
 		Secure:      c.secure,
 		SameSite:    c.sameSite,
 		Domain:      c.domain,
 		Partitioned: c.partitioned,
-	}
-	if base == xsrfCookie {
-		ck.Name = xsrfCookie // fixed name: clients look for exactly this one
 	}
 	if !expires.IsZero() {
 		ck.Expires = expires.UTC()
@@ -121,8 +130,12 @@ func (c cookieWriter) clear(w http.ResponseWriter, base string, httpOnly bool) {
 	if base == xsrfCookie {
 		name = xsrfCookie
 	}
+	c.clearNamed(w, name, "/", httpOnly)
+}
+
+func (c cookieWriter) clearNamed(w http.ResponseWriter, name, path string, httpOnly bool) {
 	http.SetCookie(w, &http.Cookie{
-		Name: name, Path: "/", MaxAge: -1, HttpOnly: httpOnly, Domain: c.domain,
+		Name: name, Path: path, MaxAge: -1, HttpOnly: httpOnly, Domain: c.domain,
 		Secure: c.secure, SameSite: c.sameSite, Partitioned: c.partitioned,
 	})
 }

@@ -19,6 +19,12 @@ var (
 	ErrInvalidCredentials = errors.New("latchkey: invalid credentials")
 	// ErrUnauthorized: the request carries no valid session.
 	ErrUnauthorized = errors.New("latchkey: not logged in")
+	// ErrTokenExpired: the access token is authentic but has expired; the
+	// client should refresh it (POST /api/auth/refresh) and retry.
+	ErrTokenExpired = errors.New("latchkey: access token expired")
+	// ErrTokenReused: a refresh token was used twice; its whole login has
+	// been revoked.
+	ErrTokenReused = errors.New("latchkey: refresh token reused")
 	// ErrCSRF: the CSRF token is missing or wrong, or the request is cross-origin.
 	ErrCSRF = errors.New("latchkey: CSRF check failed")
 	// ErrBusy: too many password hashes are running; retry shortly.
@@ -70,6 +76,10 @@ func errorResponse(err error) (status int, body apiError, known bool) {
 		return http.StatusUnauthorized, apiError{"invalid_credentials", "The username or password is incorrect.", ""}, true
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized, apiError{"unauthorized", "You are not logged in.", ""}, true
+	case errors.Is(err, ErrTokenExpired):
+		return http.StatusUnauthorized, apiError{"token_expired", "The access token has expired; refresh it and retry.", ""}, true
+	case errors.Is(err, ErrTokenReused):
+		return http.StatusUnauthorized, apiError{"token_reused", "This login was ended because a refresh token was used twice. Log in again.", ""}, true
 	case errors.Is(err, ErrCSRF):
 		return http.StatusForbidden, apiError{"csrf_failed", csrfMessage(err), ""}, true
 	case errors.Is(err, ErrUsernameTaken):

@@ -35,6 +35,9 @@ func (a *Auth) newGateway(upstream *url.URL) http.Handler {
 				setIdentityHeaders(pr.Out.Header, u)
 			}
 			stripOwnCookies(pr.Out)
+			if _, ok := APITokenFromContext(pr.In.Context()); ok {
+				pr.Out.Header.Del("Authorization") // the backend never holds latchkey's tokens
+			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			a.log.WarnContext(r.Context(), "upstream request failed", "path", r.URL.Path, "err", err)

@@ -2,6 +2,7 @@ package latchkey
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,7 @@ type Auth struct {
 	hashSem  chan struct{}
 	attempts *attemptLimiter
 	cors     *cors.Cors // nil without AllowedOrigins
+	tokens   *tokens    // nil in session mode
 	gateway  http.Handler
 	handler  http.Handler
 }
@@ -77,6 +79,11 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 			}
 		}
 	}
+	if cfg.TokenMode == TokenModeJWT {
+		if a.tokens, err = newTokens(cfg); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Upstream != nil {
 		a.gateway = a.newGateway(cfg.Upstream)
 	}
@@ -108,6 +115,7 @@ type ctxKey int
 const (
 	userKey ctxKey = iota
 	sessionKey
+	apiTokenKey
 )
 
 // UserFromContext returns the logged-in user that Require or Optional put in
@@ -138,9 +146,12 @@ func (a *Auth) Optional(next http.Handler) http.Handler {
 
 func (a *Auth) guard(next http.Handler, required bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cur, err := a.load(w, r)
+		cur, err := a.identify(w, r)
 		if err == nil && required && cur.user == nil {
-			err = ErrUnauthorized
+			err = cur.unauthenticated()
+		}
+		if err == nil && cur.bearer && cur.user == nil {
+			err = ErrUnauthorized // a bad bearer token is refused even where login is optional
 		}
 		if err == nil && unsafeMethod(r.Method) && (cur.user != nil || required) {
 			err = a.checkCSRF(r, cur)
@@ -160,13 +171,38 @@ type current struct {
 	anonID  []byte // the valid anonymous CSRF cookie, if any
 	cookies cookieWriter
 	now     time.Time
+
+	// Token mode: the CSRF value the access token is bound to; whether
+	// that token is authentic but expired; and its family's store key,
+	// known even when it has expired, so logout can revoke it.
+	csrfClaim  string
+	expired    bool
+	familyHash []byte
+
+	// bearer is set when the request carried an Authorization: Bearer
+	// header; apiToken is the token, when it was valid.
+	bearer   bool
+	apiToken *APIToken
+}
+
+// unauthenticated is the error for a request that needs a login and has
+// none: token_expired when an expired access token can be refreshed.
+func (c *current) unauthenticated() error {
+	if c.expired {
+		return ErrTokenExpired
+	}
+	return ErrUnauthorized
 }
 
 func (c *current) context(ctx context.Context) context.Context {
 	if c.user == nil {
 		return ctx
 	}
-	return context.WithValue(context.WithValue(ctx, userKey, c.user), sessionKey, c.session)
+	ctx = context.WithValue(ctx, userKey, c.user)
+	if c.apiToken != nil {
+		return context.WithValue(ctx, apiTokenKey, c.apiToken)
+	}
+	return context.WithValue(ctx, sessionKey, c.session)
 }
 
 // load reads the session and anonymous cookies of r. A missing, malformed,
@@ -178,6 +214,9 @@ func (a *Auth) load(w http.ResponseWriter, r *http.Request) (*current, error) {
 	cur := &current{now: now, cookies: cookieWriter{secure: secure, sameSite: a.cfg.SameSite, domain: a.cfg.CookieDomain, partitioned: a.cfg.Partitioned, now: now}}
 	if id, ok, _ := readTokenCookie(r, cookieName(anonCookie, secure)); ok {
 		cur.anonID = id[:]
+	}
+	if a.tokens != nil {
+		return cur, a.loadJWT(r.Context(), w, r, cur)
 	}
 	tok, ok, present := readTokenCookie(r, cookieName(sessionCookie, secure))
 	if !ok {
@@ -276,12 +315,23 @@ func (a *Auth) refresh(ctx context.Context, s *Session, userAgent string, now ti
 // bound to this browser's session, or to its anonymous cookie if it has no
 // session.
 func (a *Auth) checkCSRF(r *http.Request, cur *current) error {
+	if cur.apiToken != nil {
+		return nil // a bearer token is not ambient authority: nothing to forge
+	}
 	if err := a.crossOrigin(r, r.Method); err != nil {
 		return &csrfError{"cross-origin request refused"}
 	}
 	tok, ok := requestCSRFToken(r)
 	if !ok {
 		return &csrfError{"missing or ambiguous token; send it in the X-CSRFToken header (get one from GET " + a.cfg.APIPrefix + "/getcsrf)"}
+	}
+	if cur.csrfClaim != "" {
+		// Token mode, logged in: double submit of the value the signed
+		// access token carries.
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(cur.csrfClaim)) != 1 {
+			return &csrfError{"wrong token; send the csrf_access_token cookie's value in the X-CSRF-TOKEN header"}
+		}
+		return nil
 	}
 	kind, binding := bindAnon, cur.anonID
 	if cur.session != nil {
@@ -301,6 +351,10 @@ func (a *Auth) checkCSRF(r *http.Request, cur *current) error {
 // X-CSRFToken header and the JS-readable XSRF-TOKEN cookie.
 func (a *Auth) issueCSRF(w http.ResponseWriter, cur *current) string {
 	var tok string
+	if cur.csrfClaim != "" {
+		w.Header()["X-CSRFToken"] = []string{cur.csrfClaim}
+		return cur.csrfClaim
+	}
 	if cur.session != nil {
 		tok = a.keys.issue(bindSession, cur.session.TokenHash)
 	} else {
@@ -320,6 +374,9 @@ func (a *Auth) issueCSRF(w http.ResponseWriter, cur *current) string {
 // whatever session it had, so a planted session id is never promoted
 // (fixation). It returns the new CSRF token.
 func (a *Auth) startSession(w http.ResponseWriter, r *http.Request, cur *current, u *User, remember bool) (string, error) {
+	if a.tokens != nil {
+		return a.startFamily(w, r, cur, u, remember)
+	}
 	ctx := r.Context()
 	if cur.session != nil {
 		if err := a.sessions.DeleteSession(ctx, cur.session.TokenHash); err != nil {
@@ -363,12 +420,22 @@ func (a *Auth) startSession(w http.ResponseWriter, r *http.Request, cur *current
 // endSession deletes the browser's session, clears its cookie and gives it
 // a fresh anonymous CSRF token so it can log in again without a reload.
 func (a *Auth) endSession(w http.ResponseWriter, r *http.Request, cur *current) error {
-	if cur.session != nil {
+	if a.tokens != nil {
+		if cur.familyHash != nil {
+			if err := a.sessions.DeleteSession(r.Context(), cur.familyHash); err != nil {
+				return fmt.Errorf("revoke token family: %w", err)
+			}
+		}
+		a.clearTokenCookies(w, cur)
+		cur.csrfClaim, cur.expired, cur.familyHash = "", false, nil
+	} else if cur.session != nil {
 		if err := a.sessions.DeleteSession(r.Context(), cur.session.TokenHash); err != nil {
 			return fmt.Errorf("delete session: %w", err)
 		}
 	}
-	cur.cookies.clear(w, sessionCookie, true)
+	if a.tokens == nil {
+		cur.cookies.clear(w, sessionCookie, true)
+	}
 	cur.session, cur.user = nil, nil
 	id := newToken()
 	cur.anonID = id[:]
@@ -418,5 +485,6 @@ func (a *Auth) CSRFToken(w http.ResponseWriter, r *http.Request) (string, error)
 func (a *Auth) Config() Config {
 	c := a.cfg
 	c.Secrets = nil
+	c.JWT.SigningKeys = nil
 	return c
 }

@@ -162,14 +162,21 @@ func printSummary(w io.Writer, d *deployment, cfg latchkey.Config, addr string) 
 	}
 	fmt.Fprintf(w, "mode      %s; listening on %s as %s; API under %s\n", d.mode, addr, scheme, cfg.APIPrefix)
 	fmt.Fprintf(w, "spa       %s\n", spa)
-	fmt.Fprintf(w, "cookies   session cookie HttpOnly, SameSite=%s, Secure %s%s\n", latchkey.SameSiteName(cfg.SameSite), secure, map[bool]string{true: ", Partitioned"}[cfg.Partitioned])
+	cookies, bound := "session cookie", "the session"
+	if cfg.TokenMode == latchkey.TokenModeJWT {
+		cookies, bound = "access and refresh token cookies", "the access token (double submit)"
+		j := cfg.JWT
+		fmt.Fprintf(w, "tokens    JWT %s, access %s, login %s, refresh reuse grace %s; iss %s, aud %s; public keys at /.well-known/jwks.json\n",
+			j.Algorithm, j.AccessTTL, j.RefreshTTL, j.ReuseGrace, j.Issuer, j.Audience)
+	}
+	fmt.Fprintf(w, "cookies   %s HttpOnly, SameSite=%s, Secure %s%s\n", cookies, latchkey.SameSiteName(cfg.SameSite), secure, map[bool]string{true: ", Partitioned"}[cfg.Partitioned])
 	cors := "off (same origin only)"
 	if len(cfg.AllowedOrigins) > 0 {
 		cors = "credentials for exactly " + strings.Join(cfg.AllowedOrigins, ", ")
 	}
 	fmt.Fprintf(w, "cors      %s\n", cors)
-	fmt.Fprintf(w, "csrf      token in X-CSRFToken/X-CSRF-Token/X-XSRF-TOKEN, bound to the session; cross-origin writes refused%s\n",
-		map[bool]string{true: " except from the allowed origins"}[len(cfg.AllowedOrigins) > 0])
+	fmt.Fprintf(w, "csrf      token in X-CSRFToken/X-CSRF-Token/X-XSRF-TOKEN, bound to %s; cross-origin writes refused%s\n",
+		bound, map[bool]string{true: " except from the allowed origins"}[len(cfg.AllowedOrigins) > 0])
 	proxies := "none (X-Forwarded-* ignored)"
 	if len(cfg.TrustedProxies) > 0 {
 		proxies = fmt.Sprint(cfg.TrustedProxies)

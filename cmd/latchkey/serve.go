@@ -31,6 +31,7 @@ type options struct {
 	sameSite   string
 	protection string
 	stores     storeOptions
+	jwt        jwtOptions
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -59,6 +60,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	})
 	fs.IntVar(&o.cfg.MaxConcurrentHashes, "max-concurrent-hashes", 0, "password hashes computed at once (default: number of CPUs, at least 2)")
 	o.stores.register(fs)
+	o.jwt.register(fs, &o.cfg)
 }
 
 func uintFlag(p *uint32) func(string) error {
@@ -81,6 +83,9 @@ func (o *options) config(stderr io.Writer) (latchkey.Config, error) {
 	}
 	cfg.SameSite = ss
 	cfg.Protection = latchkey.SessionProtection(strings.ToLower(o.protection))
+	if err := o.jwt.apply(&cfg); err != nil {
+		return cfg, err
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return cfg, fmt.Errorf("--log-level: %w", err)
@@ -260,6 +265,9 @@ func newMux(auth *latchkey.Auth, front http.Handler) http.Handler {
 		front = api // unknown paths get a JSON 404
 	}
 	mux.Handle("/", front)
+	if auth.Config().TokenMode == latchkey.TokenModeJWT {
+		mux.Handle("GET /.well-known/jwks.json", auth.JWKSHandler())
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")

@@ -1,0 +1,428 @@
+package latchkey
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/latchkey/latchkey/jwtcookie"
+)
+
+// TokenMode is how a logged-in browser is recognised.
+type TokenMode string
+
+const (
+	// TokenModeSession keeps a server-side session referenced by one
+	// HttpOnly cookie. The default.
+	TokenModeSession TokenMode = "session"
+	// TokenModeJWT keeps a short-lived signed access token and a
+	// single-use refresh token in HttpOnly cookies, with CSRF by double
+	// submit (Flask-JWT-Extended's cookies and header). Each login is a
+	// token family, recorded as a Session, so logout and reuse detection
+	// revoke it everywhere.
+	TokenModeJWT TokenMode = "jwt"
+)
+
+// JWTConfig configures TokenModeJWT.
+type JWTConfig struct {
+	// Algorithm is jwtcookie.EdDSA (default) or jwtcookie.HS256. EdDSA
+	// public keys are published at /.well-known/jwks.json.
+	Algorithm string
+	// SigningKeys are Ed25519 keys: the first signs, all verify. Default:
+	// keys derived from Secrets (first signs, all verify), so instances that
+	// share the secret share the keys.
+	SigningKeys []ed25519.PrivateKey
+	// VerificationKeys verify but never sign: keys being rotated in or out.
+	VerificationKeys []ed25519.PublicKey
+	// Issuer is the iss claim. Default PublicURL, else "latchkey".
+	Issuer string
+	// Audience is the aud claim of access tokens, which services that
+	// verify them check. Default Issuer. Refresh tokens have their own
+	// audience, the refresh endpoint, so one cannot pass for the other.
+	Audience string
+	// AccessTTL is how long an access token is valid. Default 15m.
+	AccessTTL time.Duration
+	// RefreshTTL is how long a login lasts: its refresh tokens expire this
+	// long after the password was entered, however often they rotate.
+	// Default 30 days.
+	RefreshTTL time.Duration
+	// ReuseGrace is how long after a rotation the refresh token it consumed
+	// still yields the same new pair, so concurrent refreshes from several
+	// tabs all succeed. Reuse after it revokes the family. Default 10s.
+	ReuseGrace time.Duration
+	// Leeway allows for clock skew between instances. Default 5s.
+	Leeway time.Duration
+}
+
+// Token-mode cookie names are Flask-JWT-Extended's, so its frontends work.
+// The HttpOnly ones get __Host-/__Secure- when cookies are Secure; the
+// csrf_* ones never do, as scripts read them by name (a planted one is
+// useless: the value must match a claim of the signed token).
+const (
+	accessCookie      = "access_token_cookie"
+	refreshCookie     = "refresh_token_cookie"
+	csrfAccessCookie  = "csrf_access_token"
+	csrfRefreshCookie = "csrf_refresh_token"
+	securePrefix      = "__Secure-"
+)
+
+func (c JWTConfig) withDefaults(publicURL string) JWTConfig {
+	if c.Algorithm == "" {
+		c.Algorithm = jwtcookie.EdDSA
+	}
+	if c.Issuer == "" {
+		c.Issuer = publicURL
+	}
+	if c.Issuer == "" {
+		c.Issuer = "latchkey"
+	}
+	if c.Audience == "" {
+		c.Audience = c.Issuer
+	}
+	for _, d := range []struct {
+		p *time.Duration
+		v time.Duration
+	}{{&c.AccessTTL, 15 * time.Minute}, {&c.RefreshTTL, 30 * 24 * time.Hour}, {&c.ReuseGrace, 10 * time.Second}, {&c.Leeway, 5 * time.Second}} {
+		if *d.p == 0 {
+			*d.p = d.v
+		}
+	}
+	return c
+}
+
+func (c JWTConfig) validate() []error {
+	var errs []error
+	if c.AccessTTL < time.Second || c.RefreshTTL < c.AccessTTL {
+		errs = append(errs, errors.New("JWT lifetimes: the access token must live at least 1s and no longer than the refresh token"))
+	}
+	if c.ReuseGrace < 0 || c.Leeway < 0 || c.ReuseGrace > time.Minute {
+		errs = append(errs, errors.New("JWT reuse grace must be between 0 and 1m, and leeway not negative"))
+	}
+	if len(c.SigningKeys) > 0 && c.Algorithm != jwtcookie.EdDSA {
+		errs = append(errs, errors.New("JWT signing keys are Ed25519: use the EdDSA algorithm"))
+	}
+	return errs
+}
+
+// tokens is what token mode adds to an Auth.
+type tokens struct {
+	cfg        JWTConfig
+	keys       *jwtcookie.Set
+	derive     []byte // HMAC key for the jti and csrf values, which must repeat within the grace window
+	refreshAud string
+	refreshURL string // the refresh cookie's Path
+}
+
+func newTokens(cfg Config) (*tokens, error) {
+	var keys *jwtcookie.Set
+	var err error
+	if len(cfg.JWT.SigningKeys) > 0 {
+		keys, err = jwtcookie.NewEd25519(cfg.JWT.SigningKeys, cfg.JWT.VerificationKeys)
+	} else {
+		keys, err = jwtcookie.FromSecrets(cfg.JWT.Algorithm, cfg.Secrets)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("latchkey: JWT keys: %w", err)
+	}
+	derive, err := hkdf.Key(sha256.New, cfg.Secrets[0], nil, "latchkey jwt values v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("latchkey: derive JWT key: %w", err)
+	}
+	refreshURL := cfg.APIPrefix + "/auth/refresh"
+	return &tokens{cfg: cfg.JWT, keys: keys, derive: derive, refreshURL: refreshURL, refreshAud: cfg.JWT.Issuer + refreshURL}, nil
+}
+
+func (t *tokens) expect(typ string, now time.Time) jwtcookie.Expect {
+	aud := t.cfg.Audience
+	if typ == jwtcookie.Refresh {
+		aud = t.refreshAud
+	}
+	return jwtcookie.Expect{Type: typ, Issuer: t.cfg.Issuer, Audience: aud, Now: func() time.Time { return now }, Leeway: t.cfg.Leeway}
+}
+
+// value derives a jti or CSRF value from the family and generation, so
+// that the grace window can hand out the same pair again without storing it.
+func (t *tokens) value(what, sid string, gen int64) string {
+	m := hmac.New(sha256.New, t.derive)
+	m.Write([]byte(what + "\x00" + sid + "\x00" + strconv.FormatInt(gen, 10)))
+	return b64.EncodeToString(m.Sum(nil))
+}
+
+// familyHash is the store key of a token family. The prefix keeps it apart
+// from session-token hashes, so a family id is never a session cookie.
+func familyHash(sid string) []byte {
+	h := sha256.Sum256([]byte("latchkey jwt family\x00" + sid))
+	return h[:]
+}
+
+// pair mints the access and refresh tokens of s's current generation. It
+// is a pure function of s (and the keys), so within the grace window a
+// second refresh gets the very same pair.
+func (t *tokens) pair(s *Session, sid string, u *User) (access, refresh string, c jwtcookie.Claims, err error) {
+	iat := s.RotatedAt.Truncate(time.Second)
+	c = jwtcookie.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    t.cfg.Issuer,
+			Subject:   strconv.FormatInt(u.ID, 10),
+			Audience:  jwt.ClaimStrings{t.cfg.Audience},
+			ExpiresAt: jwt.NewNumericDate(minTime(iat.Add(t.cfg.AccessTTL), s.ExpiresAt)),
+			NotBefore: jwt.NewNumericDate(iat),
+			IssuedAt:  jwt.NewNumericDate(iat),
+			ID:        t.value("access jti", sid, s.Generation),
+		},
+		Type:       jwtcookie.Access,
+		CSRF:       t.value("csrf", sid, s.Generation),
+		SessionID:  sid,
+		Generation: s.Generation,
+		Username:   u.Username,
+	}
+	if access, err = t.keys.Sign(&c); err != nil {
+		return "", "", c, err
+	}
+	rc := c
+	rc.Type = jwtcookie.Refresh
+	rc.Audience = jwt.ClaimStrings{t.refreshAud}
+	rc.ExpiresAt = jwt.NewNumericDate(s.ExpiresAt)
+	rc.ID = t.value("refresh jti", sid, s.Generation)
+	if refresh, err = t.keys.Sign(&rc); err != nil {
+		return "", "", c, err
+	}
+	return access, refresh, c, nil
+}
+
+// readJWTCookie returns the value of the one cookie named name; none, or
+// several (one planted beside ours), read as absent.
+func readJWTCookie(r *http.Request, name string) (string, bool) {
+	cs := r.CookiesNamed(name)
+	if len(cs) != 1 || cs[0].Value == "" {
+		return "", false
+	}
+	return cs[0].Value, true
+}
+
+func accessCookieName(secure bool) string { return cookieName(accessCookie, secure) }
+
+func refreshCookieName(secure bool) string {
+	if secure {
+		return securePrefix + refreshCookie // __Host- forbids the Path it needs
+	}
+	return refreshCookie
+}
+
+// loadJWT reads the access token into cur. An authentic but expired token
+// leaves the browser logged out with cur.expired set (so the answer is
+// token_expired, and logout can still revoke its family); anything else
+// invalid, or a revoked family, reads as logged out and clears the cookies.
+func (a *Auth) loadJWT(ctx context.Context, w http.ResponseWriter, r *http.Request, cur *current) error {
+	raw, ok := readJWTCookie(r, accessCookieName(cur.cookies.secure))
+	if !ok {
+		return nil
+	}
+	c, err := a.tokens.keys.Parse(raw, a.tokens.expect(jwtcookie.Access, cur.now))
+	if errors.Is(err, jwtcookie.ErrExpired) {
+		cur.expired, cur.csrfClaim, cur.familyHash = true, c.CSRF, familyHash(c.SessionID)
+		return nil
+	}
+	if err != nil {
+		a.clearTokenCookies(w, cur)
+		return nil
+	}
+	s, u, err := a.findSession(ctx, familyHash(c.SessionID))
+	if errors.Is(err, ErrNotFound) || err == nil && (s.Expired(cur.now) || strconv.FormatInt(s.UserID, 10) != c.Subject) {
+		a.clearTokenCookies(w, cur) // revoked: logged out, or reuse was detected
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load token family: %w", err)
+	}
+	if u == nil {
+		if u, err = a.users.UserByID(ctx, s.UserID); errors.Is(err, ErrNotFound) {
+			_ = a.sessions.DeleteSession(ctx, s.TokenHash)
+			a.clearTokenCookies(w, cur)
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("load user: %w", err)
+		}
+	}
+	cur.session, cur.user, cur.csrfClaim, cur.familyHash = s, u, c.CSRF, s.TokenHash
+	return nil
+}
+
+// startFamily is startSession for token mode: a new family, generation 0,
+// replacing any the browser had.
+func (a *Auth) startFamily(w http.ResponseWriter, r *http.Request, cur *current, u *User, remember bool) (string, error) {
+	ctx := r.Context()
+	if cur.familyHash != nil {
+		if err := a.sessions.DeleteSession(ctx, cur.familyHash); err != nil {
+			return "", fmt.Errorf("drop old token family: %w", err)
+		}
+	}
+	now := cur.now
+	id := newToken()
+	sid := encodeToken(id)
+	s := &Session{
+		TokenHash:     familyHash(sid),
+		UserID:        u.ID,
+		CreatedAt:     now,
+		LastSeenAt:    now,
+		IdleExpiresAt: now.Add(a.tokens.cfg.RefreshTTL),
+		ExpiresAt:     now.Add(a.tokens.cfg.RefreshTTL),
+		Remember:      remember,
+		Fresh:         true,
+		UserAgent:     truncateUA(r.UserAgent()),
+		IP:            a.ClientIP(r),
+		RotatedAt:     now.Truncate(time.Second),
+	}
+	if err := a.sessions.CreateSession(ctx, s); err != nil {
+		return "", fmt.Errorf("create token family: %w", err)
+	}
+	if cur.anonID != nil {
+		cur.cookies.clear(w, anonCookie, true)
+		cur.anonID = nil
+	}
+	if err := a.setTokenCookies(w, cur, s, sid, u); err != nil {
+		return "", err
+	}
+	return cur.csrfClaim, nil
+}
+
+// setTokenCookies mints s's pair and sets the four cookies and the
+// X-CSRFToken header. Cookies persist until the family's end for "remember
+// me", else for the browser session; the access cookie lives as long as
+// the refresh cookie so an expired token still arrives and gets the
+// token_expired answer that makes clients refresh.
+func (a *Auth) setTokenCookies(w http.ResponseWriter, cur *current, s *Session, sid string, u *User) error {
+	access, refresh, c, err := a.tokens.pair(s, sid, u)
+	if err != nil {
+		return err
+	}
+	var expires time.Time
+	if s.Remember {
+		expires = s.ExpiresAt
+	}
+	cw := cur.cookies
+	cw.setNamed(w, accessCookieName(cw.secure), "/", access, true, expires)
+	cw.setNamed(w, refreshCookieName(cw.secure), a.tokens.refreshURL, refresh, true, expires)
+	cw.setNamed(w, csrfAccessCookie, "/", c.CSRF, false, expires)
+	cw.setNamed(w, csrfRefreshCookie, "/", c.CSRF, false, expires)
+	w.Header()["X-CSRFToken"] = []string{c.CSRF}
+	cur.session, cur.user, cur.csrfClaim, cur.familyHash, cur.expired = s, u, c.CSRF, s.TokenHash, false
+	return nil
+}
+
+func (a *Auth) clearTokenCookies(w http.ResponseWriter, cur *current) {
+	cw := cur.cookies
+	cw.clearNamed(w, accessCookieName(cw.secure), "/", true)
+	cw.clearNamed(w, refreshCookieName(cw.secure), a.tokens.refreshURL, true)
+	cw.clearNamed(w, csrfAccessCookie, "/", false)
+	cw.clearNamed(w, csrfRefreshCookie, "/", false)
+}
+
+// refreshTokens rotates the browser's refresh token: the token of generation g
+// of a family yields generation g+1 once (a compare-and-swap in the store,
+// so one winner across all instances). Within ReuseGrace of that rotation
+// the same token yields the same g+1 pair again, for concurrent tabs; any
+// other reuse means the token was copied, and the whole family is revoked.
+func (a *Auth) refreshTokens(w http.ResponseWriter, r *http.Request, cur *current) error {
+	if err := a.crossOrigin(r, r.Method); err != nil {
+		return &csrfError{"cross-origin request refused"}
+	}
+	raw, ok := readJWTCookie(r, refreshCookieName(cur.cookies.secure))
+	if !ok {
+		return ErrUnauthorized
+	}
+	c, err := a.tokens.keys.Parse(raw, a.tokens.expect(jwtcookie.Refresh, cur.now))
+	if err != nil {
+		a.clearTokenCookies(w, cur)
+		return ErrUnauthorized
+	}
+	if tok, ok := requestCSRFToken(r); !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(c.CSRF)) != 1 {
+		return &csrfError{"missing or wrong token; send the csrf_refresh_token cookie's value in the X-CSRF-TOKEN header"}
+	}
+	ctx := r.Context()
+	fh := familyHash(c.SessionID)
+	for range 3 {
+		s, u, err := a.findSession(ctx, fh)
+		if errors.Is(err, ErrNotFound) || err == nil && strconv.FormatInt(s.UserID, 10) != c.Subject {
+			a.clearTokenCookies(w, cur)
+			return ErrUnauthorized
+		}
+		if err != nil {
+			return fmt.Errorf("load token family: %w", err)
+		}
+		if u == nil {
+			if u, err = a.users.UserByID(ctx, s.UserID); errors.Is(err, ErrNotFound) {
+				a.clearTokenCookies(w, cur)
+				return ErrUnauthorized
+			} else if err != nil {
+				return fmt.Errorf("load user: %w", err)
+			}
+		}
+		switch {
+		case c.Generation == s.Generation:
+			next := *s
+			next.Generation++
+			next.RotatedAt = cur.now.Truncate(time.Second)
+			next.LastSeenAt = cur.now
+			next.Fresh = false // only a password makes a login fresh
+			err := a.sessions.RotateSession(ctx, &next, s.Generation)
+			if errors.Is(err, ErrConflict) {
+				continue // another refresh won; see what it made
+			}
+			if errors.Is(err, ErrNotFound) {
+				a.clearTokenCookies(w, cur)
+				return ErrUnauthorized
+			}
+			if err != nil {
+				return fmt.Errorf("rotate token family: %w", err)
+			}
+			return a.refreshed(w, cur, &next, c.SessionID, u)
+		case c.Generation == s.Generation-1 && !cur.now.After(s.RotatedAt.Add(a.tokens.cfg.ReuseGrace)):
+			return a.refreshed(w, cur, s, c.SessionID, u)
+		default:
+			if err := a.sessions.DeleteSession(ctx, fh); err != nil {
+				return fmt.Errorf("revoke token family: %w", err)
+			}
+			a.log.WarnContext(ctx, "refresh token reused: login revoked", "user_id", s.UserID, "token_generation", c.Generation, "family_generation", s.Generation, "ip", a.ClientIP(r))
+			a.clearTokenCookies(w, cur)
+			return ErrTokenReused
+		}
+	}
+	return &retryError{err: ErrBusy, after: time.Second}
+}
+
+func (a *Auth) refreshed(w http.ResponseWriter, cur *current, s *Session, sid string, u *User) error {
+	if err := a.setTokenCookies(w, cur, s, sid, u); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"refresh": true, "user": publicUser(u)})
+	return nil
+}
+
+// JWKSHandler serves the public keys that verify access tokens, as a JWK
+// Set, for /.well-known/jwks.json; other services fetch it. In session
+// mode, or with HS256, the set is empty.
+func (a *Auth) JWKSHandler() http.Handler {
+	body := []byte(`{"keys":[]}`)
+	if a.tokens != nil {
+		body = a.tokens.keys.JWKS()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/jwk-set+json")
+		h.Set("Cache-Control", "public, max-age=300")
+		h.Set("Access-Control-Allow-Origin", "*") // public keys, for any verifier
+		h.Set("X-Content-Type-Options", "nosniff")
+		w.Write(body)
+	})
+}

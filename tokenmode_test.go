@@ -1,0 +1,460 @@
+package latchkey_test
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/jwtcookie"
+	"github.com/latchkey/latchkey/memstore"
+)
+
+func jwtMode(c *latchkey.Config) { c.TokenMode = latchkey.TokenModeJWT }
+
+// newJWTEnv is newEnv in token mode with a user alice logged in by b.
+func newJWTEnv(t *testing.T, opts ...func(*latchkey.Config)) (*env, *browser) {
+	t.Helper()
+	e := newEnv(t, append([]func(*latchkey.Config){jwtMode}, opts...)...)
+	e.addUser("alice", "correct horse battery")
+	b := e.browser()
+	b.mustLogin("alice", "correct horse battery")
+	return e, b
+}
+
+// raw sends a request with exactly these cookies and headers, as an
+// attacker replaying stolen or stale values would; no jar.
+func (e *env) raw(method, path string, cookies map[string]string, header ...string) resp {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	for name, v := range cookies {
+		req.AddCookie(&http.Cookie{Name: name, Value: v})
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	r := resp{status: res.StatusCode, header: res.Header, raw: string(body)}
+	json.Unmarshal(body, &r.body)
+	if r.status >= 500 {
+		e.t.Errorf("%s %s: %d %s", method, path, r.status, body)
+	}
+	return r
+}
+
+// tokens returns b's current access and refresh tokens and CSRF value.
+func (b *browser) tokens() (access, refresh, csrf string) {
+	b.t.Helper()
+	a, c := b.cookie("access_token_cookie"), b.cookie("csrf_access_token")
+	u, _ := http.NewRequest("GET", b.e.srv.URL+"/api/auth/refresh", nil)
+	for _, ck := range b.c.Jar.Cookies(u.URL) {
+		if ck.Name == "refresh_token_cookie" {
+			refresh = ck.Value
+		}
+	}
+	if a == nil || c == nil || refresh == "" {
+		b.t.Fatalf("missing token cookies: access %v csrf %v refresh %q", a, c, refresh)
+	}
+	return a.Value, refresh, c.Value
+}
+
+// refresh posts to the refresh endpoint with the CSRF cookie's value.
+func (b *browser) refresh() resp {
+	b.t.Helper()
+	c := b.cookie("csrf_refresh_token")
+	if c == nil {
+		b.t.Fatal("no csrf_refresh_token cookie")
+	}
+	return b.do("POST", "/api/auth/refresh", nil, "X-CSRF-TOKEN", c.Value)
+}
+
+func TestJWTLoginSetsTokenCookies(t *testing.T) {
+	e := newEnv(t, jwtMode)
+	e.addUser("alice", "correct horse battery")
+	b := e.browser()
+	r := b.login("alice", "correct horse battery")
+	if r.status != 200 || r.body["login"] != true {
+		t.Fatalf("login: %d %s", r.status, r.raw)
+	}
+	want := map[string]struct {
+		path     string
+		httpOnly bool
+	}{
+		"access_token_cookie":  {"/", true},
+		"refresh_token_cookie": {"/api/auth/refresh", true},
+		"csrf_access_token":    {"/", false},
+		"csrf_refresh_token":   {"/", false},
+	}
+	for name, w := range want {
+		c := setCookieHeader(r.header, name)
+		if c == nil {
+			t.Errorf("login set no %s cookie", name)
+			continue
+		}
+		if c.Path != w.path || c.HttpOnly != w.httpOnly || c.SameSite != http.SameSiteStrictMode || c.MaxAge != 0 {
+			t.Errorf("%s: path %q httpOnly %v SameSite %v MaxAge %d; want path %q httpOnly %v, Strict, a browser-session cookie", name, c.Path, c.HttpOnly, c.SameSite, c.MaxAge, w.path, w.httpOnly)
+		}
+	}
+	if setCookieHeader(r.header, "latchkey_session") != nil {
+		t.Error("token mode set a session cookie")
+	}
+	_, _, csrf := b.tokens()
+	if b.token != csrf || b.cookie("csrf_refresh_token").Value != csrf {
+		t.Errorf("X-CSRFToken %q, csrf cookies %q and %q: want one value", b.token, csrf, b.cookie("csrf_refresh_token").Value)
+	}
+	if r := b.get("/api/getsession"); r.status != 200 || r.body["login"] != true || r.body["fresh"] != true {
+		t.Errorf("getsession: %d %s", r.status, r.raw)
+	}
+	if r := b.get("/api/data"); r.status != 200 || r.body["username"] != "alice" {
+		t.Errorf("data: %d %s", r.status, r.raw)
+	}
+	if r := b.get("/app/"); r.status != 200 || r.raw != "hello alice" {
+		t.Errorf("Require: %d %s", r.status, r.raw)
+	}
+	if r := b.get("/api/auth/verify"); r.status != 204 || r.header.Get(latchkey.HeaderUsername) != "alice" {
+		t.Errorf("verify: %d %v", r.status, r.header)
+	}
+	if r := b.get("/api/getcsrf"); r.body["csrfToken"] != csrf {
+		t.Errorf("getcsrf = %v, want the pair's value %q", r.body["csrfToken"], csrf)
+	}
+	if r := b.post("/api/login", map[string]any{"username": "alice", "password": "correct horse battery", "remember": true}); r.status != 200 {
+		t.Fatalf("second login: %d %s", r.status, r.raw)
+	} else if c := setCookieHeader(r.header, "refresh_token_cookie"); c.MaxAge < 29*24*3600 {
+		t.Errorf("remember me: refresh cookie Max-Age %d, want about 30 days", c.MaxAge)
+	}
+}
+
+func TestJWTExpiredAccessTokenSaysRefresh(t *testing.T) {
+	e, b := newJWTEnv(t)
+	e.clock.Advance(16 * time.Minute)
+	for _, path := range []string{"/api/getsession", "/api/data", "/app/", "/api/auth/verify"} {
+		r := b.get(path)
+		if r.status != 401 || (path != "/app/" || r.body != nil) && r.errCode() != "token_expired" {
+			t.Errorf("%s with an expired access token: %d %s; want 401 token_expired", path, r.status, r.raw)
+		}
+	}
+	oldAccess, _, oldCSRF := b.tokens()
+	r := b.refresh()
+	if r.status != 200 || r.body["refresh"] != true {
+		t.Fatalf("refresh: %d %s", r.status, r.raw)
+	}
+	access, _, csrf := b.tokens()
+	if access == oldAccess || csrf == oldCSRF || b.token != csrf {
+		t.Error("refresh did not hand out a new pair and CSRF value")
+	}
+	if r := b.get("/api/data"); r.status != 200 {
+		t.Errorf("data after refresh: %d %s", r.status, r.raw)
+	}
+	if r := b.get("/api/getsession"); r.body["fresh"] != false {
+		t.Errorf("a refreshed login is still fresh: %s", r.raw)
+	}
+	// A write with the old CSRF value is refused; the new one works.
+	if r := b.do("POST", "/app/", nil, "X-CSRF-TOKEN", oldCSRF); r.status != 403 {
+		t.Errorf("old CSRF value after refresh: %d", r.status)
+	}
+	if r := b.do("POST", "/app/", nil, "X-CSRF-TOKEN", csrf); r.status != 200 {
+		t.Errorf("new CSRF value: %d %s", r.status, r.raw)
+	}
+	// Past the refresh token's own life, nothing is left.
+	e.clock.Advance(31 * 24 * time.Hour)
+	if r := b.refresh(); r.status != 401 || r.errCode() != "unauthorized" {
+		t.Errorf("refresh after 31 days: %d %s", r.status, r.raw)
+	}
+}
+
+func TestJWTCSRF(t *testing.T) {
+	e, b := newJWTEnv(t)
+	access, refresh, csrf := b.tokens()
+	ck := map[string]string{"access_token_cookie": access, "csrf_access_token": csrf}
+	cases := []struct {
+		name   string
+		header []string
+		want   int
+	}{
+		{"no header", nil, 403},
+		{"wrong value", []string{"X-CSRF-TOKEN", "x" + csrf[1:]}, 403},
+		{"anonymous token from getcsrf", []string{"X-CSRF-TOKEN", e.browser().csrf()}, 403},
+		{"two different headers", []string{"X-CSRF-TOKEN", csrf, "X-CSRFToken", "other"}, 403},
+		{"right value", []string{"X-CSRF-TOKEN", csrf}, 200},
+		{"right value, hostile origin", []string{"X-CSRF-TOKEN", csrf, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, 403},
+	}
+	for _, tc := range cases {
+		if r := e.raw("POST", "/app/", ck, tc.header...); r.status != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, r.status, r.raw, tc.want)
+		}
+	}
+	// A planted csrf cookie with a matching header is useless: the value
+	// must match the signed token's claim.
+	planted := map[string]string{"access_token_cookie": access, "csrf_access_token": "attacker"}
+	if r := e.raw("POST", "/app/", planted, "X-CSRF-TOKEN", "attacker"); r.status != 403 {
+		t.Errorf("planted csrf cookie: %d", r.status)
+	}
+	rc := map[string]string{"refresh_token_cookie": refresh}
+	for name, h := range map[string][]string{
+		"refresh without CSRF":        nil,
+		"refresh with a wrong value":  {"X-CSRF-TOKEN", "attacker"},
+		"refresh from another origin": {"X-CSRF-TOKEN", csrf, "Sec-Fetch-Site", "cross-site"},
+	} {
+		if r := e.raw("POST", "/api/auth/refresh", rc, h...); r.status != 403 || r.errCode() != "csrf_failed" {
+			t.Errorf("%s: %d %s", name, r.status, r.raw)
+		}
+	}
+	if r := b.post("/api/logout", nil); r.status != 200 {
+		t.Errorf("logout with the pair's CSRF value: %d %s", r.status, r.raw)
+	}
+}
+
+func TestJWTTokenConfusion(t *testing.T) {
+	e, b := newJWTEnv(t)
+	access, refresh, csrf := b.tokens()
+	if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": refresh}); r.status != 401 || r.errCode() != "unauthorized" {
+		t.Errorf("refresh token as access token: %d %s", r.status, r.raw)
+	}
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": access}, "X-CSRF-TOKEN", csrf); r.status != 401 {
+		t.Errorf("access token as refresh token: %d %s", r.status, r.raw)
+	}
+	parts := strings.Split(access, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	tampered := strings.Replace(string(payload), `"sub":"1"`, `"sub":"2"`, 1)
+	if tampered == string(payload) {
+		t.Fatalf("payload %s has no sub 1", payload)
+	}
+	bad := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(tampered)) + "." + parts[2]
+	r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": bad})
+	if r.status != 401 || r.errCode() != "unauthorized" {
+		t.Errorf("tampered payload: %d %s", r.status, r.raw)
+	}
+	if c := setCookieHeader(r.header, "access_token_cookie"); c == nil || c.MaxAge >= 0 {
+		t.Error("a tampered access cookie was not cleared")
+	}
+	for name, v := range map[string]string{"garbage": "not-a-jwt", "huge": strings.Repeat("a", 5000), "alg none": "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0." + parts[1] + "."} {
+		if r := e.raw("GET", "/api/getsession", map[string]string{"access_token_cookie": v}); r.status != 200 || r.body["login"] != false {
+			t.Errorf("%s access cookie: %d %s, want logged out", name, r.status, r.raw)
+		}
+	}
+	// Two access cookies (one planted with another Path) read as none.
+	req, _ := http.NewRequest("GET", e.srv.URL+"/api/data", nil)
+	req.Header.Set("Cookie", "access_token_cookie="+access+"; access_token_cookie="+access)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 401 {
+		t.Errorf("duplicated access cookie: %v %v", res.StatusCode, err)
+	}
+	// Another deployment's token (other secret) is refused.
+	other := newEnv(t, jwtMode, func(c *latchkey.Config) { c.Secrets = [][]byte{[]byte("another-secret-another-secret-0123456789")} })
+	other.addUser("alice", "correct horse battery")
+	ob := other.browser()
+	ob.mustLogin("alice", "correct horse battery")
+	foreign, _, _ := ob.tokens()
+	if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": foreign}); r.status != 401 {
+		t.Errorf("a token signed by another deployment: %d", r.status)
+	}
+}
+
+func TestJWTReuseRevokesFamily(t *testing.T) {
+	e, b := newJWTEnv(t)
+	_, gen0, csrf0 := b.tokens()
+	if r := b.refresh(); r.status != 200 {
+		t.Fatalf("refresh: %d %s", r.status, r.raw)
+	}
+	access1, gen1, csrf1 := b.tokens()
+	e.clock.Advance(11 * time.Second) // past the grace window
+	r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": gen0}, "X-CSRF-TOKEN", csrf0)
+	if r.status != 401 || r.errCode() != "token_reused" {
+		t.Fatalf("reused refresh token: %d %s, want 401 token_reused", r.status, r.raw)
+	}
+	// Every token of that login is dead now, the legitimate newer ones too.
+	if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": access1}); r.status != 401 {
+		t.Errorf("access token after family revocation: %d", r.status)
+	}
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": gen1}, "X-CSRF-TOKEN", csrf1); r.status != 401 {
+		t.Errorf("newest refresh token after family revocation: %d %s", r.status, r.raw)
+	}
+	// Other logins of the same user are untouched.
+	other := e.browser()
+	other.mustLogin("alice", "correct horse battery")
+	if r := other.get("/api/data"); r.status != 200 {
+		t.Errorf("another login after revocation: %d", r.status)
+	}
+}
+
+func TestJWTGraceWindowUnderParallelRefreshes(t *testing.T) {
+	e, b := newJWTEnv(t)
+	_, refresh, csrf := b.tokens()
+	const n = 12
+	var wg sync.WaitGroup
+	results := make([]*http.Response, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest("POST", e.srv.URL+"/api/auth/refresh", nil)
+			req.AddCookie(&http.Cookie{Name: "refresh_token_cookie", Value: refresh})
+			req.Header.Set("X-CSRF-TOKEN", csrf)
+			res, err := http.DefaultClient.Do(req)
+			if err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+			results[i], errs[i] = res, err
+		})
+	}
+	wg.Wait()
+	var pair string
+	for i, res := range results {
+		if errs[i] != nil || res.StatusCode != 200 {
+			t.Fatalf("parallel refresh %d: %v %v", i, errs[i], res)
+		}
+		got := setCookieHeader(res.Header, "access_token_cookie").Value + " " + setCookieHeader(res.Header, "refresh_token_cookie").Value
+		if pair == "" {
+			pair = got
+		} else if got != pair {
+			t.Errorf("refresh %d got another pair than refresh 0", i)
+		}
+	}
+	ss, err := e.store.ListUserSessions(t.Context(), 1)
+	if err != nil || len(ss) != 1 || ss[0].Generation != 1 {
+		t.Fatalf("after %d parallel refreshes: %v %+v, want one family at generation 1", n, err, ss)
+	}
+	// The old token still works within the window, then it is reuse.
+	e.clock.Advance(9 * time.Second)
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 200 {
+		t.Errorf("9s after rotation: %d %s", r.status, r.raw)
+	}
+	e.clock.Advance(2 * time.Second)
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 401 || r.errCode() != "token_reused" {
+		t.Errorf("11s after rotation: %d %s", r.status, r.raw)
+	}
+}
+
+func TestJWTLogoutThenReplay(t *testing.T) {
+	for _, expired := range []bool{false, true} {
+		name := map[bool]string{false: "fresh access token", true: "expired access token"}[expired]
+		t.Run(name, func(t *testing.T) {
+			e, b := newJWTEnv(t)
+			access, refresh, csrf := b.tokens()
+			if expired {
+				e.clock.Advance(20 * time.Minute)
+			}
+			r := b.post("/api/logout", nil, "X-CSRF-TOKEN", csrf)
+			if r.status != 200 || r.body["logout"] != true {
+				t.Fatalf("logout: %d %s", r.status, r.raw)
+			}
+			for _, name := range []string{"access_token_cookie", "refresh_token_cookie", "csrf_access_token", "csrf_refresh_token"} {
+				if c := setCookieHeader(r.header, name); c == nil || c.MaxAge >= 0 {
+					t.Errorf("logout did not clear %s", name)
+				}
+			}
+			if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": access}); r.status != 401 {
+				t.Errorf("replayed access token: %d %s", r.status, r.raw)
+			}
+			if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 401 {
+				t.Errorf("replayed refresh token: %d %s", r.status, r.raw)
+			}
+			if ss, _ := e.store.ListUserSessions(t.Context(), 1); len(ss) != 0 {
+				t.Errorf("%d families left after logout", len(ss))
+			}
+		})
+	}
+}
+
+func TestJWTLoginReplacesFamily(t *testing.T) {
+	e, b := newJWTEnv(t)
+	old, _, _ := b.tokens()
+	b.mustLogin("alice", "correct horse battery")
+	if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": old}); r.status != 401 {
+		t.Errorf("the previous login's access token still works: %d", r.status)
+	}
+	if ss, _ := e.store.ListUserSessions(t.Context(), 1); len(ss) != 1 {
+		t.Errorf("%d families after logging in twice in one browser, want 1", len(ss))
+	}
+}
+
+func TestJWTDeletedUser(t *testing.T) {
+	e, b := newJWTEnv(t)
+	if err := e.auth.DeleteUser(t.Context(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.get("/api/data"); r.status != 401 {
+		t.Errorf("deleted user's access token: %d", r.status)
+	}
+	if r := b.refresh(); r.status != 401 {
+		t.Errorf("deleted user's refresh token: %d", r.status)
+	}
+}
+
+// Other services verify access tokens with the published keys.
+func TestJWKSVerifiesAccessToken(t *testing.T) {
+	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.PublicURL = "http://auth.test" })
+	rec := httptest.NewRecorder()
+	e.auth.JWKSHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/jwks.json", nil))
+	var set struct {
+		Keys []struct{ Kid, X string } `json:"keys"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &set); err != nil || len(set.Keys) != 1 {
+		t.Fatalf("JWKS %s: %v", rec.Body, err)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/jwk-set+json" {
+		t.Errorf("JWKS Content-Type %q", ct)
+	}
+	access, _, _ := b.tokens()
+	var claims jwtcookie.Claims
+	_, err := jwt.ParseWithClaims(access, &claims, func(tk *jwt.Token) (any, error) {
+		if tk.Header["kid"] != set.Keys[0].Kid {
+			t.Errorf("kid %v not in JWKS", tk.Header["kid"])
+		}
+		x, err := base64.RawURLEncoding.DecodeString(set.Keys[0].X)
+		return ed25519.PublicKey(x), err
+	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithIssuer("http://auth.test"), jwt.WithAudience("http://auth.test"),
+		jwt.WithTimeFunc(e.clock.Now))
+	if err != nil {
+		t.Fatalf("an outside verifier refused the access token: %v", err)
+	}
+	if claims.Subject != "1" || claims.Username != "alice" || claims.Type != "access" {
+		t.Errorf("claims %+v", claims)
+	}
+}
+
+func TestJWTHS256(t *testing.T) {
+	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.JWT.Algorithm = jwtcookie.HS256 })
+	access, _, _ := b.tokens()
+	if h, _ := base64.RawURLEncoding.DecodeString(strings.Split(access, ".")[0]); !strings.Contains(string(h), `"HS256"`) {
+		t.Errorf("header %s", h)
+	}
+	if r := b.get("/api/data"); r.status != 200 {
+		t.Errorf("data: %d", r.status)
+	}
+	rec := httptest.NewRecorder()
+	e.auth.JWKSHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/jwks.json", nil))
+	if rec.Body.String() != `{"keys":[]}` {
+		t.Errorf("HS256 JWKS published %s", rec.Body)
+	}
+}
+
+func TestJWTConfigRefused(t *testing.T) {
+	for name, f := range map[string]func(*latchkey.Config){
+		"unknown mode":          func(c *latchkey.Config) { c.TokenMode = "cookies" },
+		"unknown algorithm":     func(c *latchkey.Config) { jwtMode(c); c.JWT.Algorithm = "RS256" },
+		"access outlives login": func(c *latchkey.Config) { jwtMode(c); c.JWT.AccessTTL = time.Hour; c.JWT.RefreshTTL = time.Minute },
+		"long grace":            func(c *latchkey.Config) { jwtMode(c); c.JWT.ReuseGrace = time.Hour },
+	} {
+		cfg := latchkey.Config{Secrets: [][]byte{testSecret}}
+		f(&cfg)
+		st := memstore.New()
+		if _, err := latchkey.New(cfg, st, st); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
