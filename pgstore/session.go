@@ -12,7 +12,8 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
-const sessionColumns = `token_hash, user_id, created_at, last_seen_at, idle_expires_at, expires_at, remember, fresh, user_agent, ip`
+const sessionColumns = `token_hash, user_id, created_at, last_seen_at, idle_expires_at, expires_at, remember, fresh, user_agent, ip,
+	generation, rotated_at`
 
 // unexpired is the condition Session.Expired negates, at now ($1).
 const unexpired = `idle_expires_at > $1 AND expires_at > $1`
@@ -21,12 +22,13 @@ func scanSession(row pgx.Row) (*latchkey.Session, error) {
 	var s latchkey.Session
 	var ua []byte
 	if err := row.Scan(&s.TokenHash, &s.UserID, &s.CreatedAt, &s.LastSeenAt, &s.IdleExpiresAt, &s.ExpiresAt,
-		&s.Remember, &s.Fresh, &ua, &s.IP); err != nil {
+		&s.Remember, &s.Fresh, &ua, &s.IP, &s.Generation, &s.RotatedAt); err != nil {
 		return nil, err
 	}
 	s.UserAgent = string(ua)
 	s.CreatedAt, s.LastSeenAt = s.CreatedAt.UTC(), s.LastSeenAt.UTC()
 	s.IdleExpiresAt, s.ExpiresAt = s.IdleExpiresAt.UTC(), s.ExpiresAt.UTC()
+	s.RotatedAt = s.RotatedAt.UTC()
 	return &s, nil
 }
 
@@ -45,9 +47,9 @@ func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error
 		idle = expires
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		bytes.Clone(sess.TokenHash), sess.UserID, ms(sess.CreatedAt), ms(sess.LastSeenAt), idle, expires,
-		sess.Remember, sess.Fresh, []byte(sess.UserAgent), sess.IP)
+		sess.Remember, sess.Fresh, []byte(sess.UserAgent), sess.IP, sess.Generation, ms(sess.RotatedAt))
 	if isUniqueViolation(err, "") {
 		return fmt.Errorf("pgstore: create session: %w", latchkey.ErrConflict)
 	}
@@ -85,6 +87,39 @@ func (s *Store) UpdateSession(ctx context.Context, sess *latchkey.Session) error
 		WHERE token_hash = $5 AND `+unexpired,
 		now, ms(sess.LastSeenAt), ms(sess.IdleExpiresAt), sess.Fresh, sess.TokenHash)
 	return affectedOne(tag, err, "update session")
+}
+
+// RotateSession implements latchkey.SessionStore. The conditional UPDATE is
+// the atomic step: concurrent rotations of one row queue on its lock, and
+// each re-checks the generation once the one before it commits, so only the
+// first matches. Only when it changes nothing does a second read tell a
+// missing or expired session (ErrNotFound) from another generation
+// (ErrConflict).
+func (s *Store) RotateSession(ctx context.Context, sess *latchkey.Session, prevGen int64) error {
+	now := ms(s.now())
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions
+		SET last_seen_at = $2, idle_expires_at = LEAST($3, expires_at), fresh = $4, generation = $5, rotated_at = $6
+		WHERE token_hash = $7 AND generation = $8 AND `+unexpired,
+		now, ms(sess.LastSeenAt), ms(sess.IdleExpiresAt), sess.Fresh, sess.Generation, ms(sess.RotatedAt),
+		sess.TokenHash, prevGen)
+	if err != nil {
+		return wrap("rotate session", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	var gen int64
+	err = s.pool.QueryRow(ctx, `SELECT generation FROM sessions WHERE token_hash = $2 AND `+unexpired,
+		now, sess.TokenHash).Scan(&gen)
+	if isNoRows(err) {
+		return fmt.Errorf("pgstore: rotate session: %w", latchkey.ErrNotFound)
+	}
+	if err != nil {
+		return wrap("rotate session", err)
+	}
+	return fmt.Errorf("pgstore: rotate session: generation %d, not %d: %w", gen, prevGen, latchkey.ErrConflict)
 }
 
 // DeleteSession implements latchkey.SessionStore.

@@ -36,6 +36,12 @@
 //     are trimmed whenever the user logs in, and the index expires with its
 //     longest-lived session, so it cannot grow without bound.
 //
+// RotateSession is one single-key script everywhere: a rotation changes the
+// session's hash (its generation, rotation time and idle deadline) but
+// never the index, so the compare-and-swap on the generation is atomic in a
+// cluster too. Sessions written before the hash held a generation ("g") and
+// a rotation time ("t") read as generation 0, never rotated.
+//
 // Deadlines are also kept in the hash and checked against Store.Now, so a
 // session is gone the moment Session.Expired says so (native expiry is the
 // backstop that frees memory) and tests can drive time with a fake clock.
@@ -240,6 +246,25 @@ redis.call('HSET', KEYS[1], 'l', ARGV[2], 'i', idle, 'f', ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], idle)
 return 1`)
 
+	// rotateScript: KEYS[1] session; ARGV now, last seen, idle deadline,
+	// fresh, expected generation, new generation, rotated at. As
+	// updateScript, plus the generation check: 0 if the session is gone or
+	// expired at now, -1 if its generation is not the expected one (then
+	// nothing changes), 1 once rotated. Generations are compared as the
+	// decimal strings strconv writes, since Lua numbers are doubles; a
+	// missing "g" (a session from before rotation existed) is generation 0.
+	rotateScript = redis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], 'i', 'e', 'g')
+if not v[1] or not v[2] then return 0 end
+local now = tonumber(ARGV[1])
+if tonumber(v[1]) <= now or tonumber(v[2]) <= now then return 0 end
+if (v[3] or '0') ~= ARGV[5] then return -1 end
+local idle = ARGV[3]
+if tonumber(idle) > tonumber(v[2]) then idle = v[2] end
+redis.call('HSET', KEYS[1], 'l', ARGV[2], 'i', idle, 'f', ARGV[4], 'g', ARGV[6], 't', ARGV[7])
+redis.call('PEXPIREAT', KEYS[1], idle)
+return 1`)
+
 	// deleteScript: KEYS[1] session. Returns the user id, or nil.
 	deleteScript = redis.NewScript(`
 local u = redis.call('HGET', KEYS[1], 'u')
@@ -320,7 +345,8 @@ func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error
 	idle := min(ms(sess.IdleExpiresAt), expires)
 	fields := []any{"u", sess.UserID, "c", ms(sess.CreatedAt), "l", ms(sess.LastSeenAt),
 		"i", idle, "e", expires, "r", flag(sess.Remember), "f", flag(sess.Fresh),
-		"a", sess.UserAgent, "p", sess.IP}
+		"a", sess.UserAgent, "p", sess.IP,
+		"g", strconv.FormatInt(sess.Generation, 10), "t", ms(sess.RotatedAt)}
 	if s.oneServer() {
 		created, err := createIndexedScript.Run(ctx, s.client, []string{s.indexKey(sess.UserID), s.sessionKey(member)},
 			append([]any{ms(s.now()), expires, member, idle}, fields...)...).Int()
@@ -349,7 +375,8 @@ func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error
 }
 
 // decode turns a session hash into a Session; ok is false for a missing
-// (empty) hash.
+// (empty) hash. A hash written before sessions had a generation ("g") and
+// a rotation time ("t") decodes as generation 0, never rotated.
 func decode(tokenHash []byte, h map[string]string) (sess *latchkey.Session, ok bool, err error) {
 	if len(h) == 0 {
 		return nil, false, nil
@@ -365,6 +392,16 @@ func decode(tokenHash []byte, h map[string]string) (sess *latchkey.Session, ok b
 	}{{"c", &s.CreatedAt}, {"l", &s.LastSeenAt}, {"i", &s.IdleExpiresAt}, {"e", &s.ExpiresAt}} {
 		if *f.dst, err = fromMS(h[f.name]); err != nil {
 			return nil, false, fmt.Errorf("field %s: %w", f.name, err)
+		}
+	}
+	if g, ok := h["g"]; ok {
+		if s.Generation, err = strconv.ParseInt(g, 10, 64); err != nil {
+			return nil, false, fmt.Errorf("field g: %w", err)
+		}
+	}
+	if t, ok := h["t"]; ok {
+		if s.RotatedAt, err = fromMS(t); err != nil {
+			return nil, false, fmt.Errorf("field t: %w", err)
 		}
 	}
 	return s, true, nil
@@ -404,6 +441,28 @@ func (s *Store) UpdateSession(ctx context.Context, sess *latchkey.Session) error
 	}
 	if n == 0 {
 		return fmt.Errorf("redisstore: update session: %w", latchkey.ErrNotFound)
+	}
+	return nil
+}
+
+// RotateSession implements latchkey.SessionStore. It is one script on the
+// session's key, in a cluster too (see the package doc), and moves the
+// native expiry with the idle deadline as UpdateSession does.
+func (s *Store) RotateSession(ctx context.Context, sess *latchkey.Session, prevGen int64) error {
+	now := s.now()
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	n, err := rotateScript.Run(ctx, s.client, []string{s.sessionKey(hex.EncodeToString(sess.TokenHash))},
+		ms(now), ms(sess.LastSeenAt), ms(sess.IdleExpiresAt), flag(sess.Fresh),
+		strconv.FormatInt(prevGen, 10), strconv.FormatInt(sess.Generation, 10), ms(sess.RotatedAt)).Int()
+	if err != nil {
+		return wrap("rotate session", err)
+	}
+	switch n {
+	case 0:
+		return fmt.Errorf("redisstore: rotate session: %w", latchkey.ErrNotFound)
+	case -1:
+		return fmt.Errorf("redisstore: rotate session: generation is not %d: %w", prevGen, latchkey.ErrConflict)
 	}
 	return nil
 }

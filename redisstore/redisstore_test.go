@@ -84,6 +84,17 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// TestContractClusterSteps runs the contract on the single-key steps a
+// cluster uses, on one node.
+func TestContractClusterSteps(t *testing.T) {
+	storetest.Run(t, func(tb testing.TB, now func() time.Time) storetest.Stores {
+		s, _ := open(tb)
+		redisstore.UseClusterSteps(s)
+		s.Now = now
+		return storetest.Stores{Users: memstore.New(), Sessions: s}
+	})
+}
+
 func BenchmarkFindSession(b *testing.B) {
 	s, _ := open(b)
 	storetest.BenchFindSession(b, s)
@@ -283,5 +294,57 @@ func TestOneServerChangesAreAtomic(t *testing.T) {
 	}
 	if n, _ := c.Exists(ctx, index, s.Prefix+"s:"+hex.EncodeToString(b.TokenHash)).Result(); n != 0 {
 		t.Errorf("%d keys left after DeleteUserSessions, want 0", n)
+	}
+}
+
+// A session written before the hash held a generation and a rotation time
+// reads as generation 0, never rotated, and rotates from there, with the
+// native expiry following the idle deadline as UpdateSession moves it.
+func TestSessionWithoutGenerationFields(t *testing.T) {
+	for _, stepwise := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one server", true: "cluster steps"}[stepwise], func(t *testing.T) {
+			ctx := t.Context()
+			s, c := open(t)
+			if stepwise {
+				redisstore.UseClusterSteps(s)
+			}
+			now := time.Now()
+			sess := newSession(6, now, 10*time.Minute, time.Hour)
+			key := s.Prefix + "s:" + hex.EncodeToString(sess.TokenHash)
+			// The fields the store wrote before rotation existed.
+			err := c.HSet(ctx, key, "u", "6", "c", now.UnixMilli(), "l", now.UnixMilli(),
+				"i", sess.IdleExpiresAt.UnixMilli(), "e", sess.ExpiresAt.UnixMilli(), "r", "0", "f", "1",
+				"a", sess.UserAgent, "p", sess.IP).Err()
+			if err == nil {
+				err = c.PExpireAt(ctx, key, sess.IdleExpiresAt).Err()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.FindSession(ctx, sess.TokenHash)
+			if err != nil {
+				t.Fatalf("FindSession: %v", err)
+			}
+			if got.Generation != 0 || got.RotatedAt != (time.Time{}) {
+				t.Errorf("old session: got Generation %d, RotatedAt %#v; want 0 and the zero time", got.Generation, got.RotatedAt)
+			}
+			rot := *got
+			rot.Generation, rot.RotatedAt = 1, now.Truncate(time.Second)
+			rot.LastSeenAt, rot.IdleExpiresAt = now.Add(time.Minute), now.Add(30*time.Minute)
+			if err := s.RotateSession(ctx, &rot, 1); !errors.Is(err, latchkey.ErrConflict) {
+				t.Errorf("RotateSession from generation 1: got %v, want ErrConflict", err)
+			}
+			if err := s.RotateSession(ctx, &rot, 0); err != nil {
+				t.Fatalf("RotateSession from generation 0: %v", err)
+			}
+			got, err = s.FindSession(ctx, sess.TokenHash)
+			if err != nil || got.Generation != 1 || !got.RotatedAt.Equal(rot.RotatedAt) || !got.IdleExpiresAt.Equal(time.UnixMilli(rot.IdleExpiresAt.UnixMilli())) {
+				t.Errorf("after RotateSession: got (%+v, %v), want generation 1 rotated at %v", got, err, rot.RotatedAt)
+			}
+			exp, err := c.PExpireTime(ctx, key).Result()
+			if err != nil || exp.Milliseconds() != rot.IdleExpiresAt.UnixMilli() {
+				t.Errorf("native expiry after RotateSession: got (%v, %v), want the new idle deadline %v", exp, err, rot.IdleExpiresAt)
+			}
+		})
 	}
 }

@@ -112,7 +112,7 @@ func waitFor(tb testing.TB, d time.Duration, what string, ok func(context.Contex
 }
 
 // roundTrip creates two sessions of one user and one of another, finds,
-// lists and deletes them through s: enough to show every command and script
+// updates, rotates, lists and deletes them through s: enough to show every command and script
 // reaches the right node.
 func roundTrip(t *testing.T, s *redisstore.Store) {
 	t.Helper()
@@ -135,6 +135,14 @@ func roundTrip(t *testing.T, s *redisstore.Store) {
 	upd.LastSeenAt, upd.IdleExpiresAt, upd.Fresh = now.Add(time.Minute), now.Add(90*time.Minute), false
 	if err := s.UpdateSession(ctx, &upd); err != nil {
 		t.Fatalf("UpdateSession: %v", err)
+	}
+	rot := upd
+	rot.Generation, rot.RotatedAt = 1, now.Truncate(time.Second)
+	if err := s.RotateSession(ctx, &rot, 0); err != nil {
+		t.Fatalf("RotateSession: %v", err)
+	}
+	if err := s.RotateSession(ctx, &rot, 0); !errors.Is(err, latchkey.ErrConflict) {
+		t.Errorf("RotateSession again: got %v, want ErrConflict", err)
 	}
 	if list, err := s.ListUserSessions(ctx, 41); err != nil || len(list) != 2 {
 		t.Fatalf("ListUserSessions: got (%d, %v), want 2", len(list), err)

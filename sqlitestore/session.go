@@ -11,7 +11,8 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-const sessionColumns = `token_hash, user_id, created_at, last_seen_at, idle_expires_at, expires_at, remember, fresh, user_agent, ip`
+const sessionColumns = `token_hash, user_id, created_at, last_seen_at, idle_expires_at, expires_at, remember, fresh, user_agent, ip,
+	generation, rotated_at`
 
 // unexpired is the condition Session.Expired negates, at now in ms (twice).
 const unexpired = `idle_expires_at > ? AND expires_at > ?`
@@ -23,15 +24,23 @@ const updateSessionSQL = `UPDATE sessions
 	SET last_seen_at = ?, idle_expires_at = MIN(?, expires_at), fresh = ?
 	WHERE token_hash = ? AND ` + unexpired
 
+// rotateSessionSQL is updateSessionSQL that also moves the generation, and
+// only from the expected one: the compare and the swap are one statement,
+// and the single write connection runs statements one at a time.
+const rotateSessionSQL = `UPDATE sessions
+	SET last_seen_at = ?, idle_expires_at = MIN(?, expires_at), fresh = ?, generation = ?, rotated_at = ?
+	WHERE token_hash = ? AND generation = ? AND ` + unexpired
+
 func scanSession(row interface{ Scan(...any) error }) (*latchkey.Session, error) {
 	var s latchkey.Session
-	var created, lastSeen, idle, expires int64
+	var created, lastSeen, idle, expires, rotated int64
 	if err := row.Scan(&s.TokenHash, &s.UserID, &created, &lastSeen, &idle, &expires,
-		&s.Remember, &s.Fresh, &s.UserAgent, &s.IP); err != nil {
+		&s.Remember, &s.Fresh, &s.UserAgent, &s.IP, &s.Generation, &rotated); err != nil {
 		return nil, err
 	}
 	s.CreatedAt, s.LastSeenAt = fromMS(created), fromMS(lastSeen)
 	s.IdleExpiresAt, s.ExpiresAt = fromMS(idle), fromMS(expires)
+	s.RotatedAt = fromMS(rotated)
 	return &s, nil
 }
 
@@ -44,10 +53,10 @@ func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error
 	}
 	expires := toMS(sess.ExpiresAt)
 	_, err := s.writer.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.TokenHash, sess.UserID, toMS(sess.CreatedAt), toMS(sess.LastSeenAt),
 		min(toMS(sess.IdleExpiresAt), expires), expires,
-		sess.Remember, sess.Fresh, sess.UserAgent, sess.IP)
+		sess.Remember, sess.Fresh, sess.UserAgent, sess.IP, sess.Generation, toMS(sess.RotatedAt))
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
 		return fmt.Errorf("sqlitestore: create session: %w", latchkey.ErrConflict)
 	}
@@ -77,6 +86,37 @@ func (s *Store) UpdateSession(ctx context.Context, sess *latchkey.Session) error
 	res, err := s.updateSession.ExecContext(ctx,
 		toMS(sess.LastSeenAt), toMS(sess.IdleExpiresAt), sess.Fresh, sess.TokenHash, now, now)
 	return affectedOne(res, err, "update session")
+}
+
+// RotateSession implements latchkey.SessionStore. The conditional UPDATE is
+// the atomic step; only when it changes nothing does a second read tell a
+// missing or expired session (ErrNotFound) from another generation
+// (ErrConflict).
+func (s *Store) RotateSession(ctx context.Context, sess *latchkey.Session, prevGen int64) error {
+	now := toMS(s.now())
+	res, err := s.writer.ExecContext(ctx, rotateSessionSQL,
+		toMS(sess.LastSeenAt), toMS(sess.IdleExpiresAt), sess.Fresh, sess.Generation, toMS(sess.RotatedAt),
+		sess.TokenHash, prevGen, now, now)
+	if err != nil {
+		return wrap("rotate session", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap("rotate session", err)
+	}
+	if n == 1 {
+		return nil
+	}
+	var gen int64
+	err = s.reader.QueryRowContext(ctx, `SELECT generation FROM sessions WHERE token_hash = ? AND `+unexpired,
+		sess.TokenHash, now, now).Scan(&gen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlitestore: rotate session: %w", latchkey.ErrNotFound)
+	}
+	if err != nil {
+		return wrap("rotate session", err)
+	}
+	return fmt.Errorf("sqlitestore: rotate session: generation %d, not %d: %w", gen, prevGen, latchkey.ErrConflict)
 }
 
 // DeleteSession implements latchkey.SessionStore.
@@ -165,7 +205,7 @@ func (s *Store) PruneSessions(ctx context.Context, limit int) (int, error) {
 // The token hash and the user's id are known already and not selected:
 // the driver's cost grows with every column.
 const findSessionUserSQL = `SELECT s.user_id, s.created_at, s.last_seen_at, s.idle_expires_at,
-	s.expires_at, s.remember, s.fresh, s.user_agent, s.ip,
+	s.expires_at, s.remember, s.fresh, s.user_agent, s.ip, s.generation, s.rotated_at,
 	u.username, u.username_key, u.email, u.password_hash, u.created_at, u.updated_at
 	FROM sessions s LEFT JOIN users u ON u.id = s.user_id
 	WHERE s.token_hash = ? AND s.idle_expires_at > ? AND s.expires_at > ?`
@@ -185,13 +225,13 @@ func (s *Store) FindSessionUser(ctx context.Context, tokenHash []byte) (*latchke
 		sess                         latchkey.Session
 		user                         latchkey.User
 		created, lastSeen            int64
-		idle, expires                int64
+		idle, expires, rotated       int64
 		uCreated, uUpdated           sql.NullInt64
 		name, key, email, passwdHash sql.NullString
 	}{}
 	err := s.findSessionUser.QueryRowContext(ctx, tokenHash, now, now).Scan(
 		&r.sess.UserID, &r.created, &r.lastSeen, &r.idle, &r.expires,
-		&r.sess.Remember, &r.sess.Fresh, &r.sess.UserAgent, &r.sess.IP,
+		&r.sess.Remember, &r.sess.Fresh, &r.sess.UserAgent, &r.sess.IP, &r.sess.Generation, &r.rotated,
 		&r.name, &r.key, &r.email, &r.passwdHash, &r.uCreated, &r.uUpdated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, fmt.Errorf("sqlitestore: find session: %w", latchkey.ErrNotFound)
@@ -203,6 +243,7 @@ func (s *Store) FindSessionUser(ctx context.Context, tokenHash []byte) (*latchke
 	sess.TokenHash = bytes.Clone(tokenHash)
 	sess.CreatedAt, sess.LastSeenAt = fromMS(r.created), fromMS(r.lastSeen)
 	sess.IdleExpiresAt, sess.ExpiresAt = fromMS(r.idle), fromMS(r.expires)
+	sess.RotatedAt = fromMS(r.rotated)
 	if !r.name.Valid { // username is NOT NULL: no user row matched
 		return sess, nil, nil
 	}

@@ -257,3 +257,56 @@ func BenchmarkFindSessionUser(b *testing.B) {
 	s, _ := open(b)
 	storetest.BenchFindSessionUser(b, s, s)
 }
+
+// A database from before sessions had a generation keeps its sessions
+// through the upgrade; they read as generation 0, never rotated, and rotate
+// from there.
+func TestUpgradeKeepsSessionsUnrotated(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	v1, err := os.ReadFile(filepath.Join("migrations", "0001_init.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := rawDB(t, path)
+	now := time.Now()
+	hash := []byte("0123456789abcdef0123456789abcdef")
+	for _, q := range []string{
+		string(v1),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`,
+		`INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("building a version 1 database: %v", err)
+		}
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO sessions
+		(token_hash, user_id, created_at, last_seen_at, idle_expires_at, expires_at, remember, fresh, user_agent, ip)
+		VALUES (?, 1, ?, ?, ?, ?, 0, 1, 'ua', '192.0.2.1')`,
+		hash, now.UnixMilli(), now.UnixMilli(), now.Add(time.Hour).UnixMilli(), now.Add(2*time.Hour).UnixMilli())
+	if err != nil {
+		t.Fatalf("inserting a version 1 session: %v", err)
+	}
+	db.Close()
+
+	s, err := sqlitestore.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	got, err := s.FindSession(ctx, hash)
+	if err != nil {
+		t.Fatalf("FindSession: %v", err)
+	}
+	if got.Generation != 0 || !got.RotatedAt.IsZero() || got.RotatedAt != (time.Time{}) {
+		t.Errorf("old session: got Generation %d, RotatedAt %#v; want 0 and the zero time", got.Generation, got.RotatedAt)
+	}
+	rot := *got
+	rot.Generation, rot.RotatedAt = 1, now.Truncate(time.Second)
+	if err := s.RotateSession(ctx, &rot, 0); err != nil {
+		t.Fatalf("RotateSession from generation 0: %v", err)
+	}
+	if got, err := s.FindSession(ctx, hash); err != nil || got.Generation != 1 || !got.RotatedAt.Equal(rot.RotatedAt) {
+		t.Errorf("after RotateSession: got (%+v, %v), want generation 1 rotated at %v", got, err, rot.RotatedAt)
+	}
+}

@@ -115,6 +115,7 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 			{name: "UserGone", fn: testFindSessionUserGone, supported: finder, optional: true},
 			{name: "ReturnsCopies", fn: testFindSessionUserCopies, supported: finder, optional: true},
 		}},
+		{"Rotation", rotationTests},
 		{"Concurrency", []test{
 			{name: "RegisterSameUsername", fn: testConcurrentRegisterSameUsername},
 			{name: "SessionsOfOneUser", fn: testConcurrentSessionsOfOneUser},
@@ -272,10 +273,14 @@ func checkSession(tb testing.TB, what string, got, want *latchkey.Session) {
 		{"LastSeenAt", got.LastSeenAt, want.LastSeenAt},
 		{"IdleExpiresAt", got.IdleExpiresAt, want.IdleExpiresAt},
 		{"ExpiresAt", got.ExpiresAt, want.ExpiresAt},
+		{"RotatedAt", got.RotatedAt, want.RotatedAt},
 	} {
 		if !sameTime(f.got, f.want) {
 			tb.Errorf("%s: %s: got %v, want %v", what, f.name, f.got, f.want)
 		}
+	}
+	if got.Generation != want.Generation {
+		tb.Errorf("%s: Generation: got %d, want %d", what, got.Generation, want.Generation)
 	}
 	if got.Remember != want.Remember {
 		tb.Errorf("%s: Remember: got %v, want %v", what, got.Remember, want.Remember)
