@@ -384,13 +384,14 @@ func TestJWTLoginReplacesFamily(t *testing.T) {
 
 func TestJWTDeletedUser(t *testing.T) {
 	e, b := newJWTEnv(t)
+	_, refresh, csrf := b.tokens()
 	if err := e.auth.DeleteUser(t.Context(), "alice"); err != nil {
 		t.Fatal(err)
 	}
 	if r := b.get("/api/data"); r.status != 401 {
 		t.Errorf("deleted user's access token: %d", r.status)
 	}
-	if r := b.refresh(); r.status != 401 {
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 401 {
 		t.Errorf("deleted user's refresh token: %d", r.status)
 	}
 }
