@@ -90,7 +90,8 @@ func (a *Auth) SetPassword(ctx context.Context, username, pw string) error {
 	return nil
 }
 
-// DeleteUser ends a user's sessions, then removes the user.
+// DeleteUser ends a user's sessions, then removes the user; the user store
+// removes the user's API tokens with it (see APITokenStore).
 func (a *Auth) DeleteUser(ctx context.Context, username string) error {
 	u, err := a.LookupUser(ctx, username)
 	if err != nil {

@@ -2,6 +2,8 @@ package latchkey
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -21,6 +23,49 @@ func FuzzParseToken(f *testing.F) {
 		}
 		if !ok && tok != [tokenBytes]byte{} && len(v) != encodedTokenBytes {
 			t.Fatalf("rejected %q but returned data", v)
+		}
+	})
+}
+
+// FuzzParseAPIToken: parseAPIToken accepts exactly "lk_" and the canonical
+// base64url of 32 bytes, as a plain reference check decides, and the hash
+// is theirs; fresh tokens and any 32 bytes so encoded parse back.
+func FuzzParseAPIToken(f *testing.F) {
+	good, _ := newAPIToken()
+	for _, s := range []string{
+		good, "", "lk_", good[:45], good + "A", "LK_" + good[3:], "lk-" + good[3:], "xlk_" + good[3:45],
+		"lk_" + strings.Repeat("_", 43), "lk_" + strings.Repeat("+", 43), "lk_" + strings.Repeat("A", 42) + "B",
+		"lk_" + good[3:45] + "=", encodeToken(newToken()), "\x00",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		hash, ok := parseAPIToken(s)
+		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(s, "lk_"))
+		want := strings.HasPrefix(s, "lk_") && err == nil && len(raw) == 32 &&
+			"lk_"+base64.RawURLEncoding.EncodeToString(raw) == s
+		if ok != want {
+			t.Fatalf("parseAPIToken(%q): ok %v, reference says %v", s, ok, want)
+		}
+		if ok {
+			if h := sha256.Sum256(raw); !bytes.Equal(hash, h[:]) {
+				t.Fatalf("parseAPIToken(%q): hash %x, want SHA-256 of the decoded bytes %x", s, hash, h)
+			}
+		} else if hash != nil {
+			t.Fatalf("parseAPIToken(%q): rejected but returned a hash", s)
+		}
+		// Round trip: any 32 bytes, encoded, parse back to their hash.
+		if len(s) >= 32 {
+			var b [tokenBytes]byte
+			copy(b[:], s)
+			tok := apiTokenPrefix + encodeToken(b)
+			if h, ok := parseAPIToken(tok); !ok || !bytes.Equal(h, hashToken(b)) {
+				t.Fatalf("parseAPIToken(%q) = (%x, %v), want (%x, true)", tok, h, ok, hashToken(b))
+			}
+		}
+		plain, h := newAPIToken()
+		if got, ok := parseAPIToken(plain); !ok || !bytes.Equal(got, h) || len(plain) != 46 {
+			t.Fatalf("new token %q: parse gives (%x, %v), want (%x, true)", plain, got, ok, h)
 		}
 	})
 }

@@ -41,7 +41,8 @@ type UserStore interface {
 
 	// DeleteUser removes the user. It returns ErrNotFound if no user has this
 	// id. Sessions are not the user store's business: callers delete them
-	// from the SessionStore first.
+	// from the SessionStore first. A store that implements APITokenStore
+	// deletes the user's API tokens too.
 	DeleteUser(ctx context.Context, id int64) error
 
 	// ListUsers returns up to limit users with ID greater than afterID,

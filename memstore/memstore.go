@@ -5,6 +5,7 @@ package memstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,12 +20,13 @@ var (
 	_ latchkey.UserStore     = (*Store)(nil)
 	_ latchkey.SessionStore  = (*Store)(nil)
 	_ latchkey.SessionPruner = (*Store)(nil)
+	_ latchkey.APITokenStore = (*Store)(nil)
 
 	_ latchkey.SessionUserFinder = (*Store)(nil)
 )
 
-// Store is an in-memory UserStore, SessionStore, SessionUserFinder and
-// SessionPruner. It is safe for concurrent use. It hands out and keeps
+// Store is an in-memory UserStore, SessionStore, SessionUserFinder,
+// SessionPruner and APITokenStore. It is safe for concurrent use. It hands out and keeps
 // copies only, so no caller can change stored data through a value it
 // passed in or got back. Times are kept in UTC at millisecond precision,
 // like the SQL stores, so code tested against Store behaves the same on
@@ -42,6 +44,17 @@ type Store struct {
 	sessions map[string]latchkey.Session // by string(TokenHash)
 	// byUser indexes sessions by user, so per-user calls do not scan.
 	byUser map[int64]map[string]struct{}
+
+	lastTokenID int64
+	tokens      map[int64]latchkey.APIToken
+	tokenByHash map[string]int64    // by string(TokenHash)
+	tokenByName map[tokenName]int64 // unique per user
+}
+
+// tokenName is the per-user unique key of an API token.
+type tokenName struct {
+	userID int64
+	name   string
 }
 
 // New returns an empty Store.
@@ -51,6 +64,10 @@ func New() *Store {
 		keyToID:  make(map[string]int64),
 		sessions: make(map[string]latchkey.Session),
 		byUser:   make(map[int64]map[string]struct{}),
+
+		tokens:      make(map[int64]latchkey.APIToken),
+		tokenByHash: make(map[string]int64),
+		tokenByName: make(map[tokenName]int64),
 	}
 }
 
@@ -132,6 +149,11 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 	}
 	delete(s.users, id)
 	delete(s.keyToID, u.UsernameKey)
+	for tid, t := range s.tokens { // as ON DELETE CASCADE does in the SQL stores
+		if t.UserID == id {
+			s.deleteTokenLocked(tid)
+		}
+	}
 	if i, found := slices.BinarySearch(s.userIDs, id); found {
 		s.userIDs = slices.Delete(s.userIDs, i, i+1)
 	}
@@ -349,4 +371,104 @@ func (s *Store) FindSessionUser(ctx context.Context, tokenHash []byte) (*latchke
 		return &c, nil, nil
 	}
 	return &c, &u, nil
+}
+
+// copyAPIToken returns t with its own TokenHash, so the copy shares nothing.
+func copyAPIToken(t latchkey.APIToken) latchkey.APIToken {
+	t.TokenHash = bytes.Clone(t.TokenHash)
+	return t
+}
+
+// CreateAPIToken implements latchkey.APITokenStore.
+func (s *Store) CreateAPIToken(ctx context.Context, t *latchkey.APIToken) error {
+	if len(t.TokenHash) == 0 {
+		return errors.New("memstore: create API token: empty token hash")
+	}
+	c := copyAPIToken(*t)
+	c.CreatedAt = norm(c.CreatedAt)
+	c.ExpiresAt = norm(c.ExpiresAt) // the zero time stays zero
+	c.LastUsedAt = norm(c.LastUsedAt)
+	key := tokenName{c.UserID, c.Name}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[c.UserID]; !ok {
+		return fmt.Errorf("memstore: create API token: user %d: %w", c.UserID, latchkey.ErrNotFound)
+	}
+	if _, ok := s.tokenByName[key]; ok {
+		return fmt.Errorf("memstore: create API token: name %q: %w", c.Name, latchkey.ErrConflict)
+	}
+	if _, ok := s.tokenByHash[string(c.TokenHash)]; ok {
+		return fmt.Errorf("memstore: create API token: token hash: %w", latchkey.ErrConflict)
+	}
+	s.lastTokenID++
+	c.ID = s.lastTokenID
+	s.tokens[c.ID] = c
+	s.tokenByHash[string(c.TokenHash)] = c.ID
+	s.tokenByName[key] = c.ID
+	t.ID = c.ID
+	return nil
+}
+
+// FindAPIToken implements latchkey.APITokenStore.
+func (s *Store) FindAPIToken(ctx context.Context, tokenHash []byte) (*latchkey.APIToken, error) {
+	now := s.now()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.tokenByHash[string(tokenHash)]
+	if !ok {
+		return nil, fmt.Errorf("memstore: find API token: %w", latchkey.ErrNotFound)
+	}
+	t := s.tokens[id]
+	if t.Expired(now) {
+		return nil, fmt.Errorf("memstore: find API token: %w", latchkey.ErrNotFound)
+	}
+	c := copyAPIToken(t)
+	return &c, nil
+}
+
+// ListAPITokens implements latchkey.APITokenStore.
+func (s *Store) ListAPITokens(ctx context.Context, userID int64) ([]latchkey.APIToken, error) {
+	s.mu.RLock()
+	var out []latchkey.APIToken
+	for _, t := range s.tokens {
+		if userID == 0 || t.UserID == userID {
+			out = append(out, copyAPIToken(t))
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b latchkey.APIToken) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// TouchAPIToken implements latchkey.APITokenStore.
+func (s *Store) TouchAPIToken(ctx context.Context, id int64, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[id]
+	if !ok {
+		return fmt.Errorf("memstore: touch API token %d: %w", id, latchkey.ErrNotFound)
+	}
+	t.LastUsedAt = norm(at)
+	s.tokens[id] = t
+	return nil
+}
+
+// DeleteAPIToken implements latchkey.APITokenStore.
+func (s *Store) DeleteAPIToken(ctx context.Context, id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tokens[id]; !ok {
+		return fmt.Errorf("memstore: delete API token %d: %w", id, latchkey.ErrNotFound)
+	}
+	s.deleteTokenLocked(id)
+	return nil
+}
+
+// deleteTokenLocked removes a token and its index entries; s.mu must be held.
+func (s *Store) deleteTokenLocked(id int64) {
+	t := s.tokens[id]
+	delete(s.tokens, id)
+	delete(s.tokenByHash, string(t.TokenHash))
+	delete(s.tokenByName, tokenName{t.UserID, t.Name})
 }

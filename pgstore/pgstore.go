@@ -1,5 +1,6 @@
-// Package pgstore keeps users and sessions in PostgreSQL, through pgx and its
-// connection pool, so several latchkey instances can share them.
+// Package pgstore keeps users, their API tokens and sessions in PostgreSQL,
+// through pgx and its connection pool, so several latchkey instances can
+// share them.
 //
 // Every operation runs under a timeout of its own (Store.Timeout), and
 // connection failures and timeouts wrap latchkey.ErrStoreUnavailable, so a
@@ -30,6 +31,7 @@ var (
 	_ latchkey.SessionStore  = (*Store)(nil)
 	_ latchkey.SessionPruner = (*Store)(nil)
 	_ latchkey.Pinger        = (*Store)(nil)
+	_ latchkey.APITokenStore = (*Store)(nil)
 )
 
 // ErrSchemaTooNew is returned by Open and Migrate for a database migrated by
@@ -39,10 +41,10 @@ var ErrSchemaTooNew = errors.New("pgstore: database schema is newer than this bi
 // DefaultTimeout is the default of Store.Timeout.
 const DefaultTimeout = 2 * time.Second
 
-// Store is a UserStore, SessionStore, SessionPruner and Pinger backed by
-// PostgreSQL. It is safe for concurrent use. Tables live in the connection's
-// current schema, so several deployments can share a database by setting
-// search_path in the DSN.
+// Store is a UserStore, SessionStore, SessionPruner, APITokenStore and
+// Pinger backed by PostgreSQL. It is safe for concurrent use. Tables live in
+// the connection's current schema, so several deployments can share a
+// database by setting search_path in the DSN.
 type Store struct {
 	// Now is the clock that decides expiry; nil means time.Now. Set it
 	// before first use.

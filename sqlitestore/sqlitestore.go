@@ -1,6 +1,6 @@
-// Package sqlitestore keeps users and sessions in one SQLite file, through
-// the pure-Go modernc.org/sqlite driver, so the binary needs no cgo and no
-// database server.
+// Package sqlitestore keeps users, their API tokens and sessions in one
+// SQLite file, through the pure-Go modernc.org/sqlite driver, so the binary
+// needs no cgo and no database server.
 package sqlitestore
 
 import (
@@ -27,6 +27,7 @@ var (
 	_ latchkey.SessionStore  = (*Store)(nil)
 	_ latchkey.SessionPruner = (*Store)(nil)
 	_ latchkey.Pinger        = (*Store)(nil)
+	_ latchkey.APITokenStore = (*Store)(nil)
 
 	_ latchkey.SessionUserFinder = (*Store)(nil)
 )
@@ -39,11 +40,11 @@ var ErrSchemaTooNew = errors.New("sqlitestore: database schema is newer than thi
 // (say, the CLI adding a user while the server runs) before SQLITE_BUSY.
 const busyTimeout = 5 * time.Second
 
-// Store is a UserStore, SessionStore, SessionUserFinder, SessionPruner and
-// Pinger backed by a SQLite database in WAL mode. It is safe for concurrent
-// use: writes go through a single connection, so concurrent writers queue in
-// Go instead of failing with SQLITE_BUSY, and reads use a pool of their own,
-// which WAL lets run alongside the writer.
+// Store is a UserStore, SessionStore, SessionUserFinder, SessionPruner,
+// APITokenStore and Pinger backed by a SQLite database in WAL mode. It is
+// safe for concurrent use: writes go through a single connection, so
+// concurrent writers queue in Go instead of failing with SQLITE_BUSY, and
+// reads use a pool of their own, which WAL lets run alongside the writer.
 type Store struct {
 	// Now is the clock that decides expiry; nil means time.Now. Set it
 	// before first use.
@@ -59,6 +60,7 @@ type Store struct {
 	userByID      *sql.Stmt // reader
 
 	findSessionUser *sql.Stmt // reader
+	findAPIToken    *sql.Stmt // reader
 }
 
 // Open opens the SQLite database at path, creating the file (mode 0600, as
@@ -129,6 +131,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.updateSession, s.writer, updateSessionSQL},
 		{&s.userByID, s.reader, userByIDSQL},
 		{&s.findSessionUser, s.reader, findSessionUserSQL},
+		{&s.findAPIToken, s.reader, findAPITokenSQL},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -148,7 +151,7 @@ func dsn(abs, params string) string {
 // Close closes the database. The Store must not be used afterwards.
 func (s *Store) Close() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.findSession, s.updateSession, s.userByID, s.findSessionUser} {
+	for _, stmt := range []*sql.Stmt{s.findSession, s.updateSession, s.userByID, s.findSessionUser, s.findAPIToken} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 	if us, ok := probe.Users.(latchkey.SessionUserFinder); !ok || us != fd {
 		finder = false // the finder needs users and sessions in one store
 	}
+	_, tokens := probe.Users.(latchkey.APITokenStore)
 	groups := []struct {
 		name  string
 		tests []test
@@ -116,6 +117,7 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 			{name: "ReturnsCopies", fn: testFindSessionUserCopies, supported: finder, optional: true},
 		}},
 		{"Rotation", rotationTests},
+		{"APITokens", apiTokenTests(tokens)},
 		{"Concurrency", []test{
 			{name: "RegisterSameUsername", fn: testConcurrentRegisterSameUsername},
 			{name: "SessionsOfOneUser", fn: testConcurrentSessionsOfOneUser},

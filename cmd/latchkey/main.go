@@ -2,6 +2,7 @@
 //
 //	latchkey serve [--demo] [--addr 127.0.0.1:8080] [--data ./latchkey-data]
 //	latchkey user add|list|remove|passwd
+//	latchkey token create|list|revoke
 //	latchkey migrate
 //	latchkey sessions prune
 //	latchkey version
@@ -42,6 +43,7 @@ const usage = `usage: latchkey <command> [flags]
 commands:
   serve      run the auth server (--demo for the demo account test/test)
   user       manage users: add, list, remove, passwd
+  token      manage API tokens (Authorization: Bearer): create, list, revoke
   config     config check [serve flags]: check settings and print them, without serving
   migrate    apply pending database migrations (serve also does on start)
   sessions   prune: delete expired sessions from a SQL store
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "user":
 		return userCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "token":
+		return tokenCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "config":
 		return configCmd(args[1:], getenv, stdout, stderr)
 	case "migrate":

@@ -324,6 +324,18 @@ func TestCommandErrors(t *testing.T) {
 		{"user"},
 		{"user", "add"},
 		{"user", "frob", "x"},
+		{"token"},
+		{"token", "frob"},
+		{"token", "create"},
+		{"token", "create", "--user", "alice"},
+		{"token", "create", "--user", "alice", "--name", "ci", "extra"},
+		{"token", "list", "extra"},
+		{"token", "revoke"},
+		{"token", "revoke", "abc"},
+		{"token", "revoke", "0"},
+		{"token", "revoke", "1", "2"},
+		{"token", "revoke", "1", "--user", "alice", "--name", "ci"},
+		{"token", "revoke", "--user", "alice"},
 	} {
 		if _, err := runCmd(t, "", args...); err == nil {
 			t.Errorf("%v: no error", args)

@@ -51,24 +51,11 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintln(stderr, userUsage)
 		return fmt.Errorf("user %s: wrong number of arguments", sub)
 	}
-	cfg, err := o.config(stderr)
-	if err != nil {
-		return err
-	}
-	// These commands sign nothing, so a throwaway key satisfies New without
-	// touching the server's real secret.
-	throwaway := make([]byte, 32)
-	rand.Read(throwaway)
-	cfg.Secrets = [][]byte{throwaway}
-	st, err := o.openStores(ctx)
+	auth, st, err := o.openAuth(ctx, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	auth, err := latchkey.New(cfg, st.users, st.sessions)
-	if err != nil {
-		return err
-	}
 	name := fs.Arg(0)
 	switch sub {
 	case "add":
@@ -115,6 +102,31 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "password changed for %q; its sessions were ended\n", name)
 	}
 	return nil
+}
+
+// openAuth opens the stores the flags name and an Auth over them, for the
+// commands that manage accounts from the terminal. The caller closes the
+// stores.
+func (o *options) openAuth(ctx context.Context, stderr io.Writer) (*latchkey.Auth, *stores, error) {
+	cfg, err := o.config(stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	// These commands sign nothing, so a throwaway key satisfies New without
+	// touching the server's real secret.
+	throwaway := make([]byte, 32)
+	rand.Read(throwaway)
+	cfg.Secrets = [][]byte{throwaway}
+	st, err := o.openStores(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	auth, err := latchkey.New(cfg, st.users, st.sessions)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return auth, st, nil
 }
 
 // describe turns API errors into sentences for the terminal.
