@@ -80,7 +80,9 @@ func TestContract(t *testing.T) {
 		s, _ := open(tb)
 		s.Now = now
 		// Redis keeps sessions only; users come from the memory store.
-		return storetest.Stores{Users: memstore.New(), Sessions: s}
+		users := memstore.New()
+		users.Now = now
+		return storetest.Stores{Users: users, Sessions: s}
 	})
 }
 
@@ -91,7 +93,9 @@ func TestContractClusterSteps(t *testing.T) {
 		s, _ := open(tb)
 		redisstore.UseClusterSteps(s)
 		s.Now = now
-		return storetest.Stores{Users: memstore.New(), Sessions: s}
+		users := memstore.New()
+		users.Now = now
+		return storetest.Stores{Users: users, Sessions: s}
 	})
 }
 
