@@ -61,14 +61,19 @@ function fakeFetch(routes: Record<string, Reply | Reply[]>) {
   return { fetch: fn as unknown as typeof fetch, calls };
 }
 
-/** withPage installs a stand-in document (meta tags) and location for one test. */
-function withPage(meta: Record<string, string>, origin = 'http://app.test') {
-  vi.stubGlobal('document', {
+/**
+ * withPage installs a stand-in document (meta tags, and document.cookie
+ * when cookies is given) and location for one test.
+ */
+function withPage(meta: Record<string, string>, origin = 'http://app.test', cookies?: () => string) {
+  const doc = {
     querySelector: (sel: string) => {
       const m = /^meta\[name="([^"]+)"\]$/.exec(sel);
       return m && m[1] in meta ? { content: meta[m[1]] } : null;
     },
-  });
+  };
+  if (cookies) Object.defineProperty(doc, 'cookie', { get: cookies });
+  vi.stubGlobal('document', doc);
   vi.stubGlobal('location', { origin, href: origin + '/' });
 }
 
@@ -400,5 +405,368 @@ describe('tab sync', () => {
     await a.logout();
     await new Promise((r) => setTimeout(r, 20));
     expect(cb).not.toHaveBeenCalled();
+  });
+});
+
+/**
+ * tokenServer is a fake latchkey in token mode (--token-mode jwt), shared
+ * by the "tabs" of a test as a browser shares its cookies between them:
+ * one access/refresh pair with its CSRF token (C1, then C2 after a refresh,
+ * and so on), whose access token has expired until the first refresh.
+ * While hold is set, a refresh waits for it before answering. refresh
+ * replaces the refresh endpoint's answers (the real one: refreshOK), and
+ * routes any others.
+ */
+function tokenServer(opts: { refresh?: Reply | Reply[]; routes?: Record<string, Reply | Reply[]> } = {}) {
+  const s = { pair: 1, csrf: 'C1', expired: true, hold: null as Promise<void> | null };
+  const refreshOK = async (call: Call) => {
+    if (s.hold) await s.hold;
+    if (call.headers.get('X-CSRFToken') !== s.csrf) return apiError(403, 'csrf_failed', 'The CSRF token is missing or wrong.');
+    s.pair++;
+    s.csrf = `C${s.pair}`;
+    s.expired = false;
+    return json(200, { refresh: true, user: alice }, { 'X-CSRFToken': s.csrf });
+  };
+  // guard answers as latchkey's middleware does: token_expired first, then CSRF.
+  const guard = (ok: () => Response) => (call: Call) => {
+    if (s.expired) return apiError(401, 'token_expired', 'The access token has expired.');
+    if (call.method !== 'GET' && call.headers.get('X-CSRFToken') !== s.csrf) {
+      return apiError(403, 'csrf_failed', 'The CSRF token is missing or wrong.');
+    }
+    return ok();
+  };
+  const session = {
+    login: true,
+    user: alice,
+    expiresAt: '2026-02-01T00:00:00Z',
+    idleExpiresAt: '2026-01-15T00:00:00Z',
+    fresh: true,
+    remember: false,
+  };
+  const f = fakeFetch({
+    'GET /data': guard(() => json(200, alice)),
+    'GET /getsession': guard(() => json(200, session)),
+    'POST /things': guard(() => json(200, { ok: true })),
+    'GET /getcsrf': () => json(200, { csrfToken: s.csrf }, { 'X-CSRFToken': s.csrf }),
+    'POST /auth/refresh': opts.refresh ?? refreshOK,
+    'POST /login': () => {
+      s.pair++;
+      s.csrf = `C${s.pair}`;
+      return json(200, { login: true, user: alice }, { 'X-CSRFToken': s.csrf });
+    },
+    ...opts.routes,
+  });
+  /** count returns how many requests "METHOD /path" (under /api) the server got. */
+  const count = (route: string) => f.calls.filter((c) => `${c.method} ${c.url.replace(/^\/api/, '')}` === route).length;
+  return { state: s, session, refreshOK, count, ...f };
+}
+
+/** csrfHeaders lists the CSRF headers latchkey reads, as sent on call: exactly one is allowed. */
+function csrfHeaders(call: Call): string[] {
+  return ['X-CSRFToken', 'X-CSRF-Token', 'X-XSRF-TOKEN']
+    .filter((h) => call.headers.has(h))
+    .map((h) => `${h}: ${call.headers.get(h)}`);
+}
+
+/**
+ * fakeLocks is the Web Locks API of one origin: exclusive locks granted in
+ * the order asked, ifAvailable included. A holder that releases hands the
+ * lock to the next waiter only once beforeHandoff (if given) resolves.
+ * waits counts the requests that had to wait.
+ */
+function fakeLocks(beforeHandoff?: () => Promise<void>) {
+  const held = new Set<string>();
+  const waiting = new Map<string, (() => void)[]>();
+  const stats = { waits: 0 };
+  async function request(name: string, a: unknown, b?: unknown): Promise<unknown> {
+    const [options, cb] = (typeof a === 'function' ? [{}, a] : [a, b]) as [
+      { ifAvailable?: boolean },
+      (lock: { name: string; mode: string } | null) => unknown,
+    ];
+    if (held.has(name)) {
+      if (options.ifAvailable) return cb(null);
+      stats.waits++;
+      await new Promise<void>((grant) => {
+        const q = waiting.get(name) ?? [];
+        q.push(grant);
+        waiting.set(name, q);
+      });
+    } else {
+      held.add(name);
+    }
+    try {
+      return await cb({ name, mode: 'exclusive' });
+    } finally {
+      const next = waiting.get(name)?.shift();
+      if (!next) held.delete(name);
+      else if (beforeHandoff) void beforeHandoff().then(next);
+      else next();
+    }
+  }
+  return { locks: { request } as unknown as LockManager, stats };
+}
+
+describe('token mode', () => {
+  it('renews once for concurrent token_expired requests and retries each once with the new token', async () => {
+    withPage({ 'csrf-token': 'C1' });
+    const srv = tokenServer();
+    let release!: () => void;
+    srv.state.hold = new Promise<void>((r) => (release = r));
+    const onUnauthenticated = vi.fn();
+    const c = client({ fetch: srv.fetch, onUnauthenticated });
+    const writes = [1, 2, 3].map((n) => c.request('/things', { method: 'POST', json: { n } }));
+    const reads = [c.data(), c.getSession()];
+    // Every first attempt is answered token_expired while the refresh waits.
+    await vi.waitFor(() => expect(srv.count('POST /auth/refresh')).toBe(1));
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    expect(await Promise.all(writes)).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+    expect(await Promise.all(reads)).toEqual([alice, srv.session]);
+
+    expect(srv.count('POST /auth/refresh')).toBe(1);
+    const refresh = srv.calls.find((x) => x.url === '/api/auth/refresh')!;
+    expect(csrfHeaders(refresh)).toEqual(['X-CSRFToken: C1']);
+    expect(refresh.credentials).toBe('same-origin');
+    const posts = srv.calls.filter((x) => x.url === '/api/things');
+    expect(posts.map((p) => csrfHeaders(p))).toEqual([
+      ...Array(3).fill(['X-CSRFToken: C1']),
+      ...Array(3).fill(['X-CSRFToken: C2']),
+    ]);
+    expect(posts.slice(3).map((p) => JSON.parse(p.body!).n).sort()).toEqual([1, 2, 3]);
+    expect(srv.count('GET /data')).toBe(2);
+    expect(srv.count('GET /getsession')).toBe(2);
+    expect(srv.count('GET /getcsrf')).toBe(0);
+    expect(await c.csrfToken()).toBe('C2');
+    expect(onUnauthenticated).not.toHaveBeenCalled();
+  });
+
+  it('takes the new token from the csrf_access_token cookie when the refresh answer has none', async () => {
+    let jar = 'other=1; csrf_access_token=C1';
+    withPage({ 'csrf-token': 'C1' }, 'http://app.test', () => jar);
+    const srv = tokenServer({
+      refresh: async (call) => {
+        const res = await srv.refreshOK(call);
+        jar = `csrf_access_token=${srv.state.csrf}; other=1`;
+        return new Response(await res.text(), { status: res.status }); // no X-CSRFToken
+      },
+    });
+    await client({ fetch: srv.fetch }).request('/things', { method: 'POST' });
+    expect(srv.calls.map((x) => `${x.method} ${x.url} ${x.headers.get('X-CSRFToken')}`)).toEqual([
+      'POST /api/things C1',
+      'POST /api/auth/refresh C1',
+      'POST /api/things C2',
+    ]);
+  });
+
+  it('logs out when the refresh is refused as token_reused: no retry, and no refresh until the next login', async () => {
+    withPage({ 'csrf-token': 'C1' });
+    const srv = tokenServer({ refresh: apiError(401, 'token_reused', 'This login has ended. Log in again.') });
+    const onUnauthenticated = vi.fn();
+    const name = `latchkey-test-${Math.random()}`;
+    const c = client({ fetch: srv.fetch, onUnauthenticated, channelName: name });
+    const other = client({ fetch: srv.fetch, channelName: name });
+    const otherLoggedOut = new Promise<void>((resolve) => other.onLogout(resolve));
+
+    const err = await c.data().catch((e) => e);
+    expect(err).toBeInstanceOf(LatchkeyError);
+    expect(err).toMatchObject({ status: 401 });
+    expect(onUnauthenticated).toHaveBeenCalledTimes(1);
+    expect(srv.calls.map((x) => `${x.method} ${x.url}`)).toEqual(['GET /api/data', 'POST /api/auth/refresh']);
+    await otherLoggedOut; // the other tab follows
+
+    // The login is gone: later requests do not try to refresh it, and
+    // getSession answers the question it asks without onUnauthenticated.
+    await expect(c.data()).rejects.toMatchObject({ status: 401 });
+    expect(await c.getSession()).toEqual({ login: false });
+    expect(await other.getSession()).toEqual({ login: false });
+    expect(srv.count('POST /auth/refresh')).toBe(1);
+    expect(onUnauthenticated).toHaveBeenCalledTimes(2);
+
+    // After a new login an expired access token is refreshed again.
+    await c.login('alice', 'pw');
+    await expect(c.data()).rejects.toMatchObject({ status: 401 });
+    expect(srv.count('POST /auth/refresh')).toBe(2);
+  });
+
+  it('logs out when the retry after a refresh still gets 401, without a second refresh', async () => {
+    withPage({ 'csrf-token': 'C1' });
+    const srv = tokenServer({ routes: { 'GET /data': apiError(401, 'token_expired', 'The access token has expired.') } });
+    const onUnauthenticated = vi.fn();
+    const c = client({ fetch: srv.fetch, onUnauthenticated });
+    await expect(c.data()).rejects.toMatchObject({ status: 401, code: 'token_expired' });
+    expect(srv.calls.map((x) => `${x.method} ${x.url}`)).toEqual([
+      'GET /api/data',
+      'POST /api/auth/refresh',
+      'GET /api/data',
+    ]);
+    expect(onUnauthenticated).toHaveBeenCalledTimes(1);
+    // Nor does the next request refresh again.
+    await expect(c.data()).rejects.toMatchObject({ status: 401 });
+    expect(srv.count('POST /auth/refresh')).toBe(1);
+    expect(srv.count('GET /data')).toBe(3);
+  });
+
+  const refreshFailures: [string, Reply, object][] = [
+    ['503 busy', apiError(503, 'busy', 'The server is busy.', {}, { 'Retry-After': '2' }), { status: 503, code: 'busy', retryAfter: 2 }],
+    ['429', apiError(429, 'too_many_attempts', 'Slow down.', {}, { 'Retry-After': '5' }), { status: 429, code: 'too_many_attempts' }],
+    ['a network failure', new TypeError('Failed to fetch'), { status: 0, code: 'network_error' }],
+  ];
+  for (const [name, reply, want] of refreshFailures) {
+    it(`surfaces ${name} on refresh as the request's error and stays logged in`, async () => {
+      withPage({ 'csrf-token': 'C1' });
+      const srv = tokenServer({ refresh: [reply, (call) => srv.refreshOK(call)] });
+      const onUnauthenticated = vi.fn();
+      const name = `latchkey-test-${Math.random()}`;
+      const c = client({ fetch: srv.fetch, onUnauthenticated, channelName: name });
+      const other = client({ fetch: srv.fetch, channelName: name });
+      const onLogout = vi.fn();
+      other.onLogout(onLogout);
+
+      const err = await c.data().catch((e) => e);
+      expect(err).toBeInstanceOf(LatchkeyError);
+      expect(err).toMatchObject(want);
+      expect(srv.calls.map((x) => `${x.method} ${x.url}`)).toEqual(['GET /api/data', 'POST /api/auth/refresh']);
+      // Still logged in: the next call refreshes and gets through.
+      expect(await c.data()).toEqual(alice);
+      expect(srv.count('POST /auth/refresh')).toBe(2);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(onUnauthenticated).not.toHaveBeenCalled();
+      expect(onLogout).not.toHaveBeenCalled();
+    });
+  }
+
+  it('fetches a new token and refreshes once more when the refresh is refused as csrf_failed', async () => {
+    withPage({ 'csrf-token': 'STALE' });
+    const srv = tokenServer();
+    expect(await client({ fetch: srv.fetch }).data()).toEqual(alice);
+    expect(srv.calls.map((x) => `${x.method} ${x.url} ${x.headers.get('X-CSRFToken')}`)).toEqual([
+      'GET /api/data null',
+      'POST /api/auth/refresh STALE',
+      'GET /api/getcsrf null',
+      'POST /api/auth/refresh C1',
+      'GET /api/data null',
+    ]);
+  });
+
+  it('never refreshes for a 401 other than token_expired (session mode)', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const onUnauthenticated = vi.fn();
+    const f = fakeFetch({
+      'GET /data': apiError(401, 'unauthorized', 'You are not logged in.'),
+      'POST /things': apiError(401, 'unauthorized', 'You are not logged in.'),
+    });
+    const c = client({ fetch: f.fetch, onUnauthenticated });
+    await expect(c.data()).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
+    await expect(c.request('/things', { method: 'POST' })).rejects.toMatchObject({ status: 401 });
+    expect(f.calls.map((x) => `${x.method} ${x.url}`)).toEqual(['GET /api/data', 'POST /api/things']);
+    expect(onUnauthenticated).toHaveBeenCalledTimes(2);
+  });
+
+  it('refresh() renews on demand, one request for concurrent callers', async () => {
+    withPage({ 'csrf-token': 'C1' });
+    const srv = tokenServer();
+    const c = client({ fetch: srv.fetch });
+    await Promise.all([c.refresh(), c.refresh()]);
+    expect(srv.count('POST /auth/refresh')).toBe(1);
+    expect(await c.csrfToken()).toBe('C2');
+    expect(await c.data()).toEqual(alice);
+  });
+
+  it('refresh() rejects with the 401 and runs onUnauthenticated when the login is gone', async () => {
+    withPage({ 'csrf-token': 'C1' });
+    const srv = tokenServer({ refresh: apiError(401, 'unauthorized', 'You are not logged in.') });
+    const onUnauthenticated = vi.fn();
+    await expect(client({ fetch: srv.fetch, onUnauthenticated }).refresh()).rejects.toMatchObject({
+      status: 401,
+      code: 'unauthorized',
+    });
+    expect(onUnauthenticated).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('token mode across tabs', () => {
+  /**
+   * twoTabs opens two clients of one origin (one browser's cookies, one
+   * Web Locks manager), on a shared channel unless channel is false, both
+   * of whose first requests meet an expired access token while tab a's
+   * refresh is held (and then answered 503 if firstRefresh says so). It
+   * returns once b waits for the lock a holds.
+   */
+  async function twoTabs(opts: { channel: boolean; beforeHandoff?: () => Promise<void>; name?: string; firstRefresh?: 503 }) {
+    withPage({ 'csrf-token': 'C1' });
+    const { locks, stats } = fakeLocks(opts.beforeHandoff);
+    vi.stubGlobal('navigator', { locks });
+    let release!: () => void;
+    const hold = new Promise<void>((r) => (release = r));
+    const busy = async () => {
+      await hold;
+      return apiError(503, 'busy', 'The server is busy.');
+    };
+    const srv: ReturnType<typeof tokenServer> = tokenServer(
+      opts.firstRefresh ? { refresh: [busy, (call) => srv.refreshOK(call)] } : {},
+    );
+    srv.state.hold = hold;
+    const channelName = opts.channel ? (opts.name ?? `latchkey-test-${Math.random()}`) : '';
+    const a = client({ fetch: srv.fetch, channelName });
+    const b = client({ fetch: srv.fetch, channelName });
+    const fromA = a.request('/things', { method: 'POST', json: { tab: 'a' } });
+    await vi.waitFor(() => expect(srv.count('POST /auth/refresh')).toBe(1));
+    const fromB = b.request('/things', { method: 'POST', json: { tab: 'b' } });
+    await vi.waitFor(() => expect(stats.waits).toBe(1));
+    return { srv, stats, release, fromA, fromB };
+  }
+
+  it('a tab that waited for the lock takes the token another tab announced instead of refreshing', async () => {
+    const name = `latchkey-test-${Math.random()}`;
+    // Hand the lock over only once the announcement is out, as the
+    // browser usually does.
+    const listener = new BroadcastChannel(name);
+    const announced = new Promise<unknown>((resolve) => (listener.onmessage = (ev) => resolve(ev.data)));
+    const { srv, release, fromA, fromB } = await twoTabs({
+      channel: true,
+      name,
+      beforeHandoff: () => announced.then(() => new Promise((r) => setTimeout(r, 10))),
+    });
+    release();
+    expect(await Promise.all([fromA, fromB])).toEqual([{ ok: true }, { ok: true }]);
+    expect(await announced).toEqual({ type: 'refresh', csrfToken: 'C2' });
+    listener.close();
+    expect(srv.count('POST /auth/refresh')).toBe(1);
+    expect(srv.count('GET /getcsrf')).toBe(0);
+    expect(srv.calls.filter((x) => x.url === '/api/things').map((x) => `${JSON.parse(x.body!).tab} ${x.headers.get('X-CSRFToken')}`))
+      .toEqual(['a C1', 'b C1', 'a C2', 'b C2']);
+  });
+
+  it('a tab that waited for the lock and heard nothing checks the token before refreshing', async () => {
+    const { srv, release, fromA, fromB } = await twoTabs({ channel: false });
+    release();
+    expect(await Promise.all([fromA, fromB])).toEqual([{ ok: true }, { ok: true }]);
+    expect(srv.count('POST /auth/refresh')).toBe(1);
+    const calls = srv.calls.map((x) => `${x.method} ${x.url} ${x.headers.get('X-CSRFToken')} ${x.body ?? ''}`);
+    expect(calls.slice(0, 3)).toEqual([
+      'POST /api/things C1 {"tab":"a"}',
+      'POST /api/auth/refresh C1 ', // held
+      'POST /api/things C1 {"tab":"b"}', // b then waits for a's lock
+    ]);
+    expect(calls.slice(3).sort()).toEqual([
+      'GET /api/getcsrf null ', // b, with the lock: the cookies were renewed since
+      'POST /api/things C2 {"tab":"a"}',
+      'POST /api/things C2 {"tab":"b"}',
+    ]);
+  });
+
+  it('a tab that waited for the lock refreshes itself when the holder could not', async () => {
+    const { srv, release, fromA, fromB } = await twoTabs({ channel: true, firstRefresh: 503 });
+    release();
+    await expect(fromA).rejects.toMatchObject({ status: 503, code: 'busy' });
+    expect(await fromB).toEqual({ ok: true });
+    expect(srv.calls.map((x) => `${x.method} ${x.url} ${x.headers.get('X-CSRFToken')}`)).toEqual([
+      'POST /api/things C1', // a
+      'POST /api/auth/refresh C1', // a, held, then 503
+      'POST /api/things C1', // b, waits for a's lock
+      'GET /api/getcsrf null', // b: still the same pair
+      'POST /api/auth/refresh C1', // b
+      'POST /api/things C2', // b's retry
+    ]);
   });
 });

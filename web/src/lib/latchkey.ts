@@ -29,8 +29,22 @@
  *   code `network_error`.
  * - A 401 from anything but login calls `onUnauthenticated`: the session is
  *   gone (expired, logged out elsewhere, or the cookie was tampered with).
- * - Tabs: login, register and logout are announced on a BroadcastChannel,
- *   and `onLogin` / `onLogout` listeners run in the other tabs.
+ *   getSession is the exception: for it a 401 means `{ login: false }`.
+ * - Token mode (`latchkey serve --token-mode jwt`) needs nothing from the
+ *   app: the server says so itself. A `401 token_expired` means the
+ *   short-lived access token ran out; the client then POSTs
+ *   `{baseURL}/auth/refresh` once, shared by every request of the tab that
+ *   hit the same expiry and, through the Web Locks API, by the other tabs,
+ *   and retries the request once with the new CSRF token. A refresh
+ *   refused with a 401 (`token_reused`, `unauthorized`), or a retry that
+ *   still gets a 401, is a logout: `onUnauthenticated` runs, the other tabs
+ *   are told, and no further refresh is tried until the next login. Any
+ *   other failure of the refresh (429, 503, network) rejects the request
+ *   with that error and keeps the user logged in. In session mode the code
+ *   never comes, so nothing of this happens.
+ * - Tabs: login, register, logout and refresh are announced on a
+ *   BroadcastChannel; `onLogin` / `onLogout` listeners run in the other
+ *   tabs, and a refresh hands them its new CSRF token.
  *
  * One client per page is enough; its methods are safe to call concurrently.
  */
@@ -92,8 +106,14 @@ export interface RequestOptions extends RequestInit {
   json?: unknown;
 }
 
-/** A message on the tab-sync channel. */
-export type SyncMessage = { type: 'login'; user?: User } | { type: 'logout' };
+/**
+ * A message on the tab-sync channel. "refresh" says a tab of token mode
+ * renewed the shared cookies, and carries their CSRF token when known.
+ */
+export type SyncMessage =
+  | { type: 'login'; user?: User }
+  | { type: 'logout' }
+  | { type: 'refresh'; csrfToken?: string };
 
 /** The client returned by {@link createClient}. */
 export interface Client {
@@ -116,19 +136,29 @@ export interface Client {
   register(username: string, password: string, email?: string): Promise<User>;
   /** POST /logout. Other tabs' onLogout listeners run. */
   logout(): Promise<void>;
+  /**
+   * POST /auth/refresh (token mode only): renews the access token now
+   * instead of at its next 401 token_expired, sharing the refresh with any
+   * already under way in this tab or, when the browser has Web Locks, in
+   * the others. Rejects with the refresh's LatchkeyError (a 401 means the
+   * login is gone; onUnauthenticated has run).
+   */
+  refresh(): Promise<void>;
   /** GET /data: the logged-in user; a 401 calls onUnauthenticated. */
   data(): Promise<User>;
   /**
    * Any request under baseURL (path starts with "/"), with credentials,
-   * CSRF token, retry and error mapping as above. Resolves with the parsed
-   * JSON body (null for an empty one). Bodies must be re-sendable (a
-   * string, FormData, Blob…, not a stream) for the csrf_failed retry.
+   * CSRF token, retries and error mapping as above. Resolves with the
+   * parsed JSON body (null for an empty one). Bodies must be re-sendable
+   * (a string, FormData, Blob…, not a stream) for the csrf_failed and
+   * token_expired retries.
    */
   request<T = unknown>(path: string, init?: RequestOptions): Promise<T>;
   /**
    * Like request, but resolves with the Response whatever its status
-   * (still with the token handling, the retry and onUnauthenticated);
-   * rejects only on network failure.
+   * (still with the token handling, the retries and onUnauthenticated);
+   * rejects only on network failure, its own or that of a token refresh,
+   * and when a refresh fails with another status than 401.
    */
   fetch(path: string, init?: RequestOptions): Promise<Response>;
   /** The current CSRF token, fetching one if needed. */
@@ -147,9 +177,10 @@ export class LatchkeyError extends Error {
   readonly status: number;
   /**
    * latchkey's error code (invalid_credentials, too_many_attempts, busy,
-   * csrf_failed, unauthorized, invalid_input, weak_password,
-   * username_taken…), "network_error" when the request did not get an
-   * answer, or "http_STATUS" for a response that is not latchkey's JSON.
+   * csrf_failed, unauthorized, token_expired, token_reused, invalid_input,
+   * weak_password, username_taken…), "network_error" when the request did
+   * not get an answer, or "http_STATUS" for a response that is not
+   * latchkey's JSON.
    */
   readonly code: string;
   /** The request field at fault (username, password, email), if any. */
@@ -176,13 +207,71 @@ export class LatchkeyError extends Error {
 export const NETWORK_ERROR_MESSAGE = 'Cannot reach the server. Check your connection and try again.';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/**
+ * The one CSRF header the client sends, in both modes. latchkey also takes
+ * X-CSRF-Token and X-XSRF-TOKEN but refuses differing values in several,
+ * and answers with the new token in X-CSRFToken.
+ */
 const TOKEN_HEADER = 'X-CSRFToken';
+/** The token-mode cookie that holds the CSRF token of the current pair; readable by script. */
+const TOKEN_COOKIE = 'csrf_access_token';
+/** The Web Lock that one refresh at a time holds across the origin's tabs. */
+export const REFRESH_LOCK = 'latchkey-refresh';
 
 /** metaContent returns the content of <meta name=NAME>, or "" (also outside a browser). */
 function metaContent(name: string): string {
   if (typeof document === 'undefined') return '';
   const el = document.querySelector<HTMLMetaElement>(`meta[name="${name}"]`);
   return el?.content.trim() ?? '';
+}
+
+/**
+ * cookieValue returns the value of the cookie NAME that script can read, or
+ * "" (also outside a browser, or for an API on another site).
+ */
+function cookieValue(name: string): string {
+  if (typeof document === 'undefined' || typeof document.cookie !== 'string') return '';
+  for (const pair of document.cookie.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && pair.slice(0, eq).trim() === name) {
+      const v = pair.slice(eq + 1).trim();
+      try {
+        return decodeURIComponent(v);
+      } catch {
+        return v;
+      }
+    }
+  }
+  return '';
+}
+
+/** locks returns the page's Web Locks, or undefined where there are none (insecure origins, old browsers). */
+function locks(): LockManager | undefined {
+  const nav = (globalThis as { navigator?: { locks?: LockManager } }).navigator;
+  return typeof nav?.locks?.request === 'function' ? nav.locks : undefined;
+}
+
+/**
+ * withRefreshLock runs fn holding REFRESH_LOCK, or at once without Web
+ * Locks (the server's grace window then lets racing refreshes all succeed).
+ * fn learns whether it had to wait for another holder, which in practice
+ * means another tab has just refreshed.
+ */
+async function withRefreshLock<T>(fn: (waited: boolean) => Promise<T>): Promise<T> {
+  const lm = locks();
+  if (!lm) return fn(false);
+  let result: { value: T } | undefined;
+  await lm.request(REFRESH_LOCK, { ifAvailable: true }, async (lock) => {
+    if (lock) result = { value: await fn(false) };
+  });
+  if (result) return result.value;
+  return lm.request(REFRESH_LOCK, () => fn(true)) as Promise<T>;
+}
+
+/** errorCode returns latchkey's error code in a failed response's body, without consuming it. */
+async function errorCode(res: Response): Promise<string | undefined> {
+  const code = ((await readBody(res.clone())) as { error?: { code?: unknown } } | undefined)?.error?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** pageOrigin returns location.origin, or undefined outside a browser. */
@@ -246,6 +335,23 @@ function toError(res: Response, body: unknown): LatchkeyError {
   });
 }
 
+/**
+ * The outcome of a token-mode renewal: new cookies to retry with, or the
+ * 401 that says the login is gone.
+ */
+type Renewal = 'renewed' | LatchkeyError;
+
+/** loginGone is the Renewal of a login already known to be gone. */
+const loginGone = () => new LatchkeyError(401, 'unauthorized', 'You are not logged in.');
+
+/** What a request was sent with, to tell later whether a refresh came since. */
+interface Sent {
+  /** The renewal generation (see createClient's gen). */
+  gen: number;
+  /** The CSRF token of the client at the time, "" if it had none. */
+  csrf: string;
+}
+
 /** createClient returns a client of the latchkey API; see the module comment. */
 export function createClient(opts: ClientOptions = {}): Client {
   const baseURL = (opts.baseURL || metaContent('latchkey-api') || '/api').replace(/\/+$/, '');
@@ -254,6 +360,16 @@ export function createClient(opts: ClientOptions = {}): Client {
 
   let token = metaContent('csrf-token');
   let tokenFetch: Promise<string> | null = null;
+
+  // Token mode. gen counts the renewals of the cookies this tab knows of,
+  // its own and those other tabs announced: a 401 token_expired for a
+  // request sent before the latest one needs no refresh, only a retry.
+  // refreshing is the renewal under way in this tab, shared by all who
+  // need one. gone is set when a refresh (here or in another tab) found the
+  // login dead, so that no request refreshes again until the next login.
+  let gen = 0;
+  let refreshing: Promise<Renewal> | null = null;
+  let gone = false;
 
   const logoutListeners = new Set<() => void>();
   const loginListeners = new Set<(user?: User) => void>();
@@ -268,10 +384,15 @@ export function createClient(opts: ClientOptions = {}): Client {
       // token was bound to: fetch a fresh one before the next write.
       if (msg.type === 'logout') {
         token = '';
+        gone = true;
         for (const cb of [...logoutListeners]) cb();
       } else if (msg.type === 'login') {
         token = '';
+        gone = false;
         for (const cb of [...loginListeners]) cb(msg.user);
+      } else if (msg.type === 'refresh') {
+        // The browser shares the new cookies; take their token.
+        renewed(typeof msg.csrfToken === 'string' ? msg.csrfToken : '');
       }
     };
   }
@@ -282,6 +403,20 @@ export function createClient(opts: ClientOptions = {}): Client {
       // A closed channel: nothing to tell.
     }
   };
+
+  /** renewed records new cookies and their CSRF token ("" when unknown: fetch it when needed). */
+  function renewed(csrf: string) {
+    token = csrf;
+    gen++;
+    gone = false;
+  }
+
+  /** loggedOut records that the login is gone and tells the other tabs. */
+  function loggedOut() {
+    token = '';
+    gone = true;
+    announce({ type: 'logout' });
+  }
 
   const url = (path: string) => baseURL + path;
 
@@ -321,7 +456,78 @@ export function createClient(opts: ClientOptions = {}): Client {
     return token || fetchToken();
   }
 
-  async function fetchWithRetry(path: string, init: RequestOptions = {}): Promise<Response> {
+  /**
+   * renew gets the cookies renewed after a request sent as `sent` got 401
+   * token_expired: not at all if a renewal came since, else by the one
+   * refresh under way in this tab, else by a new one.
+   */
+  function renew(sent: Sent): Promise<Renewal> {
+    if (gen !== sent.gen) return Promise.resolve('renewed');
+    if (gone) return Promise.resolve(loginGone());
+    refreshing ??= withRefreshLock((waited) => renewLocked(sent, waited)).finally(() => {
+      refreshing = null;
+    });
+    return refreshing;
+  }
+
+  /** renewLocked decides, holding the refresh lock, whether a refresh is still needed, and does it. */
+  async function renewLocked(sent: Sent, waited: boolean): Promise<Renewal> {
+    // Another tab's announcement may have come while this one waited.
+    if (gen !== sent.gen) return 'renewed';
+    if (gone) return loginGone();
+    if (waited && sent.csrf) {
+      // Another tab held the lock, so it has most likely just refreshed
+      // the cookies both share; its announcement can still be on its way.
+      // The cookies themselves say: their token (read directly when the
+      // API is on this site, else from GET /getcsrf) differs from the one
+      // the failed request was sent with if they were renewed since.
+      const now = cookieValue(TOKEN_COOKIE) || (await fetchToken().catch(() => ''));
+      if (now && now !== sent.csrf) {
+        renewed(now);
+        return 'renewed';
+      }
+    }
+    return refreshNow();
+  }
+
+  /**
+   * refreshNow POSTs /auth/refresh with the current pair's CSRF token
+   * (fetching it anew and trying once more if refused as csrf_failed).
+   * It resolves with the error of a 401, after which the login is gone, and
+   * rejects on any other failure.
+   */
+  async function refreshNow(): Promise<Renewal> {
+    for (let attempt = 0; ; attempt++) {
+      const csrf = attempt === 0 ? cookieValue(TOKEN_COOKIE) || (await csrfToken()) : await fetchToken();
+      const res = await send('/auth/refresh', {
+        method: 'POST',
+        headers: { Accept: 'application/json', [TOKEN_HEADER]: csrf },
+      });
+      if (res.ok) {
+        renewed(res.headers.get(TOKEN_HEADER) || cookieValue(TOKEN_COOKIE));
+        announce({ type: 'refresh', ...(token ? { csrfToken: token } : {}) });
+        return 'renewed';
+      }
+      const body = await readBody(res);
+      if (res.status === 401) {
+        loggedOut();
+        return toError(res, body);
+      }
+      if (res.status === 403 && attempt === 0 && (body as { error?: { code?: unknown } })?.error?.code === 'csrf_failed') {
+        token = '';
+        continue;
+      }
+      throw toError(res, body);
+    }
+  }
+
+  /**
+   * fetchWithRetry sends a request and handles what latchkey's answer asks
+   * for: one retry with a new CSRF token after 403 csrf_failed, one retry
+   * after renewing the cookies for 401 token_expired, onUnauthenticated
+   * for any other 401 (unless quiet401: getSession reports it instead).
+   */
+  async function fetchWithRetry(path: string, init: RequestOptions = {}, quiet401 = false): Promise<Response> {
     if (!path.startsWith('/')) path = '/' + path;
     const { json, ...rest } = init;
     const method = (rest.method ?? (json !== undefined ? 'POST' : 'GET')).toUpperCase();
@@ -333,17 +539,29 @@ export function createClient(opts: ClientOptions = {}): Client {
       headers.set('Content-Type', 'application/json');
     }
     const unsafe = UNSAFE_METHODS.has(method);
-    for (let attempt = 0; ; attempt++) {
-      if (unsafe) headers.set(TOKEN_HEADER, attempt === 0 ? await csrfToken() : await fetchToken());
+    let csrfRetried = false;
+    let renewedOnce = false;
+    let newToken = false; // the next attempt must fetch a new CSRF token
+    for (;;) {
+      if (unsafe) headers.set(TOKEN_HEADER, newToken ? await fetchToken() : await csrfToken());
+      newToken = false;
+      const sent: Sent = { gen, csrf: token };
       const res = await send(path, { ...rest, method, headers, body });
-      if (res.status === 403 && unsafe && attempt === 0) {
-        const errBody = await readBody(res.clone());
-        if ((errBody as { error?: { code?: unknown } } | undefined)?.error?.code === 'csrf_failed') {
-          token = ''; // never send the refused token again
-          continue;
-        }
+      if (res.status === 403 && unsafe && !csrfRetried && (await errorCode(res)) === 'csrf_failed') {
+        csrfRetried = true;
+        token = ''; // never send the refused token again
+        newToken = true;
+        continue;
       }
-      if (res.status === 401 && path !== '/login') opts.onUnauthenticated?.();
+      if (res.status !== 401 || path === '/login') return res;
+      if (!renewedOnce && (await errorCode(res)) === 'token_expired') {
+        renewedOnce = true;
+        if ((await renew(sent)) === 'renewed') continue;
+      } else if (renewedOnce) {
+        // New cookies and still refused: the login is gone after all.
+        loggedOut();
+      }
+      if (!quiet401) opts.onUnauthenticated?.();
       return res;
     }
   }
@@ -358,9 +576,20 @@ export function createClient(opts: ClientOptions = {}): Client {
   return {
     baseURL,
     credentials,
-    getSession: () => request<Session>('/getsession'),
+    async getSession() {
+      // The question is whether this browser is logged in: a 401 (in token
+      // mode, an access token that could not be renewed) answers it.
+      const res = await fetchWithRetry('/getsession', {}, true);
+      const body = await readBody(res);
+      if (res.status === 401) return { login: false };
+      if (!res.ok) throw toError(res, body);
+      const s = body as Session;
+      if (s?.login) gone = false;
+      return s;
+    },
     async login(username, password, remember = false) {
       const body = await request<{ user: User }>('/login', { method: 'POST', json: { username, password, remember } });
+      gone = false;
       announce({ type: 'login', user: body.user });
       return body.user;
     },
@@ -368,6 +597,7 @@ export function createClient(opts: ClientOptions = {}): Client {
       const payload: Record<string, string> = { username, password };
       if (email) payload.email = email;
       const body = await request<{ user: User }>('/register', { method: 'POST', json: payload });
+      gone = false;
       announce({ type: 'login', user: body.user });
       return body.user;
     },
@@ -380,9 +610,19 @@ export function createClient(opts: ClientOptions = {}): Client {
       token = '';
       announce({ type: 'logout' });
     },
+    async refresh() {
+      refreshing ??= withRefreshLock(() => refreshNow()).finally(() => {
+        refreshing = null;
+      });
+      const outcome = await refreshing;
+      if (outcome !== 'renewed') {
+        opts.onUnauthenticated?.();
+        throw outcome;
+      }
+    },
     data: () => request<User>('/data'),
     request,
-    fetch: fetchWithRetry,
+    fetch: (path, init) => fetchWithRetry(path, init),
     csrfToken,
     onLogout(cb) {
       logoutListeners.add(cb);

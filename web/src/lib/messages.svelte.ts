@@ -33,6 +33,8 @@ export function describe(err: unknown): string {
     case 'csrf_failed':
       return 'This page is out of date. Reload it and try again.';
     case 'unauthorized':
+    case 'token_expired': // token mode, when the access token could not be renewed
+    case 'token_reused': // token mode: the login was ended for safety
       return EXPIRED_NOTICE;
   }
   if (err.status >= 500 || err.code.startsWith('http_')) {

@@ -12,6 +12,8 @@ group('describe', () => {
     ['offline', new LatchkeyError(0, 'network_error', NETWORK_ERROR_MESSAGE), 'Cannot reach the server. Check your connection and try again.'],
     ['busy', new LatchkeyError(503, 'busy', 'x', { retryAfter: 2 }), 'The server is busy. Try again in 2 seconds.'],
     ['field error keeps the server text', new LatchkeyError(400, 'weak_password', 'Password must be at least 8 characters.', { field: 'password' }), 'Password must be at least 8 characters.'],
+    ['token mode, login ended', new LatchkeyError(401, 'token_reused', 'This login has ended.'), 'Your session has expired. Please log in again.'],
+    ['token mode, not renewed', new LatchkeyError(401, 'token_expired', 'The access token has expired.'), 'Your session has expired. Please log in again.'],
     ['proxy error page', new LatchkeyError(502, 'http_502', 'x'), 'The server could not answer (502). Please try again later.'],
     ['not a LatchkeyError', new Error('boom'), 'Something went wrong. Please try again.'],
   ];
