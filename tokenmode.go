@@ -60,7 +60,8 @@ type JWTConfig struct {
 	// still yields the same new pair, so concurrent refreshes from several
 	// tabs all succeed. Reuse after it revokes the family. Default 10s.
 	ReuseGrace time.Duration
-	// Leeway allows for clock skew between instances. Default 5s.
+	// Leeway allows for clock skew between instances in exp, nbf and iat.
+	// Default 1s.
 	Leeway time.Duration
 }
 
@@ -92,7 +93,7 @@ func (c JWTConfig) withDefaults(publicURL string) JWTConfig {
 	for _, d := range []struct {
 		p *time.Duration
 		v time.Duration
-	}{{&c.AccessTTL, 15 * time.Minute}, {&c.RefreshTTL, 30 * 24 * time.Hour}, {&c.ReuseGrace, 10 * time.Second}, {&c.Leeway, 5 * time.Second}} {
+	}{{&c.AccessTTL, 15 * time.Minute}, {&c.RefreshTTL, 30 * 24 * time.Hour}, {&c.ReuseGrace, 10 * time.Second}, {&c.Leeway, time.Second}} {
 		if *d.p == 0 {
 			*d.p = d.v
 		}
