@@ -38,22 +38,14 @@ func (a *Auth) routes() http.Handler {
 type handlerFunc func(w http.ResponseWriter, r *http.Request, cur *current) error
 
 // read adapts a handler that needs the browser's session state.
-func (a *Auth) read(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cur, err := a.load(w, r)
-		if err == nil {
-			err = h(w, r, cur)
-		}
-		if err != nil {
-			a.writeError(w, r, err, "")
-		}
-	})
-}
+func (a *Auth) read(h handlerFunc) http.Handler { return a.adapt(a.load, h) }
 
 // resource is read for routes that also accept API tokens (identify).
-func (a *Auth) resource(h handlerFunc) http.Handler {
+func (a *Auth) resource(h handlerFunc) http.Handler { return a.adapt(a.identify, h) }
+
+func (a *Auth) adapt(load func(http.ResponseWriter, *http.Request) (*current, error), h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cur, err := a.identify(w, r)
+		cur, err := load(w, r)
 		if err == nil {
 			err = h(w, r, cur)
 		}

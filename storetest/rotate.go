@@ -152,47 +152,14 @@ func testRotateWrongGenerationConflicts(t *testing.T, f *fixture) {
 }
 
 func testRotateGoneSessionIsNotFound(t *testing.T, f *fixture) {
-	for _, tc := range []struct {
-		name     string
-		idle     time.Duration
-		absolute time.Duration
-		advance  time.Duration
-		create   bool
-		delete   bool
-	}{
-		{"never created", time.Hour, 24 * time.Hour, 0, false, false},
-		{"deleted", time.Hour, 24 * time.Hour, 0, true, true},
-		{"idle deadline passed", 30 * time.Minute, 24 * time.Hour, 30 * time.Minute, true, false},
-		{"absolute deadline passed", time.Hour, time.Hour, time.Hour, true, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := newSession(1, f.clock.Now(), tc.idle, tc.absolute)
-			s.Generation = 6
-			if tc.create {
-				if err := f.sessions.CreateSession(f.ctx, s); err != nil {
-					t.Fatalf("CreateSession: %v", err)
-				}
-			}
-			if tc.delete {
-				if err := f.sessions.DeleteSession(f.ctx, s.TokenHash); err != nil {
-					t.Fatalf("DeleteSession: %v", err)
-				}
-			}
-			f.clock.Advance(tc.advance)
-			now := f.clock.Now()
-			// Gone wins over a wrong generation: there is nothing to conflict with.
-			for _, prev := range []int64{6, 5} {
-				rot := rotated(s, now, time.Minute)
-				rot.ExpiresAt = now.Add(time.Hour) // a store that upserts would write this
-				checkErr(t, "RotateSession", f.sessions.RotateSession(f.ctx, rot, prev), latchkey.ErrNotFound)
-			}
-			f.findGone(t, "after RotateSession", s.TokenHash)
-			list, err := f.sessions.ListUserSessions(f.ctx, 1)
-			if err != nil || len(list) != 0 {
-				t.Errorf("ListUserSessions: got (%d sessions, %v), want none", len(list), err)
-			}
-		})
-	}
+	f.forEachGoneSession(t, 6, func(t *testing.T, s *latchkey.Session, now time.Time) {
+		// Gone wins over a wrong generation: there is nothing to conflict with.
+		for _, prev := range []int64{6, 5} {
+			rot := rotated(s, now, time.Minute)
+			rot.ExpiresAt = now.Add(time.Hour) // a store that upserts would write this
+			checkErr(t, "RotateSession", f.sessions.RotateSession(f.ctx, rot, prev), latchkey.ErrNotFound)
+		}
+	})
 }
 
 func testUpdateSessionKeepsGeneration(t *testing.T, f *fixture) {

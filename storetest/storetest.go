@@ -629,6 +629,18 @@ func testUpdateSessionWritesOnlyMutableFields(t *testing.T, f *fixture) {
 }
 
 func testUpdateGoneSessionIsNotFound(t *testing.T, f *fixture) {
+	f.forEachGoneSession(t, 0, func(t *testing.T, s *latchkey.Session, now time.Time) {
+		upd := cloneSession(s)
+		upd.LastSeenAt, upd.IdleExpiresAt = now, now.Add(time.Minute)
+		upd.ExpiresAt = now.Add(time.Hour) // a store that upserts would write this
+		checkErr(t, "UpdateSession", f.sessions.UpdateSession(f.ctx, upd), latchkey.ErrNotFound)
+	})
+}
+
+// forEachGoneSession runs write, as a subtest, on a session of user 1 with
+// this generation that was never created, was deleted, or is past its idle
+// or absolute deadline; afterwards the session must still be gone.
+func (f *fixture) forEachGoneSession(t *testing.T, gen int64, write func(t *testing.T, s *latchkey.Session, now time.Time)) {
 	for _, tc := range []struct {
 		name     string
 		idle     time.Duration
@@ -644,6 +656,7 @@ func testUpdateGoneSessionIsNotFound(t *testing.T, f *fixture) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSession(1, f.clock.Now(), tc.idle, tc.absolute)
+			s.Generation = gen
 			if tc.create {
 				if err := f.sessions.CreateSession(f.ctx, s); err != nil {
 					t.Fatalf("CreateSession: %v", err)
@@ -655,12 +668,8 @@ func testUpdateGoneSessionIsNotFound(t *testing.T, f *fixture) {
 				}
 			}
 			f.clock.Advance(tc.advance)
-			now := f.clock.Now()
-			upd := cloneSession(s)
-			upd.LastSeenAt, upd.IdleExpiresAt = now, now.Add(time.Minute)
-			upd.ExpiresAt = now.Add(time.Hour) // a store that upserts would write this
-			checkErr(t, "UpdateSession", f.sessions.UpdateSession(f.ctx, upd), latchkey.ErrNotFound)
-			f.findGone(t, "after UpdateSession", s.TokenHash)
+			write(t, s, f.clock.Now())
+			f.findGone(t, "after the write", s.TokenHash)
 			list, err := f.sessions.ListUserSessions(f.ctx, 1)
 			if err != nil || len(list) != 0 {
 				t.Errorf("ListUserSessions: got (%d sessions, %v), want none", len(list), err)
