@@ -221,19 +221,5 @@ func TestUpgradeKeepsSessionsUnrotated(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	defer s.Close()
-	got, err := s.FindSession(ctx, hash)
-	if err != nil {
-		t.Fatalf("FindSession: %v", err)
-	}
-	if got.Generation != 0 || !got.RotatedAt.IsZero() || got.RotatedAt != (time.Time{}) {
-		t.Errorf("old session: got Generation %d, RotatedAt %#v; want 0 and the zero time", got.Generation, got.RotatedAt)
-	}
-	rot := *got
-	rot.Generation, rot.RotatedAt = 1, now.Truncate(time.Second)
-	if err := s.RotateSession(ctx, &rot, 0); err != nil {
-		t.Fatalf("RotateSession from generation 0: %v", err)
-	}
-	if got, err := s.FindSession(ctx, hash); err != nil || got.Generation != 1 || !got.RotatedAt.Equal(rot.RotatedAt) {
-		t.Errorf("after RotateSession: got (%+v, %v), want generation 1 rotated at %v", got, err, rot.RotatedAt)
-	}
+	storetest.CheckOldSession(t, s, hash, now)
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -260,5 +261,28 @@ func testReadersReturnRotation(t *testing.T, f *fixture) {
 			t.Fatalf("FindSessionUser: got (%+v, %+v, %v), want the session and its user", gotS, gotU, err)
 		}
 		checkSession(t, "FindSessionUser", gotS, want)
+	}
+}
+
+// CheckOldSession checks a session written before sessions had a
+// generation (schema upgrades): it must read as generation 0, never
+// rotated, and rotate from there.
+func CheckOldSession(tb testing.TB, sessions latchkey.SessionStore, hash []byte, now time.Time) {
+	tb.Helper()
+	ctx := context.Background()
+	got, err := sessions.FindSession(ctx, hash)
+	if err != nil {
+		tb.Fatalf("FindSession: %v", err)
+	}
+	if got.Generation != 0 || !got.RotatedAt.IsZero() || got.RotatedAt != (time.Time{}) {
+		tb.Errorf("old session: got Generation %d, RotatedAt %#v; want 0 and the zero time", got.Generation, got.RotatedAt)
+	}
+	rot := *got
+	rot.Generation, rot.RotatedAt = 1, now.Truncate(time.Second)
+	if err := sessions.RotateSession(ctx, &rot, 0); err != nil {
+		tb.Fatalf("RotateSession from generation 0: %v", err)
+	}
+	if got, err := sessions.FindSession(ctx, hash); err != nil || got.Generation != 1 || !got.RotatedAt.Equal(rot.RotatedAt) {
+		tb.Errorf("after RotateSession: got (%+v, %v), want generation 1 rotated at %v", got, err, rot.RotatedAt)
 	}
 }
