@@ -328,7 +328,12 @@ func (a *Auth) logoutGET(w http.ResponseWriter, r *http.Request, cur *current) e
 // method changes state, the CSRF check runs as it would on the original.
 func (a *Auth) verify(w http.ResponseWriter, r *http.Request, cur *current) error {
 	if cur.user == nil {
-		return cur.unauthenticated()
+		// nginx answers the client itself and drops this body; the header
+		// lets it still say token_expired, which makes clients refresh.
+		err := cur.unauthenticated()
+		_, body, _ := errorResponse(err)
+		w.Header().Set(HeaderError, body.Code)
+		return err
 	}
 	if m := r.Header.Get("X-Original-Method"); m != "" && unsafeMethod(m) {
 		orig := r.Clone(r.Context())
@@ -346,6 +351,9 @@ func (a *Auth) verify(w http.ResponseWriter, r *http.Request, cur *current) erro
 const (
 	HeaderUserID   = "X-Latchkey-User-Id"
 	HeaderUsername = "X-Latchkey-Username"
+	// HeaderError carries the error code of a 401 from verify, for proxies
+	// that answer the client themselves (nginx auth_request).
+	HeaderError = "X-Latchkey-Error"
 )
 
 func setIdentityHeaders(h http.Header, u *User) {

@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/nginxtest"
@@ -39,13 +41,16 @@ type latchkeyServer struct {
 	host string
 }
 
-func startLatchkey(t *testing.T) *latchkeyServer {
+func startLatchkey(t *testing.T, opts ...func(*latchkey.Config)) *latchkeyServer {
 	t.Helper()
 	st := memstore.New()
 	cfg := latchkey.Config{
 		Secrets: [][]byte{[]byte("test-secret-test-secret-test-secret-0123")},
 		Argon2:  cheapArgon2,
 		Logger:  slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	a, err := latchkey.New(cfg, st, st)
 	if err != nil {
@@ -310,6 +315,7 @@ type backend struct {
 type backendSaw struct {
 	Method, Path, Body string
 	UserID, Username   []string
+	Authorization      []string
 }
 
 func startBackend(t *testing.T) *backend {
@@ -324,6 +330,7 @@ func startBackend(t *testing.T) *backend {
 		json.NewEncoder(w).Encode(backendSaw{
 			Method: r.Method, Path: r.URL.RequestURI(), Body: string(body),
 			UserID: r.Header.Values("X-Latchkey-User-Id"), Username: r.Header.Values("X-Latchkey-Username"),
+			Authorization: r.Header.Values("Authorization"),
 		})
 	}))
 	t.Cleanup(be.Close)
@@ -443,5 +450,63 @@ func TestAuthRequestLatchkeyDown(t *testing.T) {
 	}
 	if n := be.count(); n != 0 {
 		t.Errorf("with latchkey down the backend was reached %d times", n)
+	}
+}
+
+// TestAuthRequestTokenMode: behind auth_request, token mode's expired
+// access token still reads as token_expired (so clients refresh), and API
+// tokens work but never reach the backend.
+func TestAuthRequestTokenMode(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	lk := startLatchkey(t, func(c *latchkey.Config) { c.TokenMode = latchkey.TokenModeJWT; c.Now = clock })
+	lk.addUser(t, "alice", "correct horse battery")
+	be := startBackend(t)
+	ngx := nginxtest.Start(t, "auth-request.conf", map[string]string{
+		"LATCHKEY_ADDR": lk.addr(),
+		"BACKEND_ADDR":  be.Listener.Addr().String(),
+		"SERVER_NAME":   "localhost",
+	})
+	b := newBrowser(t, ngx.URL)
+	b.mustLogin("alice", "correct horse battery")
+	if r := b.get("/notes", "Authorization", "Basic dXNlcjpwYXNz"); r.status != 200 || !strings.Contains(r.body, `"Authorization":["Basic dXNlcjpwYXNz"]`) {
+		t.Errorf("GET /notes in token mode = %d %q, want 200 with the Basic header passed on", r.status, r.body)
+	}
+	if r := b.post("/notes", map[string]string{"text": "hi"}); r.status != 200 {
+		t.Errorf("POST /notes with the pair's CSRF value = %d %q", r.status, r.body)
+	}
+	mu.Lock()
+	now = now.Add(16 * time.Minute)
+	mu.Unlock()
+	r := b.get("/notes")
+	if r.status != 401 || r.errCode() != "token_expired" {
+		t.Fatalf("GET /notes with an expired access token = %d %q, want 401 token_expired", r.status, r.body)
+	}
+	csrf := ""
+	u, _ := url.Parse(ngx.URL)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == "csrf_refresh_token" {
+			csrf = c.Value
+		}
+	}
+	if r := b.do("POST", "/api/auth/refresh", nil, "X-CSRF-TOKEN", csrf); r.status != 200 {
+		t.Fatalf("refresh through nginx = %d %q", r.status, r.body)
+	}
+	if r := b.get("/notes"); r.status != 200 {
+		t.Errorf("GET /notes after the refresh = %d %q", r.status, r.body)
+	}
+
+	plain, _, err := lk.auth.CreateAPIToken(t.Context(), "alice", "ci", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := newBrowser(t, ngx.URL)
+	r = script.do("POST", "/notes", []byte("x"), "Authorization", "Bearer "+plain)
+	if r.status != 200 || strings.Contains(r.body, plain) || !strings.Contains(r.body, `"Username":["alice"]`) {
+		t.Errorf("POST /notes with an API token = %d %q, want 200 as alice, without the token", r.status, r.body)
+	}
+	if r := script.get("/notes", "Authorization", "Bearer lk_"+strings.Repeat("A", 43)); r.status != 401 || r.errCode() != "unauthorized" {
+		t.Errorf("an unknown API token = %d %q, want 401 unauthorized", r.status, r.body)
 	}
 }
