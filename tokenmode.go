@@ -58,7 +58,9 @@ type JWTConfig struct {
 	RefreshTTL time.Duration
 	// ReuseGrace is how long after a rotation the refresh token it consumed
 	// still yields the same new pair, so concurrent refreshes from several
-	// tabs all succeed. Reuse after it revokes the family. Default 10s.
+	// tabs all succeed. Reuse after it revokes the family. It is counted in
+	// whole seconds, as token timestamps are: at least ReuseGrace, less
+	// than a second more. Default 10s.
 	ReuseGrace time.Duration
 	// Leeway allows for clock skew between instances in exp, nbf and iat.
 	// Default 1s.
@@ -388,7 +390,9 @@ func (a *Auth) refreshTokens(w http.ResponseWriter, r *http.Request, cur *curren
 				return fmt.Errorf("rotate token family: %w", err)
 			}
 			return a.refreshed(w, cur, &next, c.SessionID, u)
-		case c.Generation == s.Generation-1 && !cur.now.After(s.RotatedAt.Add(a.tokens.cfg.ReuseGrace)):
+		case c.Generation == s.Generation-1 && !cur.now.Truncate(time.Second).After(s.RotatedAt.Add(a.tokens.cfg.ReuseGrace)):
+			// RotatedAt is whole seconds, so "now" is too: else a rotation
+			// late in its second would shorten the grace by up to 1s.
 			return a.refreshed(w, cur, s, c.SessionID, u)
 		default:
 			if err := a.sessions.DeleteSession(ctx, fh); err != nil {

@@ -396,6 +396,29 @@ func TestJWTDeletedUser(t *testing.T) {
 	}
 }
 
+// The grace window is never shorter than configured, wherever in its
+// second a rotation falls: the family's rotation time is kept in whole
+// seconds, as token timestamps are, so the window is counted in them too.
+func TestJWTGraceWindowLateInASecond(t *testing.T) {
+	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.JWT.ReuseGrace = time.Second })
+	_, refresh, csrf := b.tokens()
+	e.clock.Advance(900 * time.Millisecond)
+	if r := b.refresh(); r.status != 200 {
+		t.Fatalf("refresh: %d %s", r.status, r.raw)
+	}
+	rotated := e.clock.Now()
+	for _, d := range []time.Duration{200 * time.Millisecond, 800 * time.Millisecond} {
+		e.clock.Advance(d)
+		if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 200 {
+			t.Fatalf("reuse %v after a rotation at .900 s, with a 1s grace: %d %s, want 200", e.clock.Now().Sub(rotated), r.status, r.raw)
+		}
+	}
+	e.clock.Advance(100 * time.Millisecond)
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 401 || r.errCode() != "token_reused" {
+		t.Errorf("in the second after the grace: %d %s, want 401 token_reused", r.status, r.raw)
+	}
+}
+
 // Other services verify access tokens with the published keys.
 func TestJWKSVerifiesAccessToken(t *testing.T) {
 	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.PublicURL = "http://auth.test" })

@@ -21,15 +21,17 @@ import (
 // them. Both URLs use the host name localhost; foreign pages come from
 // 127.0.0.1, which is another site.
 type deployment struct {
-	App string // the SPA's origin: http://localhost:PORT
-	API string // the API's base URL: http://localhost:PORT/api
+	App      string   // the SPA's origin: http://localhost:PORT
+	API      string   // the API's base URL: http://localhost:PORT/api
+	Latchkey *process // whose log says what the browser asked of it
 }
 
 // deployments are the three ways latchkey and the SPA are deployed; every
-// scenario runs in each.
+// scenario runs in each. start passes extra to latchkey serve, such as the
+// flags of token mode.
 var deployments = []struct {
 	name  string
-	start func(t *testing.T) *deployment
+	start func(t *testing.T, extra ...string) *deployment
 }{
 	{"embedded", startEmbedded},
 	{"nginx-same-origin", startNginxSameOrigin},
@@ -52,23 +54,23 @@ func distDir(t *testing.T) string {
 }
 
 // startEmbedded: latchkey serves the built-in SPA and the API on one origin.
-func startEmbedded(t *testing.T) *deployment {
+func startEmbedded(t *testing.T, extra ...string) *deployment {
 	t.Helper()
-	lk, err := startLatchkey(t, "127.0.0.1:0", "--mode", "embedded")
+	lk, err := startLatchkey(t, "127.0.0.1:0", append([]string{"--mode", "embedded"}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	app := localhost(lk.URL)
-	return &deployment{App: app, API: app + "/api"}
+	return &deployment{App: app, API: app + "/api", Latchkey: lk}
 }
 
 // startNginxSameOrigin: nginx runs deploy/nginx/same-origin.conf, serving
 // web/dist as static files and passing /api to latchkey in proxy mode. The
 // index.html nginx serves has an empty csrf-token meta tag, so the SPA gets
 // its token from GET /api/getcsrf.
-func startNginxSameOrigin(t *testing.T) *deployment {
+func startNginxSameOrigin(t *testing.T, extra ...string) *deployment {
 	t.Helper()
-	lk, err := startLatchkey(t, "127.0.0.1:0", "--mode", "proxy", "--trusted-proxies", "127.0.0.1/32")
+	lk, err := startLatchkey(t, "127.0.0.1:0", append([]string{"--mode", "proxy", "--trusted-proxies", "127.0.0.1/32"}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +80,7 @@ func startNginxSameOrigin(t *testing.T) *deployment {
 		"SERVER_NAME":   "localhost",
 	})
 	app := localhost(ngx.URL)
-	return &deployment{App: app, API: app + "/api"}
+	return &deployment{App: app, API: app + "/api", Latchkey: lk}
 }
 
 // startCrossOrigin: the SPA is served from its own origin by a static file
@@ -86,7 +88,7 @@ func startNginxSameOrigin(t *testing.T) *deployment {
 // port; latchkey runs in cross-origin mode and allows exactly that origin.
 // localhost:A and localhost:B are the same site, so SameSite=Lax cookies
 // work over plain HTTP.
-func startCrossOrigin(t *testing.T) *deployment {
+func startCrossOrigin(t *testing.T, extra ...string) *deployment {
 	t.Helper()
 	var api string // set before the browser asks for anything
 	spaSrv := httptest.NewServer(spaServer(t, distDir(t), func() string { return api }))
@@ -96,8 +98,8 @@ func startCrossOrigin(t *testing.T) *deployment {
 	for range 5 {
 		port := freePort(t)
 		var err error
-		lk, err = startLatchkey(t, "127.0.0.1:"+port, "--mode", "cross-origin",
-			"--allowed-origins", app, "--public-url", "http://localhost:"+port)
+		lk, err = startLatchkey(t, "127.0.0.1:"+port, append([]string{"--mode", "cross-origin",
+			"--allowed-origins", app, "--public-url", "http://localhost:" + port}, extra...)...)
 		if errors.Is(err, errAddrInUse) {
 			continue
 		}
@@ -110,7 +112,7 @@ func startCrossOrigin(t *testing.T) *deployment {
 		t.Fatal("no free port for latchkey after 5 tries")
 	}
 	api = "http://localhost:" + lk.Port() + "/api"
-	return &deployment{App: app, API: api}
+	return &deployment{App: app, API: api, Latchkey: lk}
 }
 
 // apiMeta is the tag through which the SPA learns where the API is.

@@ -2,15 +2,12 @@ package e2e_test
 
 import (
 	"bufio"
-	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +21,6 @@ const (
 	stepTimeout    = 15 * time.Second // one browser action or wait
 	startTimeout   = 30 * time.Second // a process or a browser starting
 	stopTimeout    = 10 * time.Second // a process draining at SIGTERM
-	buildTimeout   = 5 * time.Minute  // go build of the binary, cold cache and -race included
 	deployDeadline = 4 * time.Minute  // everything one deployment does in the browser
 )
 
@@ -42,17 +38,9 @@ func repoRoot(tb testing.TB) string {
 	return root
 }
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	testenv.RemoveBinaries()
 	os.Exit(code)
 }
 
@@ -60,28 +48,7 @@ func TestMain(m *testing.M) {
 // Under -race the binary is built with -race as well.
 func latchkeyBinary(tb testing.TB) string {
 	tb.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "latchkey-e2e-bin-")
-		if buildErr != nil {
-			return
-		}
-		args := []string{"build", "-o", filepath.Join(buildDir, "latchkey")}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		args = append(args, "./cmd/latchkey")
-		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", args...)
-		cmd.Dir = repoRoot(tb)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	})
-	if buildErr != nil {
-		tb.Fatalf("building latchkey: %v", buildErr)
-	}
-	return filepath.Join(buildDir, "latchkey")
+	return testenv.Binary(tb, filepath.Join(repoRoot(tb), "cmd", "latchkey"))
 }
 
 // process is the latchkey binary running `serve` until the test ends.

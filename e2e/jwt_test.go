@@ -3,10 +3,7 @@ package e2e_test
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,8 +14,6 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-
-	"github.com/latchkey/latchkey/internal/nginxtest"
 )
 
 // jwtAccessTTL is the access-token lifetime of the token-mode deployments:
@@ -34,82 +29,9 @@ var jwtArgs = []string{"--token-mode", "jwt", "--jwt-access-ttl", jwtAccessTTL.S
 // The SPA's line under the profile once GET /api/data has answered.
 const msgDataLoaded = "Profile loaded from /api/data."
 
-// jwtDeployment is a deployment in token mode, with its latchkey process,
-// whose request log says what the browser asked of it.
-type jwtDeployment struct {
-	*deployment
-	lk *process
-}
-
-// jwtDeployments are the three deployments of deployments_test.go, with
-// latchkey in token mode: the CSRF token of the pair then comes from the
-// meta tag (embedded), GET /api/getcsrf (nginx) or GET /api/getcsrf across
-// origins with CORS (cross-origin).
-var jwtDeployments = []struct {
-	name  string
-	start func(t *testing.T) *jwtDeployment
-}{
-	{"embedded", startJWTEmbedded},
-	{"nginx-same-origin", startJWTNginxSameOrigin},
-	{"cross-origin", startJWTCrossOrigin},
-}
-
-func startJWTEmbedded(t *testing.T) *jwtDeployment {
-	t.Helper()
-	lk, err := startLatchkey(t, "127.0.0.1:0", append([]string{"--mode", "embedded"}, jwtArgs...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := localhost(lk.URL)
-	return &jwtDeployment{&deployment{App: app, API: app + "/api"}, lk}
-}
-
-func startJWTNginxSameOrigin(t *testing.T) *jwtDeployment {
-	t.Helper()
-	lk, err := startLatchkey(t, "127.0.0.1:0", append([]string{"--mode", "proxy", "--trusted-proxies", "127.0.0.1/32"}, jwtArgs...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ngx := nginxtest.Start(t, filepath.Join(repoRoot(t), "deploy", "nginx", "same-origin.conf"), map[string]string{
-		"LATCHKEY_ADDR": lk.Addr,
-		"SPA_ROOT":      distDir(t),
-		"SERVER_NAME":   "localhost",
-	})
-	app := localhost(ngx.URL)
-	return &jwtDeployment{&deployment{App: app, API: app + "/api"}, lk}
-}
-
-func startJWTCrossOrigin(t *testing.T) *jwtDeployment {
-	t.Helper()
-	var api string // set before the browser asks for anything
-	spaSrv := httptest.NewServer(spaServer(t, distDir(t), func() string { return api }))
-	t.Cleanup(spaSrv.Close)
-	app := localhost(spaSrv.URL)
-	var lk *process
-	for range 5 {
-		port := freePort(t)
-		var err error
-		lk, err = startLatchkey(t, "127.0.0.1:"+port, append([]string{"--mode", "cross-origin",
-			"--allowed-origins", app, "--public-url", "http://localhost:" + port}, jwtArgs...)...)
-		if errors.Is(err, errAddrInUse) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		break
-	}
-	if lk == nil {
-		t.Fatal("no free port for latchkey after 5 tries")
-	}
-	api = "http://localhost:" + lk.Port() + "/api"
-	return &jwtDeployment{&deployment{App: app, API: api}, lk}
-}
-
 // jwtEnv is what a token-mode scenario works with.
 type jwtEnv struct {
 	*env
-	lk *process
 }
 
 // jwtScenarios run in every token-mode deployment, each in a browser
@@ -125,19 +47,21 @@ var jwtScenarios = []struct {
 }
 
 // TestBrowserJWT runs every token-mode scenario in every deployment, as
-// TestBrowser does for session mode.
+// TestBrowser does for session mode. The CSRF token of the pair then comes
+// from the meta tag (embedded), GET /api/getcsrf (nginx) or GET
+// /api/getcsrf across origins with CORS (cross-origin).
 func TestBrowserJWT(t *testing.T) {
-	for _, dep := range jwtDeployments {
+	for _, dep := range deployments {
 		t.Run(dep.name, func(t *testing.T) {
 			t.Parallel()
 			b := startBrowser(t) // first: it waits for a browser slot
-			d := dep.start(t)
+			d := dep.start(t, jwtArgs...)
 			probe := b.newSession(t)
 			probe.open(d.App + "/")
 			probe.waitRoute("login")
 			for _, sc := range jwtScenarios {
 				t.Run(sc.name, func(t *testing.T) {
-					e := &jwtEnv{env: &env{t: t, d: d.deployment, tab: b.newSession(t)}, lk: d.lk}
+					e := &jwtEnv{&env{t: t, d: d, tab: b.newSession(t)}}
 					sc.run(e)
 					e.noCSPViolations()
 				})
@@ -338,7 +262,7 @@ func jwtRefresh(e *jwtEnv) {
 	before := e.jwtCookies(tb)
 	e.waitAccessExpiry(tb)
 
-	mark := e.lk.logMark()
+	mark := e.d.Latchkey.logMark()
 	net := recordNetwork(tb)
 	// The reloaded page asks GET /api/getsession with the expired access
 	// token, gets 401 token_expired, refreshes, asks again and shows the
@@ -349,13 +273,13 @@ func jwtRefresh(e *jwtEnv) {
 	tb.waitText(".data-status", msgDataLoaded)
 	e.noMessages(tb)
 
-	if got := e.lk.requests(mark, "POST", "/api/auth/refresh"); !slices.Equal(got, []int{200}) {
+	if got := e.d.Latchkey.requests(mark, "POST", "/api/auth/refresh"); !slices.Equal(got, []int{200}) {
 		e.t.Errorf("latchkey answered POST /api/auth/refresh with %v, want exactly one 200", got)
 	}
-	if got := e.lk.requests(mark, "GET", "/api/getsession"); !slices.Equal(got, []int{401, 200}) {
+	if got := e.d.Latchkey.requests(mark, "GET", "/api/getsession"); !slices.Equal(got, []int{401, 200}) {
 		e.t.Errorf("latchkey answered GET /api/getsession with %v, want [401 200]: token_expired, then the retry", got)
 	}
-	if got := e.lk.requests(mark, "GET", "/api/data"); !slices.Equal(got, []int{200}) {
+	if got := e.d.Latchkey.requests(mark, "GET", "/api/data"); !slices.Equal(got, []int{200}) {
 		e.t.Errorf("latchkey answered GET /api/data with %v, want [200]", got)
 	}
 	if got := net.statuses("POST " + e.d.API + "/auth/refresh"); !slices.Equal(got, []int64{200}) {
@@ -371,10 +295,10 @@ func jwtRefresh(e *jwtEnv) {
 
 	// A write after the refresh carries the new pair's CSRF token at the
 	// first try (a stale one would be refused, then retried).
-	mark = e.lk.logMark()
+	mark = e.d.Latchkey.logMark()
 	tb.click("#logout")
 	tb.waitRoute("login")
-	if got := e.lk.requests(mark, "POST", "/api/logout"); !slices.Equal(got, []int{200}) {
+	if got := e.d.Latchkey.requests(mark, "POST", "/api/logout"); !slices.Equal(got, []int{200}) {
 		e.t.Errorf("latchkey answered POST /api/logout with %v, want [200]", got)
 	}
 }
@@ -389,7 +313,7 @@ func jwtTwoTabs(e *jwtEnv) {
 	two.waitText(".data-status", msgDataLoaded)
 	e.waitAccessExpiry(one)
 
-	mark := e.lk.logMark()
+	mark := e.d.Latchkey.logMark()
 	tabs := []*tab{one, two}
 	nets := []*netLog{recordNetwork(one), recordNetwork(two)}
 	// Both SPAs ask GET /api/getsession at the same instant (the tabs
@@ -407,8 +331,8 @@ func jwtTwoTabs(e *jwtEnv) {
 		e.noMessages(tb)
 	}
 
-	refreshes := e.lk.requests(mark, "POST", "/api/auth/refresh")
-	sessions := e.lk.requests(mark, "GET", "/api/getsession")
+	refreshes := e.d.Latchkey.requests(mark, "POST", "/api/auth/refresh")
+	sessions := e.d.Latchkey.requests(mark, "GET", "/api/getsession")
 	e.t.Logf("after the expiry latchkey answered GET /api/getsession %v and POST /api/auth/refresh %v", sessions, refreshes)
 	if len(refreshes) == 0 || len(refreshes) > 2 || slices.ContainsFunc(refreshes, func(s int) bool { return s != 200 }) {
 		e.t.Errorf("latchkey answered POST /api/auth/refresh with %v, want one or two, all 200", refreshes)
@@ -426,10 +350,10 @@ func jwtTwoTabs(e *jwtEnv) {
 			e.t.Logf("both tabs refreshed")
 		}
 	}
-	mark = e.lk.logMark()
+	mark = e.d.Latchkey.logMark()
 	quiet.click("#logout")
 	quiet.waitRoute("login")
-	if got := e.lk.requests(mark, "POST", "/api/logout"); !slices.Equal(got, []int{200}) {
+	if got := e.d.Latchkey.requests(mark, "POST", "/api/logout"); !slices.Equal(got, []int{200}) {
 		e.t.Errorf("%s: latchkey answered POST /api/logout with %v, want [200] (the CSRF token of the refreshed pair)", quiet.name, got)
 	}
 	for _, tb := range tabs {

@@ -14,7 +14,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testenv"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.RemoveBinaries()
+	os.Exit(code)
+}
 
 // fastArgon2 keeps the binary's tests quick; the defaults are tested elsewhere.
 var fastArgon2 = []string{"--argon2-memory", "64", "--argon2-time", "1"}

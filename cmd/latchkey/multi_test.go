@@ -14,7 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,18 +29,6 @@ import (
 
 // sharedSecret is what every instance of a test deployment signs with.
 var sharedSecret = strings.Repeat("k", 32) + "-shared-by-every-instance"
-
-// buildBinary builds the real latchkey binary into a temporary directory.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "latchkey")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(goTool, "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // sharedStores returns the store flags of a deployment on the test
 // PostgreSQL (a fresh schema) and Redis (a fresh key prefix), both cleaned
@@ -75,24 +63,7 @@ func sharedStoreParts(t *testing.T) (dsn, redisAddr, prefix string) {
 type instance struct {
 	url  string
 	addr string
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testenv.Buffer
 }
 
 // startInstance runs bin serve on a free port with the shared secret until
@@ -102,7 +73,7 @@ func startInstance(t *testing.T, bin string, args ...string) *instance {
 	args = append(append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn"}, fastArgon2...), args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "LATCHKEY_SECRET="+sharedSecret)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -120,6 +91,10 @@ func startInstance(t *testing.T, bin string, args ...string) *instance {
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 			<-done
+		}
+		// A -race binary (see testenv.Binary) reports races on stderr.
+		if strings.Contains(logs.String(), "WARNING: DATA RACE") {
+			t.Errorf("latchkey %v reported a data race", args)
 		}
 		if t.Failed() {
 			t.Logf("latchkey %v log:\n%s", args, logs.String())
@@ -144,13 +119,26 @@ func startInstance(t *testing.T, bin string, args ...string) *instance {
 	}
 }
 
+// startPair runs two instances of the binary as one deployment: one
+// secret, a fresh PostgreSQL schema for users and a fresh Redis prefix for
+// sessions, and the extra serve flags (such as the token mode) on both. It
+// returns the instances and the store flags, for the CLI.
+func startPair(t *testing.T, extra ...string) (a, b *instance, stores []string) {
+	t.Helper()
+	stores = sharedStores(t)
+	bin := testenv.Binary(t, ".")
+	args := append(slices.Clone(stores), extra...)
+	return startInstance(t, bin, args...), startInstance(t, bin, args...), stores
+}
+
 // browser is a client that behaves like a browser page: one cookie jar for
 // the host whatever the port (as browsers do), the CSRF token from the
 // last response, and same-origin Fetch Metadata.
 type browser struct {
-	t     *testing.T
-	c     *http.Client
-	token string
+	t      *testing.T
+	c      *http.Client
+	token  string
+	header http.Header // sent with every request, such as an Authorization
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -192,6 +180,9 @@ func (b *browser) do(method, base, path string, body any) reply {
 	req.Header.Set("Origin", base)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	req.Header.Set("User-Agent", "Mozilla/5.0 (latchkey test browser)")
+	for k, v := range b.header {
+		req.Header[k] = v
+	}
 	res, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatalf("%s %s%s: %v", method, base, path, err)
@@ -224,9 +215,7 @@ const alicePassword = "correct horse battery staple"
 // TestTwoInstances runs two latchkey processes on one PostgreSQL and one
 // Redis: whatever one does, the other sees at once.
 func TestTwoInstances(t *testing.T) {
-	stores := sharedStores(t)
-	bin := buildBinary(t)
-	a, b := startInstance(t, bin, stores...), startInstance(t, bin, stores...)
+	a, b, stores := startPair(t)
 
 	br := newBrowser(t)
 	br.do("GET", a.url, "/api/getcsrf", nil)
@@ -389,7 +378,7 @@ http {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting nginx: %v", err)
@@ -439,15 +428,34 @@ http {
 }
 
 // TestBehindLoadBalancer puts the two instances behind nginx with the
-// deploy/ configuration: a browser logs in and keeps its session across
-// requests that alternate between the instances.
+// deploy/ configuration: a browser logs in and stays logged in across
+// requests that alternate between the instances, in each token mode (in
+// jwt mode it also refreshes its tokens now and then, wherever that lands).
 func TestBehindLoadBalancer(t *testing.T) {
 	testenv.LookPath(t, "nginx", "apt-get install nginx")
-	stores := sharedStores(t)
-	bin := buildBinary(t)
-	a, b := startInstance(t, bin, stores...), startInstance(t, bin, stores...)
-	lb, accessLog := startNginx(t, a, b)
+	for _, mode := range []struct {
+		name string
+		args []string
+	}{
+		{"session", nil},
+		{"jwt", jwtArgs},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			a, b, _ := startPair(t, mode.args...)
+			lb, accessLog := startNginx(t, a, b)
+			browseThrough(t, lb, mode.name == "jwt")
+			checkRoundRobin(t, accessLog, a, b)
+		})
+	}
+}
 
+// requestsPerVisit is how many requests browseThrough sends, at least.
+const requestsPerVisit = 25
+
+// browseThrough registers, logs out and in, and browses through the load
+// balancer at lb; with refresh, it rotates its tokens every few requests.
+func browseThrough(t *testing.T, lb string, refresh bool) {
+	t.Helper()
 	br := newBrowser(t)
 	br.do("GET", lb, "/api/getcsrf", nil)
 	if r := br.do("POST", lb, "/api/register", creds("alice", alicePassword)); r.status != 201 {
@@ -460,13 +468,17 @@ func TestBehindLoadBalancer(t *testing.T) {
 	if r := br.do("POST", lb, "/api/login", creds("alice", alicePassword)); r.status != 200 {
 		t.Fatalf("login: %d %v", r.status, r.body)
 	}
-	const n = 20
-	for i := range n {
+	for i := range requestsPerVisit - 5 {
 		if r := br.do("GET", lb, "/api/getsession", nil); r.status != 200 || r.body["login"] != true {
 			t.Fatalf("getsession %d: %d %v", i, r.status, r.body)
 		}
-		if i%5 == 4 { // a CSRF-checked write now and then, token from whichever instance answered last
+		if i%5 == 4 { // a CSRF token from whichever instance answers
 			br.do("GET", lb, "/api/getcsrf", nil)
+			if refresh {
+				if r := br.do("POST", lb, "/api/auth/refresh", nil); r.status != 200 {
+					t.Fatalf("refresh %d: %d %v", i, r.status, r.body)
+				}
+			}
 		}
 	}
 	if r := br.do("POST", lb, "/api/logout", map[string]any{}); r.status != 200 {
@@ -475,7 +487,12 @@ func TestBehindLoadBalancer(t *testing.T) {
 	if br.loggedIn(lb) {
 		t.Error("logged in after logout")
 	}
+}
 
+// checkRoundRobin checks in nginx's access log that both instances served
+// a fair share of a visit's requests.
+func checkRoundRobin(t *testing.T, accessLog string, a, b *instance) {
+	t.Helper()
 	// nginx writes the access log line after the response; give it a moment.
 	var served map[string]int
 	for range 50 {
@@ -486,13 +503,13 @@ func TestBehindLoadBalancer(t *testing.T) {
 				served[up]++
 			}
 		}
-		if served[a.addr]+served[b.addr] >= n+5 {
+		if served[a.addr]+served[b.addr] >= requestsPerVisit {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("requests served per instance: %v", served)
-	if served[a.addr] < n/3 || served[b.addr] < n/3 {
+	if n := requestsPerVisit - 5; served[a.addr] < n/3 || served[b.addr] < n/3 {
 		t.Errorf("requests served: %v; want both %s and %s to serve many (round robin)", served, a.addr, b.addr)
 	}
 }

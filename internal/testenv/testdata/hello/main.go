@@ -1,0 +1,6 @@
+// Command hello is what TestBinary builds.
+package main
+
+import "fmt"
+
+func main() { fmt.Println("hello") }
