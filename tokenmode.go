@@ -60,7 +60,8 @@ type JWTConfig struct {
 	// still yields the same new pair, so concurrent refreshes from several
 	// tabs all succeed. Reuse after it revokes the family. It is counted in
 	// whole seconds, as token timestamps are: at least ReuseGrace, less
-	// than a second more. Default 10s.
+	// than a second more. Default 10s; negative for none, which makes
+	// concurrent refreshes from several tabs end the login.
 	ReuseGrace time.Duration
 	// Leeway allows for clock skew between instances in exp, nbf and iat.
 	// Default 1s.
@@ -108,8 +109,8 @@ func (c JWTConfig) validate() []error {
 	if c.AccessTTL < time.Second || c.RefreshTTL < c.AccessTTL {
 		errs = append(errs, errors.New("JWT lifetimes: the access token must live at least 1s and no longer than the refresh token"))
 	}
-	if c.ReuseGrace < 0 || c.Leeway < 0 || c.ReuseGrace > time.Minute {
-		errs = append(errs, errors.New("JWT reuse grace must be between 0 and 1m, and leeway not negative"))
+	if c.Leeway < 0 || c.ReuseGrace > time.Minute {
+		errs = append(errs, errors.New("JWT reuse grace must be at most 1m, and leeway not negative"))
 	}
 	if len(c.SigningKeys) > 0 && c.Algorithm != jwtcookie.EdDSA {
 		errs = append(errs, errors.New("JWT signing keys are Ed25519: use the EdDSA algorithm"))
@@ -390,7 +391,7 @@ func (a *Auth) refreshTokens(w http.ResponseWriter, r *http.Request, cur *curren
 				return fmt.Errorf("rotate token family: %w", err)
 			}
 			return a.refreshed(w, cur, &next, c.SessionID, u)
-		case c.Generation == s.Generation-1 && !cur.now.Truncate(time.Second).After(s.RotatedAt.Add(a.tokens.cfg.ReuseGrace)):
+		case c.Generation == s.Generation-1 && a.tokens.cfg.ReuseGrace >= 0 && !cur.now.Truncate(time.Second).After(s.RotatedAt.Add(a.tokens.cfg.ReuseGrace)):
 			// RotatedAt is whole seconds, so "now" is too: else a rotation
 			// late in its second would shorten the grace by up to 1s.
 			return a.refreshed(w, cur, s, c.SessionID, u)

@@ -482,3 +482,14 @@ func TestJWTConfigRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestJWTNoGrace(t *testing.T) {
+	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.JWT.ReuseGrace = -1 })
+	_, refresh, csrf := b.tokens()
+	if r := b.refresh(); r.status != 200 {
+		t.Fatalf("refresh: %d %s", r.status, r.raw)
+	}
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 401 || r.errCode() != "token_reused" {
+		t.Errorf("reuse at once without a grace window: %d %s, want 401 token_reused", r.status, r.raw)
+	}
+}

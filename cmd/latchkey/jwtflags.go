@@ -26,7 +26,7 @@ func (j *jwtOptions) register(fs *flag.FlagSet, cfg *latchkey.Config) {
 	fs.StringVar(&cfg.JWT.Algorithm, "jwt-alg", "EdDSA", "jwt mode: EdDSA (public keys at /.well-known/jwks.json) or HS256")
 	fs.DurationVar(&cfg.JWT.AccessTTL, "jwt-access-ttl", 15*time.Minute, "jwt mode: access token lifetime")
 	fs.DurationVar(&cfg.JWT.RefreshTTL, "jwt-refresh-ttl", 30*24*time.Hour, "jwt mode: how long a login lasts (refresh tokens expire this long after it)")
-	fs.DurationVar(&cfg.JWT.ReuseGrace, "jwt-reuse-grace", 10*time.Second, "jwt mode: how long a just-used refresh token still gets the same new pair (concurrent tabs)")
+	fs.DurationVar(&cfg.JWT.ReuseGrace, "jwt-reuse-grace", 10*time.Second, "jwt mode: how long a just-used refresh token still gets the same new pair (concurrent tabs); 0 for none")
 	fs.StringVar(&cfg.JWT.Issuer, "jwt-issuer", "", "jwt mode: iss claim (default: the public URL)")
 	fs.StringVar(&cfg.JWT.Audience, "jwt-audience", "", "jwt mode: aud claim of access tokens (default: the issuer)")
 	fs.Func("jwt-key-file", "jwt mode: PEM file with an Ed25519 private key (PKCS #8, e.g. from 'openssl genpkey -algorithm ed25519'); repeat to rotate, the first signs (default: keys derived from the secret)", func(s string) error {
@@ -41,6 +41,9 @@ func (j *jwtOptions) register(fs *flag.FlagSet, cfg *latchkey.Config) {
 
 func (j *jwtOptions) apply(cfg *latchkey.Config) error {
 	cfg.TokenMode = latchkey.TokenMode(strings.ToLower(j.mode))
+	if cfg.JWT.ReuseGrace == 0 {
+		cfg.JWT.ReuseGrace = -1 // asked for none; zero means the default in Config
+	}
 	if cfg.TokenMode != latchkey.TokenModeJWT && (len(j.keyFiles) > 0 || len(j.verifyFiles) > 0) {
 		return errors.New("--jwt-key-file and --jwt-verify-key-file need --token-mode jwt")
 	}
