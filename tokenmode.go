@@ -165,8 +165,17 @@ func (t *tokens) value(what, sid string, gen int64) string {
 // familyHash is the store key of a token family. The prefix keeps it apart
 // from session-token hashes, so a family id is never a session cookie.
 func familyHash(sid string) []byte {
-	h := sha256.Sum256([]byte("latchkey jwt family\x00" + sid))
+	const prefix = "latchkey jwt family\x00"
+	var buf [len(prefix) + 64]byte // on the stack: sids are 43 bytes
+	h := sha256.Sum256(append(append(buf[:0], prefix...), sid...))
 	return h[:]
+}
+
+// subjectIs reports whether a token's sub claim is the user id id, in the
+// decimal form pair writes, without allocating that form.
+func subjectIs(sub string, id int64) bool {
+	var buf [20]byte
+	return string(strconv.AppendInt(buf[:0], id, 10)) == sub
 }
 
 // pair mints the access and refresh tokens of s's current generation. It
@@ -242,7 +251,7 @@ func (a *Auth) loadJWT(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return nil
 	}
 	s, u, err := a.findSession(ctx, familyHash(c.SessionID))
-	if errors.Is(err, ErrNotFound) || err == nil && (s.Expired(cur.now) || strconv.FormatInt(s.UserID, 10) != c.Subject) {
+	if errors.Is(err, ErrNotFound) || err == nil && (s.Expired(cur.now) || !subjectIs(c.Subject, s.UserID)) {
 		a.clearTokenCookies(w, cur) // revoked: logged out, or reuse was detected
 		return nil
 	}
@@ -357,7 +366,7 @@ func (a *Auth) refreshTokens(w http.ResponseWriter, r *http.Request, cur *curren
 	fh := familyHash(c.SessionID)
 	for range 3 {
 		s, u, err := a.findSession(ctx, fh)
-		if errors.Is(err, ErrNotFound) || err == nil && strconv.FormatInt(s.UserID, 10) != c.Subject {
+		if errors.Is(err, ErrNotFound) || err == nil && !subjectIs(c.Subject, s.UserID) {
 			a.clearTokenCookies(w, cur)
 			return ErrUnauthorized
 		}

@@ -35,12 +35,16 @@ type Key struct {
 	public  ed25519.PublicKey
 	private ed25519.PrivateKey // nil for verification-only keys
 	secret  []byte             // HS256
+	// verifier is public or secret as the interface value jwt's Keyfunc
+	// returns, boxed once here rather than on every Parse.
+	verifier any
 }
 
 // Set is the keys of one algorithm: the first signs, all verify. It is safe
 // for concurrent use; it never changes after construction.
 type Set struct {
 	alg     string
+	methods []string // {alg}, for jwt.WithValidMethods
 	method  jwt.SigningMethod
 	signing Key
 	byID    map[string]Key
@@ -121,7 +125,7 @@ func thumbprint(pub ed25519.PublicKey) string {
 }
 
 func newSet(alg string, keys []Key) (*Set, error) {
-	s := &Set{alg: alg, signing: keys[0], byID: make(map[string]Key, len(keys))}
+	s := &Set{alg: alg, methods: []string{alg}, signing: keys[0], byID: make(map[string]Key, len(keys))}
 	switch alg {
 	case EdDSA:
 		s.method = jwt.SigningMethodEdDSA
@@ -140,6 +144,10 @@ func newSet(alg string, keys []Key) (*Set, error) {
 	for _, k := range keys {
 		if _, dup := s.byID[k.ID]; dup {
 			continue
+		}
+		k.verifier = k.public
+		if alg == HS256 {
+			k.verifier = k.secret
 		}
 		s.byID[k.ID] = k
 		if alg == EdDSA {

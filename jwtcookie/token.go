@@ -120,7 +120,7 @@ func (s *Set) parse(tok string, want Expect, now func() time.Time) (*Claims, err
 		return nil, fmt.Errorf("unknown token type %q", want.Type)
 	}
 	p := jwt.NewParser(
-		jwt.WithValidMethods([]string{s.alg}),
+		jwt.WithValidMethods(s.methods),
 		jwt.WithIssuer(want.Issuer),
 		jwt.WithAudience(want.Audience),
 		jwt.WithExpirationRequired(),
@@ -147,10 +147,7 @@ func (s *Set) parse(tok string, want Expect, now func() time.Time) (*Claims, err
 		if t.Method != s.method {
 			return nil, fmt.Errorf("algorithm %s refused", t.Method.Alg())
 		}
-		if s.alg == HS256 {
-			return k.secret, nil
-		}
-		return k.public, nil
+		return k.verifier, nil
 	})
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) && !errors.Is(err, jwt.ErrTokenSignatureInvalid) && !errors.Is(err, jwt.ErrTokenUnverifiable) && !errors.Is(err, jwt.ErrTokenMalformed) {

@@ -6,8 +6,9 @@
 //   - authenticated GET /api/getsession and GET /api/data at fixed
 //     concurrency for a fixed time, interleaved round by round with the same
 //     requests to the ceiling and between stores of different sizes
-//     (1,000 and 1,000,000 live sessions by default): throughput, p50/p99
-//     latency, the ratio to the ceiling, peak RSS;
+//     (1,000 and 1,000,000 live sessions by default) and token modes
+//     (-token-mode session, jwt or both): throughput, p50/p99 latency, the
+//     ratio to the ceiling, peak RSS;
 //   - a login flood (500 concurrent logins by default): logins/s against the
 //     raw argon2id hash rate measured in the same run, peak RSS;
 //   - idle RSS and the time from start to ready (/readyz answers 200).
@@ -16,6 +17,7 @@
 //
 //	go run ./cmd/loadbench                 # the full run, a few minutes
 //	go run ./cmd/loadbench -short          # a smoke run for CI, under a minute
+//	go run ./cmd/loadbench -parts check -sessions 1000 -token-mode session,jwt
 //
 // docs/performance.md explains the figures and holds the latest ones.
 package main
@@ -53,10 +55,28 @@ func main() {
 }
 
 const (
-	userAgent    = "latchkey-loadbench/1"
-	userPassword = "the load benchmark's password"
-	cookieName   = "latchkey_session"
+	userAgent     = "latchkey-loadbench/1"
+	userPassword  = "the load benchmark's password"
+	sessionCookie = "latchkey_session"
+	accessCookie  = "access_token_cookie"
+	// maxJWTLogins bounds the logins made through the API per jwt-mode
+	// server; the rest of its -sessions are seeded token families that no
+	// client holds a token for.
+	maxJWTLogins = 10_000
 )
+
+// Token modes of the check part.
+const (
+	modeSession = "session"
+	modeJWT     = "jwt"
+)
+
+// loginParams are the argon2id parameters of the check part's jwt-mode
+// servers and of the hash their users are seeded with. Access tokens are
+// had only by logging in through the API (the server signs them and
+// records their family), and at these parameters thousands of logins take
+// seconds rather than minutes; the authenticated path never hashes.
+var loginParams = password.Params{Memory: 8, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // paths are the authenticated requests measured.
 var paths = []string{"/api/getsession", "/api/data"}
@@ -70,6 +90,7 @@ type options struct {
 	starts           int
 	parts            map[string]bool
 	store            string
+	modes            []string
 	before           string
 	dir              string
 	keep             bool
@@ -89,6 +110,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.hashTime, "hash-time", 3*time.Second, "time to measure the raw argon2id rate, before and after the flood")
 	fs.IntVar(&o.starts, "starts", 3, "fresh starts measured for start-to-ready and idle RSS")
 	parts := fs.String("parts", "startup,check,flood", "what to run, comma-separated: startup (idle RSS, start to ready), check (session check), flood (login flood)")
+	modes := fs.String("token-mode", modeSession, "check part: how latchkey recognises a browser: session (seeded session cookies), jwt (access tokens from logins through the API, at most 10,000 per server; the rest of -sessions seeded as token families), or session,jwt to run both in the same rounds")
 	fs.StringVar(&o.store, "store", "sqlite", "store: sqlite (users and sessions, the embedded default) or redis (sessions in Redis at LATCHKEY_BENCH_REDIS_ADDR, users in SQLite)")
 	fs.StringVar(&o.before, "before", "", "also run latchkey built at this git revision, interleaved, for before/after figures")
 	fs.StringVar(&o.dir, "dir", "", "work directory for binaries, databases and server logs (default: a new temporary one)")
@@ -121,6 +143,16 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 			return nil, fmt.Errorf("-sessions: %q is not a positive number", s)
 		}
 		o.sessions = append(o.sessions, n)
+	}
+	for _, m := range strings.Split(*modes, ",") {
+		switch m = strings.TrimSpace(m); m {
+		case modeSession, modeJWT:
+			if !slices.Contains(o.modes, m) {
+				o.modes = append(o.modes, m)
+			}
+		default:
+			return nil, fmt.Errorf("-token-mode: unknown mode %q (want session, jwt or session,jwt)", m)
+		}
 	}
 	o.parts = map[string]bool{}
 	for _, p := range strings.Split(*parts, ",") {
@@ -183,6 +215,7 @@ type bench struct {
 	beforeBin string
 	be        backend
 	hash      string // every seeded user's password hash
+	loginHash string // the same password with loginParams, for jwt mode
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -215,8 +248,8 @@ func (b *bench) run(ctx context.Context) error {
 	o := b.o
 	b.printf("latchkey load benchmark, %s\n", time.Now().UTC().Format(time.RFC3339))
 	b.printf("machine: %d CPUs (%s), %s %s/%s, load average %s\n", runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH, loadAvg())
-	b.printf("settings: store %s, %d connections, %d rounds of %v (+%v warm-up) per target, sessions %v, flood %d\n\n",
-		o.store, o.conns, o.rounds, o.duration, o.warmup, o.sessions, o.flood)
+	b.printf("settings: store %s, token mode %s, %d connections, %d rounds of %v (+%v warm-up) per target, sessions %v, flood %d\n\n",
+		o.store, strings.Join(o.modes, ","), o.conns, o.rounds, o.duration, o.warmup, o.sessions, o.flood)
 
 	root, err := moduleRoot(ctx)
 	if err != nil {
@@ -238,6 +271,9 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	b.printf("built latchkey and ceiling in %v\n", time.Since(t).Round(time.Millisecond))
 	if b.hash, err = password.New(password.DefaultParams()).Hash(userPassword); err != nil {
+		return err
+	}
+	if b.loginHash, err = password.New(loginParams).Hash(userPassword); err != nil {
 		return err
 	}
 
@@ -291,12 +327,37 @@ func (b *bench) startup(ctx context.Context) error {
 type server struct {
 	name     string
 	proc     *loadbench.Proc
-	sessions int  // 0 for the ceiling
-	before   bool // built from -before
-	tokens   []byte
+	sessions int    // 0 for the ceiling
+	mode     string // token mode; "" for the ceiling
+	before   bool   // built from -before
+	logins   int    // jwt mode: users to log in through the API for tokens
+	cookie   string
+	tokens   [][]byte
 	idleRSS  int64
 	results  map[string][]*loadbench.Result // by path, one per round
 	cpu      map[string][]time.Duration     // server CPU per request, by path, one per round
+}
+
+// modeArgs are the arguments of latchkey serve for a token mode.
+func modeArgs(mode string) []string {
+	if mode != modeJWT {
+		return nil
+	}
+	p := loginParams
+	return []string{"--token-mode", "jwt",
+		"--jwt-access-ttl", "24h", // no token expires during a long run
+		"--argon2-memory", strconv.FormatUint(uint64(p.Memory), 10),
+		"--argon2-time", strconv.FormatUint(uint64(p.Time), 10),
+		"--argon2-threads", strconv.Itoa(int(p.Threads))}
+}
+
+// serverName is how the report names a latchkey; session mode keeps the
+// names the report always had.
+func serverName(build, mode string, sessions int) string {
+	if mode == modeJWT {
+		build += " jwt"
+	}
+	return fmt.Sprintf("%s, %d sessions", build, sessions)
 }
 
 func (b *bench) sessionCheck(ctx context.Context) error {
@@ -307,41 +368,82 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 			s.proc.Stop()
 		}
 	}()
-	for _, n := range o.sessions {
-		dir := filepath.Join(b.dir, fmt.Sprintf("sessions%d", n))
-		t := time.Now()
-		spec := loadbench.SeedSpec{
-			Users: min(n, 100_000), PasswordHash: b.hash, Sessions: n, UserAgent: userAgent,
-			LastSeen: time.Now().Add(time.Hour),
-		}
-		tokens, args, err := b.be.seed(ctx, dir, spec)
-		if err != nil {
-			return err
-		}
-		b.printf("seeded %d users and %d sessions in %v\n", spec.Users, n, time.Since(t).Round(time.Millisecond))
-		p, err := b.startLatchkey(ctx, b.latchkey, fmt.Sprintf("latchkey-%d", n), args)
-		if err != nil {
-			return err
-		}
-		servers = append(servers, &server{name: fmt.Sprintf("latchkey, %d sessions", n), proc: p, sessions: n, tokens: tokens})
-		if b.beforeBin != "" {
-			// The same store, copied, so both builds see the same data without sharing a file.
-			bdir := dir + "-before"
-			if err := copyDir(dir, bdir); err != nil {
-				return err
+	for _, mode := range o.modes {
+		for _, n := range o.sessions {
+			name := fmt.Sprintf("sessions%d", n)
+			if mode == modeJWT {
+				name = "jwt-" + name
 			}
-			bargs := slices.Clone(args)
-			for i := range bargs {
-				if bargs[i] == dir {
-					bargs[i] = bdir
-				}
+			dir := filepath.Join(b.dir, name)
+			t := time.Now()
+			spec := loadbench.SeedSpec{
+				Users: min(n, 100_000), PasswordHash: b.hash, Sessions: n, UserAgent: userAgent,
+				LastSeen: time.Now().Add(time.Hour),
 			}
-			p, err := b.startLatchkey(ctx, b.beforeBin, fmt.Sprintf("before-%d", n), bargs)
+			logins := 0
+			if mode == modeJWT {
+				// Tokens come from logins; the rest of the n token families
+				// are seeded, so the store holds n either way.
+				logins = min(n, maxJWTLogins)
+				spec.Sessions, spec.PasswordHash = n-logins, b.loginHash
+			}
+			tokens, args, err := b.be.seed(ctx, dir, spec)
 			if err != nil {
 				return err
 			}
-			servers = append(servers, &server{name: fmt.Sprintf("before %s, %d sessions", o.before, n), proc: p, sessions: n, tokens: tokens, before: true})
+			args = append(args, modeArgs(mode)...)
+			if mode == modeJWT {
+				b.printf("seeded %d users and %d token families in %v; %d more by logging in through the API, below\n", spec.Users, spec.Sessions, time.Since(t).Round(time.Millisecond), logins)
+			} else {
+				b.printf("seeded %d users and %d sessions in %v\n", spec.Users, n, time.Since(t).Round(time.Millisecond))
+			}
+			cookie := sessionCookie
+			if mode == modeJWT {
+				cookie = accessCookie
+			}
+			split := loadbench.SplitTokens(tokens, loadbench.TokenLen)
+			p, err := b.startLatchkey(ctx, b.latchkey, "latchkey-"+name, args)
+			if err != nil {
+				return err
+			}
+			servers = append(servers, &server{name: serverName("latchkey", mode, n), proc: p, sessions: n, mode: mode, logins: logins, cookie: cookie, tokens: split})
+			if b.beforeBin != "" {
+				// The same store, copied, so both builds see the same data without sharing a file.
+				bdir := dir + "-before"
+				if err := copyDir(dir, bdir); err != nil {
+					return err
+				}
+				bargs := slices.Clone(args)
+				for i := range bargs {
+					if bargs[i] == dir {
+						bargs[i] = bdir
+					}
+				}
+				p, err := b.startLatchkey(ctx, b.beforeBin, "before-"+name, bargs)
+				if err != nil {
+					return err
+				}
+				servers = append(servers, &server{name: serverName("before "+o.before, mode, n), proc: p, sessions: n, mode: mode, logins: logins, cookie: cookie, tokens: split, before: true})
+			}
 		}
+	}
+	// jwt mode: each server signs its own tokens for families in its own
+	// store, so each is logged into on its own.
+	for _, s := range servers {
+		if s.logins == 0 {
+			continue
+		}
+		t := time.Now()
+		users := make([]string, s.logins)
+		for i := range users {
+			users[i] = loadbench.Username(i)
+		}
+		tokens, err := loadbench.Login(ctx, "http://"+s.proc.Addr, users, userPassword, s.cookie, 8)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		s.tokens = tokens
+		b.printf("%s: %d logins through the API in %v\n", s.name, len(tokens), time.Since(t).Round(time.Millisecond))
 	}
 	p, err := loadbench.Start(ctx, "ceiling", b.ceiling, nil, nil, filepath.Join(b.dir, "ceiling.log"), "/readyz", 30*time.Second)
 	if err != nil {
@@ -362,7 +464,11 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 		}
 	}
 
-	b.printf("\nsession check, store %s: GET with a random live session's cookie, %d connections (load average %s)\n", o.store, o.conns, loadAvg())
+	what := "a random live session's cookie"
+	if slices.Contains(o.modes, modeJWT) {
+		what += " (jwt mode: the access_token_cookie of a random login)"
+	}
+	b.printf("\nsession check, store %s, token mode %s: GET with %s, %d connections (load average %s)\n", o.store, strings.Join(o.modes, ","), what, o.conns, loadAvg())
 	const row = "%-5s  %-15s  %-34s  %8s  %8s  %8s  %8s  %s\n"
 	b.printf(row, "round", "path", "server", "req/s", "p50 ms", "p99 ms", "CPU us", "failures")
 	for r := range o.rounds {
@@ -375,7 +481,7 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 				}
 				t := loadbench.Target{Addr: s.proc.Addr, Path: path, UserAgent: userAgent}
 				if s.sessions > 0 {
-					t.CookieName, t.Tokens, t.TokenLen = cookieName, s.tokens, loadbench.TokenLen
+					t.CookieName, t.Tokens = s.cookie, s.tokens
 				}
 				cpu0, err := s.proc.CPUTime()
 				if err != nil {
@@ -402,8 +508,8 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 	}
 
 	ceiling := servers[len(servers)-1]
-	base := servers[0]
-	// counterpart is the server a ratio compares s with, per round.
+	baseSessions := o.sessions[0]
+	// ratio compares s with other, per round, and gives the median.
 	ratio := func(s, other *server, path string) string {
 		if other == nil || other == s {
 			return "-"
@@ -416,7 +522,7 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 	}
 	b.printf("\nmedians over %d rounds (ratios are taken per round, then the median), load average %s:\n", o.rounds, loadAvg())
 	const sum = "%-15s  %-34s  %8s  %7s  %7s  %9s  %9s  %9s  %7s  %9s  %10s  %10s\n"
-	b.printf(sum, "path", "server", "req/s", "p50 ms", "p99 ms", "x ceiling", fmt.Sprintf("x %d", base.sessions), "x before", "CPU us", "CPU x ceil", "peak RSS", "file-backed")
+	b.printf(sum, "path", "server", "req/s", "p50 ms", "p99 ms", "x ceiling", fmt.Sprintf("x %d", baseSessions), "x before", "CPU us", "CPU x ceil", "peak RSS", "file-backed")
 	for _, path := range paths {
 		for _, s := range servers {
 			var tput, p50, p99 []float64
@@ -429,7 +535,10 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 			var vsBase, vsBefore *server
 			if s.sessions > 0 {
 				for _, o := range servers {
-					if o.before == s.before && o.sessions == base.sessions {
+					if o.mode != s.mode {
+						continue
+					}
+					if o.before == s.before && o.sessions == baseSessions {
 						vsBase = o
 					}
 					if o.before && !s.before && o.sessions == s.sessions {
@@ -453,6 +562,26 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 				msv(time.Duration(median(p50))), msv(time.Duration(median(p99))),
 				ratio(s, vsCeiling, path), ratio(s, vsBase, path), ratio(s, vsBefore, path),
 				fmt.Sprintf("%.1f", float64(median(s.cpu[path]))/1e3), cpuRatio, mib(m.Peak), mib(m.File))
+		}
+	}
+	if len(o.modes) > 1 {
+		b.printf("jwt vs session mode, same build and store size (per round, then the median):\n")
+		for _, path := range paths {
+			for _, j := range servers {
+				if j.mode != modeJWT {
+					continue
+				}
+				for _, s := range servers {
+					if s.mode != modeSession || s.before != j.before || s.sessions != j.sessions {
+						continue
+					}
+					var cpu []float64
+					for i, c := range j.cpu[path] {
+						cpu = append(cpu, float64(c)/float64(s.cpu[path][i]))
+					}
+					b.printf("  %-15s  %-34s  %s x the throughput, %.2f x the CPU per request\n", path, j.name, ratio(j, s, path), median(cpu))
+				}
+			}
 		}
 	}
 	b.printf("targets: latchkey >= 0.6 x ceiling, p99 <= 5 ms at 64 connections, 1,000,000 sessions >= 0.8 x 1,000\n")

@@ -43,8 +43,28 @@ func TestShortKeepsExplicitFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.rounds != 3 || !slices.Equal(o.sessions, []int{1000, 1000000}) || o.flood != 500 || o.conns != 64 || len(o.parts) != 3 {
+	if o.rounds != 3 || !slices.Equal(o.sessions, []int{1000, 1000000}) || o.flood != 500 || o.conns != 64 || len(o.parts) != 3 || !slices.Equal(o.modes, []string{"session"}) {
 		t.Errorf("defaults: got %+v", o)
+	}
+}
+
+func TestTokenModes(t *testing.T) {
+	for _, tc := range []struct {
+		arg  string
+		want []string
+	}{
+		{"session", []string{"session"}},
+		{"jwt", []string{"jwt"}},
+		{"session,jwt", []string{"session", "jwt"}},
+		{"jwt, session,jwt", []string{"jwt", "session"}},
+	} {
+		o, err := parseOptions([]string{"-short", "-token-mode", tc.arg}, io.Discard)
+		if err != nil {
+			t.Fatalf("-token-mode %q: %v", tc.arg, err)
+		}
+		if !slices.Equal(o.modes, tc.want) {
+			t.Errorf("-token-mode %q: got %q, want %q", tc.arg, o.modes, tc.want)
+		}
 	}
 }
 
@@ -56,6 +76,8 @@ func TestBadOptions(t *testing.T) {
 		{"-rounds", "0"},
 		{"extra"},
 		{"-parts", "check,bench"},
+		{"-token-mode", "cookie"},
+		{"-token-mode", ""},
 	} {
 		if _, err := parseOptions(args, io.Discard); err == nil {
 			t.Errorf("parseOptions(%q): got nil error, want one", args)

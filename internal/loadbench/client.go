@@ -21,11 +21,22 @@ type Target struct {
 	Path      string
 	UserAgent string
 	// CookieName and Tokens give each request "Cookie: CookieName=token",
-	// the token picked at random among Tokens (tokens of TokenLen bytes,
-	// concatenated). Without Tokens, requests carry no cookie.
+	// the token picked at random among Tokens: session tokens (see
+	// SplitTokens) or access tokens (see Login). Without Tokens, requests
+	// carry no cookie.
 	CookieName string
-	Tokens     []byte
-	TokenLen   int
+	Tokens     [][]byte
+}
+
+// SplitTokens returns the tokens of size bytes each that b holds back to
+// back, as the seeders return them, without copying.
+func SplitTokens(b []byte, size int) [][]byte {
+	t := make([][]byte, 0, len(b)/size)
+	for len(b) >= size {
+		t = append(t, b[:size:size])
+		b = b[size:]
+	}
+	return t
 }
 
 // Result is what one load run measured.
@@ -89,11 +100,11 @@ func runConn(ctx context.Context, t Target, from, until time.Time, seed uint64, 
 	} else {
 		tail = []byte("\r\n")
 	}
-	n := 0
-	if t.TokenLen > 0 {
-		n = len(t.Tokens) / t.TokenLen
+	longest := 0
+	for _, tok := range t.Tokens {
+		longest = max(longest, len(tok))
 	}
-	req := make([]byte, 0, len(head)+t.TokenLen+len(tail))
+	req := make([]byte, 0, len(head)+longest+len(tail))
 	var conn net.Conn
 	var br *bufio.Reader
 	defer func() {
@@ -118,9 +129,8 @@ func runConn(ctx context.Context, t Target, from, until time.Time, seed uint64, 
 			conn.SetDeadline(until.Add(10 * time.Second))
 		}
 		req = append(req[:0], head...)
-		if n > 0 {
-			i := rng.IntN(n)
-			req = append(req, t.Tokens[i*t.TokenLen:(i+1)*t.TokenLen]...)
+		if len(t.Tokens) > 0 {
+			req = append(req, t.Tokens[rng.IntN(len(t.Tokens))]...)
 		}
 		req = append(req, tail...)
 		sent := time.Now()

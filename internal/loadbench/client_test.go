@@ -70,7 +70,7 @@ func TestRun(t *testing.T) {
 	}))
 	defer srv.Close()
 	addr := srv.Listener.Addr().(*net.TCPAddr).String()
-	target := Target{Addr: addr, Path: "/ok", UserAgent: "test", CookieName: "tok", Tokens: []byte("aaaabbbbcccc"), TokenLen: 4}
+	target := Target{Addr: addr, Path: "/ok", UserAgent: "test", CookieName: "tok", Tokens: [][]byte{[]byte("aaaa"), []byte("bb"), []byte("cccccc")}}
 
 	res := Run(context.Background(), target, 4, 50*time.Millisecond, 200*time.Millisecond)
 	if res.Failures != 0 || res.FirstErr != nil {
@@ -83,8 +83,8 @@ func TestRun(t *testing.T) {
 		t.Errorf("throughput %v, p50 %v: want > 0", res.Throughput(), res.Latency.Percentile(50))
 	}
 	mu.Lock()
-	if len(seen) != 3 || seen["aaaa"] == 0 || seen["bbbb"] == 0 || seen["cccc"] == 0 {
-		t.Errorf("tokens seen: got %v, want all of aaaa, bbbb, cccc", seen)
+	if len(seen) != 3 || seen["aaaa"] == 0 || seen["bb"] == 0 || seen["cccccc"] == 0 {
+		t.Errorf("tokens seen: got %v, want all of aaaa, bb, cccccc", seen)
 	}
 	mu.Unlock()
 
@@ -92,5 +92,24 @@ func TestRun(t *testing.T) {
 	res = Run(context.Background(), target, 2, 0, 50*time.Millisecond)
 	if res.Requests != 0 || res.Failures == 0 || res.FirstErr == nil {
 		t.Errorf("against 500s: got %d requests, %d failures (%v); want 0 and some", res.Requests, res.Failures, res.FirstErr)
+	}
+}
+
+func TestSplitTokens(t *testing.T) {
+	got := SplitTokens([]byte("aaabbbcccdd"), 3)
+	want := []string{"aaa", "bbb", "ccc"}
+	if len(got) != len(want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	for i := range want {
+		if string(got[i]) != want[i] {
+			t.Errorf("token %d: got %q, want %q", i, got[i], want[i])
+		}
+	}
+	// Each token is capped at its own length, so appending to one cannot
+	// overwrite the next.
+	_ = append(got[0], 'x')
+	if string(got[1]) != "bbb" {
+		t.Errorf("appending to token 0 changed token 1 to %q", got[1])
 	}
 }
