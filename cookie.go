@@ -62,10 +62,20 @@ func hashToken(t [tokenBytes]byte) []byte {
 
 // cookieName returns the name to use for base given whether cookies are Secure.
 func cookieName(base string, secure bool) string {
-	if secure {
-		return hostPrefix + base
+	if !secure {
+		return base
 	}
-	return base
+	// Constants for the names read on every request, so Secure deployments
+	// do not build them anew each time.
+	switch base {
+	case sessionCookie:
+		return hostPrefix + sessionCookie
+	case anonCookie:
+		return hostPrefix + anonCookie
+	case accessCookie:
+		return hostPrefix + accessCookie
+	}
+	return hostPrefix + base
 }
 
 // readTokenCookie returns the token in the one cookie named name. A missing,
