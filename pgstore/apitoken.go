@@ -89,23 +89,7 @@ func (s *Store) ListAPITokens(ctx context.Context, userID int64) ([]latchkey.API
 	if userID != 0 {
 		q, args = `SELECT `+apiTokenColumns+` FROM api_tokens WHERE user_id = $1 ORDER BY id`, []any{userID}
 	}
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, wrap("list API tokens", err)
-	}
-	defer rows.Close()
-	var out []latchkey.APIToken
-	for rows.Next() {
-		t, err := scanAPIToken(rows)
-		if err != nil {
-			return nil, wrap("list API tokens", err)
-		}
-		out = append(out, *t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("list API tokens", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list API tokens", scanAPIToken, q, args...)
 }
 
 // TouchAPIToken implements latchkey.APITokenStore.

@@ -229,3 +229,23 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 
 // isNoRows reports the "no row matched" of QueryRow.
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, s *Store, what string, scan func(pgx.Row) (*T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, wrap(what, err)
+	}
+	out, err := pgx.AppendRows([]T(nil), rows, func(r pgx.CollectableRow) (T, error) {
+		v, err := scan(r)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return *v, nil
+	})
+	if err != nil {
+		return nil, wrap(what, err)
+	}
+	return out, nil
+}

@@ -154,24 +154,8 @@ func (s *Store) ListUserSessions(ctx context.Context, userID int64) ([]latchkey.
 	now := ms(s.now())
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
+	return queryAll(ctx, s, "list user sessions", scanSession, `SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = $2 AND `+unexpired+` ORDER BY created_at DESC, token_hash`, now, userID)
-	if err != nil {
-		return nil, wrap("list user sessions", err)
-	}
-	defer rows.Close()
-	var out []latchkey.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, wrap("list user sessions", err)
-		}
-		out = append(out, *sess)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("list user sessions", err)
-	}
-	return out, nil
 }
 
 // PruneSessions implements latchkey.SessionPruner. A limit below 1 deletes

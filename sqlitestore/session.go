@@ -157,25 +157,9 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, erro
 // same millisecond are ordered by token hash.
 func (s *Store) ListUserSessions(ctx context.Context, userID int64) ([]latchkey.Session, error) {
 	now := toMS(s.now())
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+	return queryAll(ctx, s.reader, "list user sessions", scanSession, `SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = ? AND `+unexpired+` ORDER BY created_at DESC, token_hash`,
 		userID, now, now)
-	if err != nil {
-		return nil, wrap("list user sessions", err)
-	}
-	defer rows.Close()
-	var out []latchkey.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, wrap("list user sessions", err)
-		}
-		out = append(out, *sess)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("list user sessions", err)
-	}
-	return out, nil
 }
 
 // PruneSessions implements latchkey.SessionPruner. A limit below 1 deletes

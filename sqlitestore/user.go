@@ -103,21 +103,5 @@ func (s *Store) ListUsers(ctx context.Context, afterID int64, limit int) ([]latc
 	if limit <= 0 {
 		return nil, nil // SQLite would read LIMIT -1 as no limit
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
-	if err != nil {
-		return nil, wrap("list users", err)
-	}
-	defer rows.Close()
-	var out []latchkey.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, wrap("list users", err)
-		}
-		out = append(out, *u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("list users", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.reader, "list users", scanUser, `SELECT `+userColumns+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
 }
