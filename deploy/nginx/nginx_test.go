@@ -337,18 +337,25 @@ func startBackend(t *testing.T) *backend {
 	return be
 }
 
+// startAuthRequest runs auth-request.conf under nginx in front of lk and a
+// new backend.
+func startAuthRequest(t *testing.T, lk *latchkeyServer) (*backend, *nginxtest.Server) {
+	t.Helper()
+	be := startBackend(t)
+	return be, nginxtest.Start(t, "auth-request.conf", map[string]string{
+		"LATCHKEY_ADDR": lk.addr(),
+		"BACKEND_ADDR":  be.Listener.Addr().String(),
+		"SERVER_NAME":   "localhost",
+	})
+}
+
 func (be *backend) count() int { be.mu.Lock(); defer be.mu.Unlock(); return be.hits }
 
 func TestAuthRequest(t *testing.T) {
 	lk := startLatchkey(t)
 	alice := lk.addUser(t, "alice", "correct horse battery")
 	zoe := lk.addUser(t, "Zoë", "correct horse battery")
-	be := startBackend(t)
-	ngx := nginxtest.Start(t, "auth-request.conf", map[string]string{
-		"LATCHKEY_ADDR": lk.addr(),
-		"BACKEND_ADDR":  be.Listener.Addr().String(),
-		"SERVER_NAME":   "localhost",
-	})
+	be, ngx := startAuthRequest(t, lk)
 	spoof := []string{
 		"X-Latchkey-User-Id", "999", "X-Latchkey-Username", "admin",
 		"x-latchkey-user-id", "998", "X-Latchkey_User_Id", "997",
@@ -436,12 +443,7 @@ func TestAuthRequest(t *testing.T) {
 func TestAuthRequestLatchkeyDown(t *testing.T) {
 	lk := startLatchkey(t)
 	lk.addUser(t, "alice", "correct horse battery")
-	be := startBackend(t)
-	ngx := nginxtest.Start(t, "auth-request.conf", map[string]string{
-		"LATCHKEY_ADDR": lk.addr(),
-		"BACKEND_ADDR":  be.Listener.Addr().String(),
-		"SERVER_NAME":   "localhost",
-	})
+	be, ngx := startAuthRequest(t, lk)
 	b := newBrowser(t, ngx.URL)
 	b.mustLogin("alice", "correct horse battery")
 	lk.Close()
@@ -462,12 +464,7 @@ func TestAuthRequestTokenMode(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	lk := startLatchkey(t, func(c *latchkey.Config) { c.TokenMode = latchkey.TokenModeJWT; c.Now = clock })
 	lk.addUser(t, "alice", "correct horse battery")
-	be := startBackend(t)
-	ngx := nginxtest.Start(t, "auth-request.conf", map[string]string{
-		"LATCHKEY_ADDR": lk.addr(),
-		"BACKEND_ADDR":  be.Listener.Addr().String(),
-		"SERVER_NAME":   "localhost",
-	})
+	be, ngx := startAuthRequest(t, lk)
 	b := newBrowser(t, ngx.URL)
 	b.mustLogin("alice", "correct horse battery")
 	if r := b.get("/notes", "Authorization", "Basic dXNlcjpwYXNz"); r.status != 200 || !strings.Contains(r.body, `"Authorization":["Basic dXNlcjpwYXNz"]`) {
@@ -479,9 +476,13 @@ func TestAuthRequestTokenMode(t *testing.T) {
 	mu.Lock()
 	now = now.Add(16 * time.Minute)
 	mu.Unlock()
+	before := be.count()
 	r := b.get("/notes")
 	if r.status != 401 || r.errCode() != "token_expired" {
 		t.Fatalf("GET /notes with an expired access token = %d %q, want 401 token_expired", r.status, r.body)
+	}
+	if be.count() != before {
+		t.Error("a request with an expired access token reached the backend")
 	}
 	csrf := ""
 	u, _ := url.Parse(ngx.URL)
