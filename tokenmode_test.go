@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -491,5 +492,37 @@ func TestJWTNoGrace(t *testing.T) {
 	}
 	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 401 || r.errCode() != "token_reused" {
 		t.Errorf("reuse at once without a grace window: %d %s, want 401 token_reused", r.status, r.raw)
+	}
+}
+
+// The gateway takes the access token like Require: the backend gets the
+// identity, never the token cookies, and an expired token says so.
+func TestJWTGateway(t *testing.T) {
+	var mu sync.Mutex
+	var seen http.Header
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = r.Header.Clone()
+		mu.Unlock()
+		w.Write([]byte("ok"))
+	}))
+	t.Cleanup(upstream.Close)
+	u, _ := url.Parse(upstream.URL)
+	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.Upstream = u })
+	_, _, csrf := b.tokens()
+	if r := b.do("POST", "/api/orders", nil, "X-CSRF-TOKEN", csrf); r.status != 200 || r.raw != "ok" {
+		t.Fatalf("gateway with an access token: %d %s", r.status, r.raw)
+	}
+	mu.Lock()
+	if seen.Get(latchkey.HeaderUsername) != "alice" || strings.Contains(seen.Get("Cookie"), "token_cookie") {
+		t.Errorf("backend saw user %q, Cookie %q; want alice and no token cookies", seen.Get(latchkey.HeaderUsername), seen.Get("Cookie"))
+	}
+	mu.Unlock()
+	if r := b.do("POST", "/api/orders", nil); r.status != 403 {
+		t.Errorf("gateway write without the CSRF value: %d", r.status)
+	}
+	e.clock.Advance(16 * time.Minute)
+	if r := b.do("POST", "/api/orders", nil, "X-CSRF-TOKEN", csrf); r.status != 401 || r.errCode() != "token_expired" {
+		t.Errorf("gateway with an expired access token: %d %s, want 401 token_expired", r.status, r.raw)
 	}
 }
