@@ -180,6 +180,25 @@ func TestSecretSurvivesRestart(t *testing.T) {
 	}
 }
 
+// TestLoginThrottleFlags: --login-burst failed logins for one username get
+// 401, the next attempt 429 too_many_attempts with a Retry-After of
+// --login-refill, even with the right password.
+func TestLoginThrottleFlags(t *testing.T) {
+	s := startServe(t, nil, append([]string{"--demo", "--data", t.TempDir(), "--login-burst", "2", "--login-refill", "1h"}, fastArgon2...)...)
+	c := newClient(t, s.url)
+	for i := range 2 {
+		if st := c.login("test", "wrong"); st != 401 {
+			t.Fatalf("failed login %d: %d, want 401", i+1, st)
+		}
+	}
+	b, _ := json.Marshal(map[string]string{"username": "test", "password": "test"})
+	st, m, h := c.do("POST", "/api/login", string(b))
+	e, _ := m["error"].(map[string]any)
+	if code, _ := e["code"].(string); st != 429 || code != "too_many_attempts" || h.Get("Retry-After") != "3600" {
+		t.Errorf("login after 2 failures: %d %q, Retry-After %q; want 429 too_many_attempts, Retry-After 3600", st, code, h.Get("Retry-After"))
+	}
+}
+
 func TestGracefulShutdownDrains(t *testing.T) {
 	s := startServe(t, nil, "--demo", "--data", t.TempDir(), "--argon2-memory", "32768", "--argon2-time", "12")
 	c := newClient(t, s.url)

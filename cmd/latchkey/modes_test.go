@@ -48,6 +48,9 @@ func TestConfigCheckRefusals(t *testing.T) {
 		{"cert without key", []string{"--tls-cert", "cert.pem"}, "go together"},
 		{"bad upstream", []string{"--upstream", "ftp://backend"}, "--upstream"},
 		{"bad trusted proxy", []string{"--trusted-proxies", "10.0.0.0/99"}, "--trusted-proxies"},
+		{"no login burst", []string{"--login-burst", "0"}, "--login-burst 0: want at least 1"},
+		{"negative login refill", []string{"--login-refill", "-1s"}, "--login-refill -1s: want a positive duration"},
+		{"no login refill", []string{"--login-refill", "0"}, "--login-refill 0s: want a positive duration"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := runCmd(t, "", append([]string{"config", "check", "--data", t.TempDir()}, tc.args...)...)

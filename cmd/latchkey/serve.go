@@ -59,6 +59,8 @@ func (o *options) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.IntVar(&o.cfg.MaxConcurrentHashes, "max-concurrent-hashes", 0, "password hashes computed at once (default: number of CPUs, at least 2)")
+	fs.IntVar(&o.cfg.LoginBurst, "login-burst", 20, "failed logins one client may make for one username before it gets 429 too_many_attempts")
+	fs.DurationVar(&o.cfg.LoginRefill, "login-refill", 3*time.Second, "after --login-burst failures, one more login attempt is allowed every this long")
 	o.stores.register(fs)
 	o.jwt.register(fs, &o.cfg)
 }
@@ -83,6 +85,13 @@ func (o *options) config(stderr io.Writer) (latchkey.Config, error) {
 	}
 	cfg.SameSite = ss
 	cfg.Protection = latchkey.SessionProtection(strings.ToLower(o.protection))
+	// Config reads 0 as "the default": refuse it here, where it was typed.
+	if cfg.LoginBurst < 1 {
+		return cfg, fmt.Errorf("--login-burst %d: want at least 1", cfg.LoginBurst)
+	}
+	if cfg.LoginRefill <= 0 {
+		return cfg, fmt.Errorf("--login-refill %v: want a positive duration", cfg.LoginRefill)
+	}
 	if err := o.jwt.apply(&cfg); err != nil {
 		return cfg, err
 	}
