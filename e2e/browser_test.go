@@ -2,7 +2,9 @@ package e2e_test
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +20,28 @@ const (
 	demoPassword = "test"
 )
 
-// Texts the SPA shows (its DOM contract).
+// Texts the SPA shows (its DOM contract), as web/src/lib/messages.svelte.ts
+// and its Vitest cases word them.
 const (
-	msgWrongPassword = "Wrong username or password."
-	msgExpired       = "Your session has expired. Please log in again."
-	msgLoggedOut     = "You have been logged out."
+	msgWrongPassword   = "Wrong username or password."
+	msgTooManyAttempts = "Too many attempts. Try again in %d seconds." // the seconds of Retry-After
+	msgUnreachable     = "Cannot reach the server. Check your connection and try again."
+	msgServerError     = "The server could not answer (%d). Please try again later." // a status without latchkey's JSON
+	msgExpired         = "Your session has expired. Please log in again."
+	msgLoggedOut       = "You have been logged out."
+	msgDataLoaded      = "Profile loaded from /api/data." // under the profile once GET /api/data has answered
 )
+
+// The login throttle of TestBrowser's deployments: a burst small enough
+// that a scenario reaches the 429 in a few tries, and a refill short enough
+// to wait out. Only failures count, and a login resets them, so the other
+// scenarios never meet it.
+const (
+	loginBurst  = 3
+	loginRefill = 2 * time.Second
+)
+
+var throttleArgs = []string{"--login-burst", strconv.Itoa(loginBurst), "--login-refill", loginRefill.String()}
 
 // env is what a scenario works with: a deployment, a browser session in a
 // fresh browser context, and a foreign site in the same browser.
@@ -51,6 +69,8 @@ var scenarios = []struct {
 	{"tampered session cookie lands on login", tamperedCookie},
 	{"foreign site cannot change state", foreignSiteCannotLogOut},
 	{"logout in one tab logs out the other", twoTabs},
+	{"too many failed logins say how long to wait, then the right password works", tooManyAttempts},
+	{"latchkey down shows the unreachable message, and the page recovers when it is back", serverDown},
 }
 
 // TestBrowser runs every scenario in every deployment. The deployments run
@@ -62,7 +82,7 @@ func TestBrowser(t *testing.T) {
 		t.Run(dep.name, func(t *testing.T) {
 			t.Parallel()
 			b := startBrowser(t) // first: it waits for a browser slot
-			d := dep.start(t)
+			d := dep.start(t, throttleArgs...)
 			foreign := foreignSite(t)
 			// Fail fast, and once, when the SPA does not even load.
 			probe := b.newSession(t)
@@ -343,4 +363,96 @@ func keyboardOnly(e *env) {
 	tb.tabTo("logout", 15)
 	tb.run("pressing Enter", chromedp.KeyEvent(kb.Enter))
 	tb.waitRoute("login")
+}
+
+func tooManyAttempts(e *env) {
+	tb := e.tab
+	tb.open(e.d.App + "/")
+	tb.waitRoute("login")
+	tb.fill("#username", demoUser)
+	// attempt submits a wrong password and returns what #error then says.
+	// The SPA empties the password field once the answer is shown.
+	attempt := func() string {
+		tb.fill("#password", "not the password")
+		tb.click("#login-submit")
+		tb.waitFor("the answer to the login", `document.querySelector("#password").value === "" && !document.querySelector("#login-submit").disabled`)
+		return tb.text("#error")
+	}
+	for i := range loginBurst {
+		if got := attempt(); got != msgWrongPassword {
+			tb.fatalf("failed login %d of the burst of %d: #error says %q, want %q", i+1, loginBurst, got, msgWrongPassword)
+		}
+	}
+	// The bucket refills while the browser types: on a slow machine one
+	// more failure can pass before the 429.
+	got, failed := msgWrongPassword, loginBurst
+	for ; got == msgWrongPassword; failed++ {
+		if failed == loginBurst+3 {
+			tb.fatalf("%d failed logins, still no 429 (--login-burst %d, --login-refill %v)", failed, loginBurst, loginRefill)
+		}
+		got = attempt()
+	}
+	var wait int
+	if _, err := fmt.Sscanf(got, msgTooManyAttempts, &wait); err != nil || got != fmt.Sprintf(msgTooManyAttempts, wait) ||
+		wait < 1 || time.Duration(wait)*time.Second > loginRefill {
+		tb.fatalf("#error says %q, want %q with %%d from 1 to %v (latchkey's Retry-After)", got, msgTooManyAttempts, loginRefill.Seconds())
+	}
+	e.t.Logf("throttled after %d failed logins: %q", failed-1, got)
+	if role := eval[string](tb, `document.querySelector("#error").getAttribute("role") || ""`); role != "alert" {
+		e.t.Errorf(`#error has role=%q, want "alert" (screen readers announce it)`, role)
+	}
+	// The form stays usable: the button enabled, the username kept and the
+	// focus in the emptied password field, ready for the next try.
+	form := eval[string](tb, `JSON.stringify({disabled: document.querySelector("#login-submit").disabled,
+		username: document.querySelector("#username").value, focus: document.activeElement && document.activeElement.id})`)
+	if want := fmt.Sprintf(`{"disabled":false,"username":%q,"focus":"password"}`, demoUser); form != want {
+		e.t.Errorf("after the 429 the form is %s, want %s", form, want)
+	}
+	tb.waitRoute("login")
+	if c := e.sessionCookie(tb); c != nil {
+		e.t.Errorf("a throttled login left a session cookie %s", c.Name)
+	}
+
+	// Once the wait is over the right password goes through.
+	time.Sleep(time.Duration(wait) * time.Second)
+	tb.fill("#password", demoPassword)
+	tb.click("#login-submit")
+	tb.waitRoute("user")
+	tb.waitText("#profile-username", demoUser)
+	if s := tb.text("#error"); s != "" {
+		e.t.Errorf("after the login #error still says %q", s)
+	}
+}
+
+func serverDown(e *env) {
+	tb := e.tab
+	e.login(tb)
+	tb.waitText(".data-status", msgDataLoaded)
+	e.d.Latchkey.stop()
+	// The logout button's POST finds no server: a refused connection, or
+	// the proxy's error page when nginx stands in front.
+	want := msgUnreachable
+	if e.d.Gateway {
+		want = fmt.Sprintf(msgServerError, http.StatusBadGateway)
+	}
+	tb.click("#logout")
+	tb.waitText("#error", want)
+	if role := eval[string](tb, `document.querySelector("#error").getAttribute("role") || ""`); role != "alert" {
+		e.t.Errorf(`#error has role=%q, want "alert" (screen readers announce it)`, role)
+	}
+	// The page stays whole: still the profile, the button usable again.
+	tb.waitFor("#logout to be usable again", `!document.querySelector("#logout").disabled`)
+	tb.waitRoute("user")
+	if got := tb.text("#profile-username"); got != demoUser {
+		e.t.Errorf("with latchkey down #profile-username says %q, want %q", got, demoUser)
+	}
+
+	// latchkey is back, with its data: the same button now logs out.
+	e.d.Latchkey.restart(e.t)
+	tb.click("#logout")
+	tb.waitRoute("login")
+	tb.waitText("#notice", msgLoggedOut)
+	if s := tb.text("#error"); s != "" {
+		e.t.Errorf("after the logout #error still says %q", s)
+	}
 }

@@ -24,6 +24,10 @@ type deployment struct {
 	App      string   // the SPA's origin: http://localhost:PORT
 	API      string   // the API's base URL: http://localhost:PORT/api
 	Latchkey *process // whose log says what the browser asked of it
+	// Gateway is true when a reverse proxy (nginx) passes the API to
+	// latchkey: with latchkey down, the browser then gets the proxy's 502
+	// page rather than a refused connection.
+	Gateway bool
 }
 
 // deployments are the three ways latchkey and the SPA are deployed; every
@@ -80,7 +84,7 @@ func startNginxSameOrigin(t *testing.T, extra ...string) *deployment {
 		"SERVER_NAME":   "localhost",
 	})
 	app := localhost(ngx.URL)
-	return &deployment{App: app, API: app + "/api", Latchkey: lk}
+	return &deployment{App: app, API: app + "/api", Latchkey: lk, Gateway: true}
 }
 
 // startCrossOrigin: the SPA is served from its own origin by a static file

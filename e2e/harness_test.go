@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -56,9 +57,10 @@ type process struct {
 	URL  string // http://127.0.0.1:PORT, as printed by latchkey
 	Addr string // 127.0.0.1:PORT
 
-	cmd  *exec.Cmd
-	log  *testenv.Buffer // stderr: the settings summary and the request log
-	done chan struct{}   // closed when the process has exited
+	args []string        // the command line, for a restart
+	log  *testenv.Buffer // stderr: the settings summary and the request log, of every run
+	cmd  *exec.Cmd       // the current run
+	done chan struct{}   // closed when the current run has exited
 	err  error           // its exit status, once done is closed
 }
 
@@ -77,11 +79,26 @@ var errAddrInUse = errors.New("address already in use")
 // addr was taken, so a caller that had to choose the port can try another.
 func startLatchkey(tb testing.TB, addr string, args ...string) (*process, error) {
 	tb.Helper()
-	bin := latchkeyBinary(tb)
 	all := append([]string{"serve", "--addr", addr, "--demo", "--data", filepath.Join(tb.TempDir(), "data")}, cheapArgon2...)
-	all = append(all, args...)
-	p := &process{log: &testenv.Buffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, all...)
+	p := &process{args: append(all, args...), log: &testenv.Buffer{}}
+	if err := p.start(tb); err != nil {
+		return nil, err
+	}
+	tb.Cleanup(func() {
+		p.stop()
+		p.checkExit(tb)
+		if tb.Failed() {
+			tb.Logf("latchkey %s log:\n%s", strings.Join(p.args, " "), p.log)
+		}
+	})
+	return p, nil
+}
+
+// start runs p.args and waits until latchkey says where it listens.
+func (p *process) start(tb testing.TB) error {
+	tb.Helper()
+	p.done = make(chan struct{})
+	p.cmd = exec.Command(latchkeyBinary(tb), p.args...)
 	// No LATCHKEY_* from the developer's environment: the flags say it all.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "LATCHKEY_") {
@@ -116,28 +133,49 @@ func startLatchkey(tb testing.TB, addr string, args ...string) (*process, error)
 	case p.URL = <-listening:
 	case <-p.done:
 		if strings.Contains(p.log.String(), "address already in use") {
-			return nil, errAddrInUse
+			return errAddrInUse
 		}
-		tb.Fatalf("latchkey %s exited at start (%v):\n%s", strings.Join(all, " "), p.err, p.log)
+		tb.Fatalf("latchkey %s exited at start (%v):\n%s", strings.Join(p.args, " "), p.err, p.log)
 	case <-time.After(startTimeout):
 		p.stop()
-		tb.Fatalf("latchkey %s did not say it was listening within %v:\n%s", strings.Join(all, " "), startTimeout, p.log)
+		tb.Fatalf("latchkey %s did not say it was listening within %v:\n%s", strings.Join(p.args, " "), startTimeout, p.log)
 	}
 	p.Addr = strings.TrimPrefix(p.URL, "http://")
-	tb.Cleanup(func() {
-		p.stop()
-		out := p.log.String()
-		// A -race binary reports races on stderr and exits with status 66.
-		if strings.Contains(out, "WARNING: DATA RACE") {
-			tb.Errorf("latchkey reported a data race")
-		} else if p.err != nil && !isSIGTERM(p.err) {
-			tb.Errorf("latchkey exited with %v after SIGTERM, want success", p.err)
+	return nil
+}
+
+// restart starts latchkey again after stop, with the same flags and data
+// directory (so the same secret key, users and sessions) on the same
+// address: to the browser, the server was down for a while.
+func (p *process) restart(tb testing.TB) {
+	tb.Helper()
+	select {
+	case <-p.done:
+	default:
+		tb.Fatal("restart: latchkey is still running")
+	}
+	p.checkExit(tb)
+	for i, a := range p.args {
+		if a == "--addr" {
+			p.args[i+1] = p.Addr // not port 0 again
 		}
-		if tb.Failed() {
-			tb.Logf("latchkey %s log:\n%s", strings.Join(all, " "), out)
-		}
-	})
-	return p, nil
+	}
+	fmt.Fprintf(p.log, "--- restarted on %s ---\n", p.Addr)
+	if err := p.start(tb); err != nil {
+		tb.Fatalf("restarting latchkey on %s: %v", p.Addr, err)
+	}
+}
+
+// checkExit fails the test if latchkey, once stopped, reported a data race
+// or did not exit cleanly.
+func (p *process) checkExit(tb testing.TB) {
+	tb.Helper()
+	// A -race binary reports races on stderr and exits with status 66.
+	if strings.Contains(p.log.String(), "WARNING: DATA RACE") {
+		tb.Errorf("latchkey reported a data race")
+	} else if p.err != nil && !isSIGTERM(p.err) {
+		tb.Errorf("latchkey exited with %v after SIGTERM, want success", p.err)
+	}
 }
 
 // isSIGTERM reports whether err says the process died of SIGTERM (before it

@@ -26,9 +26,6 @@ const jwtAccessTTL = 4 * time.Second
 // request's method, path and status, which the scenarios count.
 var jwtArgs = []string{"--token-mode", "jwt", "--jwt-access-ttl", jwtAccessTTL.String(), "--log-level", "debug"}
 
-// The SPA's line under the profile once GET /api/data has answered.
-const msgDataLoaded = "Profile loaded from /api/data."
-
 // jwtEnv is what a token-mode scenario works with.
 type jwtEnv struct {
 	*env
