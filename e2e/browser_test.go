@@ -24,7 +24,7 @@ const (
 // and its Vitest cases word them.
 const (
 	msgWrongPassword   = "Wrong username or password."
-	msgTooManyAttempts = "Too many attempts. Try again in %d seconds." // the seconds of Retry-After
+	msgTooManyAttempts = "Too many attempts. Try again in %s." // "1 second", "2 seconds": Retry-After
 	msgUnreachable     = "Cannot reach the server. Check your connection and try again."
 	msgServerError     = "The server could not answer (%d). Please try again later." // a status without latchkey's JSON
 	msgExpired         = "Your session has expired. Please log in again."
@@ -392,10 +392,18 @@ func tooManyAttempts(e *env) {
 		}
 		got = attempt()
 	}
-	var wait int
-	if _, err := fmt.Sscanf(got, msgTooManyAttempts, &wait); err != nil || got != fmt.Sprintf(msgTooManyAttempts, wait) ||
-		wait < 1 || time.Duration(wait)*time.Second > loginRefill {
-		tb.fatalf("#error says %q, want %q with %%d from 1 to %v (latchkey's Retry-After)", got, msgTooManyAttempts, loginRefill.Seconds())
+	wait := 0
+	for n := 1; time.Duration(n)*time.Second <= loginRefill; n++ {
+		words := fmt.Sprintf("%d seconds", n)
+		if n == 1 {
+			words = "1 second"
+		}
+		if got == fmt.Sprintf(msgTooManyAttempts, words) {
+			wait = n
+		}
+	}
+	if wait == 0 {
+		tb.fatalf("#error says %q, want %q with 1 second to %v (latchkey's Retry-After)", got, msgTooManyAttempts, loginRefill)
 	}
 	e.t.Logf("throttled after %d failed logins: %q", failed-1, got)
 	if role := eval[string](tb, `document.querySelector("#error").getAttribute("role") || ""`); role != "alert" {

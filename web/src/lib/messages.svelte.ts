@@ -14,6 +14,11 @@ export function clearMessages(): void {
   flash.notice = '';
 }
 
+/** seconds says n seconds in words: "1 second", "3 seconds". */
+function seconds(n: number): string {
+  return n === 1 ? '1 second' : `${n} seconds`;
+}
+
 /** describe turns a failed call into the sentence the user sees. */
 export function describe(err: unknown): string {
   if (!(err instanceof LatchkeyError)) return 'Something went wrong. Please try again.';
@@ -24,11 +29,11 @@ export function describe(err: unknown): string {
       return 'Wrong username or password.';
     case 'too_many_attempts':
       return err.retryAfter !== undefined
-        ? `Too many attempts. Try again in ${err.retryAfter} seconds.`
+        ? `Too many attempts. Try again in ${seconds(err.retryAfter)}.`
         : 'Too many attempts. Wait a little and try again.';
     case 'busy':
       return err.retryAfter !== undefined
-        ? `The server is busy. Try again in ${err.retryAfter} seconds.`
+        ? `The server is busy. Try again in ${seconds(err.retryAfter)}.`
         : 'The server is busy. Try again in a moment.';
     case 'csrf_failed':
       return 'This page is out of date. Reload it and try again.';
