@@ -14,21 +14,21 @@ import (
 
 func TestPing(t *testing.T) {
 	e := newEnv(t)
-	r := e.browser().get("/api/ping")
-	if r.status != 200 || r.body["ping"] != "pong!" {
-		t.Fatalf("got %d %s, want 200 {\"ping\":\"pong!\"}", r.status, r.raw)
+	r := e.browser().Get("/api/ping")
+	if r.Status != 200 || r.JSON["ping"] != "pong!" {
+		t.Fatalf("got %d %s, want 200 {\"ping\":\"pong!\"}", r.Status, r.Raw)
 	}
 }
 
 func TestGetCSRF(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
-	r := b.get("/api/getcsrf")
-	tok, _ := r.body["csrfToken"].(string)
-	if r.status != 200 || r.body["detail"] != "CSRF cookie set" || tok == "" {
-		t.Fatalf("got %d %s", r.status, r.raw)
+	r := b.Get("/api/getcsrf")
+	tok, _ := r.JSON["csrfToken"].(string)
+	if r.Status != 200 || r.JSON["detail"] != "CSRF cookie set" || tok == "" {
+		t.Fatalf("got %d %s", r.Status, r.Raw)
 	}
-	if got := r.header.Get("X-CSRFToken"); got != tok {
+	if got := r.Header.Get("X-CSRFToken"); got != tok {
 		t.Errorf("X-CSRFToken header = %q, want the body's token %q", got, tok)
 	}
 	// Flask-WTF's exact spelling, which the HTTP client above canonicalises away.
@@ -37,26 +37,26 @@ func TestGetCSRF(t *testing.T) {
 	if _, ok := rec.Result().Header["X-CSRFToken"]; !ok {
 		t.Errorf("header not spelled X-CSRFToken: %v", rec.Result().Header)
 	}
-	xsrf := setCookieHeader(r.header, "XSRF-TOKEN")
+	xsrf := setCookieHeader(r.Header, "XSRF-TOKEN")
 	if xsrf == nil || xsrf.Value != tok || xsrf.HttpOnly || xsrf.Path != "/" {
 		t.Errorf("XSRF-TOKEN cookie = %+v, want the token, readable by JS, Path=/", xsrf)
 	}
-	anon := setCookieHeader(r.header, "latchkey_csrf")
+	anon := setCookieHeader(r.Header, "latchkey_csrf")
 	if anon == nil || !anon.HttpOnly || anon.SameSite != http.SameSiteStrictMode {
 		t.Errorf("anonymous binding cookie = %+v, want HttpOnly SameSite=Strict", anon)
 	}
-	if r.header.Get("Cache-Control") != "no-store" {
-		t.Errorf("Cache-Control = %q, want no-store", r.header.Get("Cache-Control"))
+	if r.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", r.Header.Get("Cache-Control"))
 	}
 	// Masked: a second copy differs, and both work.
-	tok2 := b.csrf()
+	tok2 := b.CSRF()
 	if tok2 == tok {
 		t.Errorf("second token equals the first; tokens must be masked per response")
 	}
 	for _, tk := range []string{tok, tok2} {
-		b.token = tk
-		if r := b.login("nobody", "whatever-pw"); r.status != 401 {
-			t.Errorf("login with issued token %d: got %d %s, want 401 (CSRF passed, bad credentials)", len(tk), r.status, r.raw)
+		b.SetToken(tk)
+		if r := b.Login("nobody", "whatever-pw"); r.Status != 401 {
+			t.Errorf("login with issued token %d: got %d %s, want 401 (CSRF passed, bad credentials)", len(tk), r.Status, r.Raw)
 		}
 	}
 	if n := e.sessions.creates.Load(); n != 0 {
@@ -67,27 +67,27 @@ func TestGetCSRF(t *testing.T) {
 func TestRegister(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
-	b.csrf()
-	pre := b.token
-	r := b.post("/api/register", map[string]any{"username": "  Alice ", "password": "correct horse battery", "email": "alice@example.com"})
-	if r.status != 201 || r.body["register"] != true {
-		t.Fatalf("register: got %d %s, want 201", r.status, r.raw)
+	b.CSRF()
+	pre := b.Token()
+	r := b.Post("/api/register", map[string]any{"username": "  Alice ", "password": "correct horse battery", "email": "alice@example.com"})
+	if r.Status != 201 || r.JSON["register"] != true {
+		t.Fatalf("register: got %d %s, want 201", r.Status, r.Raw)
 	}
-	user, _ := r.body["user"].(map[string]any)
+	user, _ := r.JSON["user"].(map[string]any)
 	if user["username"] != "Alice" || user["email"] != "alice@example.com" || user["id"] == nil {
 		t.Errorf("user = %v, want trimmed username Alice with id and email", user)
 	}
-	if strings.Contains(r.raw, "argon2") || strings.Contains(r.raw, "password") {
-		t.Errorf("response leaks the password or hash: %s", r.raw)
+	if strings.Contains(r.Raw, "argon2") || strings.Contains(r.Raw, "password") {
+		t.Errorf("response leaks the password or hash: %s", r.Raw)
 	}
-	if b.token == pre || r.header.Get("X-CSRFToken") == "" || setCookieHeader(r.header, "XSRF-TOKEN") == nil {
+	if b.Token() == pre || r.Header.Get("X-CSRFToken") == "" || setCookieHeader(r.Header, "XSRF-TOKEN") == nil {
 		t.Errorf("register must answer with a new CSRF token in header and cookie")
 	}
-	if !b.loggedIn() {
+	if !b.LoggedIn() {
 		t.Errorf("after register: not logged in")
 	}
-	if got := b.post("/api/logout", nil); got.status != 200 {
-		t.Errorf("logout with the token from register: %d %s", got.status, got.raw)
+	if got := b.Post("/api/logout", nil); got.Status != 200 {
+		t.Errorf("logout with the token from register: %d %s", got.Status, got.Raw)
 	}
 	// The stored hash is argon2id with the configured parameters.
 	u, err := e.auth.LookupUser(context.Background(), "alice")
@@ -127,16 +127,16 @@ func TestRegisterRefusals(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b := e.browser()
-			b.csrf()
-			r := b.post("/api/register", tc.body)
-			if r.status != tc.status || r.errCode() != tc.code || r.errField() != tc.fld {
-				t.Fatalf("got %d %s field %q (%s), want %d %s field %q", r.status, r.errCode(), r.errField(), r.raw, tc.status, tc.code, tc.fld)
+			b.CSRF()
+			r := b.Post("/api/register", tc.body)
+			if r.Status != tc.status || r.ErrCode() != tc.code || r.ErrField() != tc.fld {
+				t.Fatalf("got %d %s field %q (%s), want %d %s field %q", r.Status, r.ErrCode(), r.ErrField(), r.Raw, tc.status, tc.code, tc.fld)
 			}
-			msg, _ := r.body["error"].(map[string]any)["message"].(string)
+			msg, _ := r.JSON["error"].(map[string]any)["message"].(string)
 			if !strings.Contains(msg, tc.msgContain) {
 				t.Errorf("message %q does not say %q", msg, tc.msgContain)
 			}
-			if b.loggedIn() {
+			if b.LoggedIn() {
 				t.Errorf("refused registration logged the browser in")
 			}
 		})
@@ -153,9 +153,9 @@ func TestConcurrentRegistrationOneWins(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, n := range names {
 		b := e.browser()
-		b.csrf()
+		b.CSRF()
 		wg.Go(func() {
-			statuses[i] = b.post("/api/register", map[string]any{"username": n, "password": "a fine password"}).status
+			statuses[i] = b.Post("/api/register", map[string]any{"username": n, "password": "a fine password"}).Status
 		})
 	}
 	wg.Wait()
@@ -178,42 +178,41 @@ func TestLogin(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("carol", "carol's long password")
 	b := e.browser()
-	pre := b.csrf()
-	r := b.login("Carol", "carol's long password")
-	if r.status != 200 || r.body["login"] != true {
-		t.Fatalf("login: got %d %s", r.status, r.raw)
+	pre := b.CSRF()
+	r := b.Login("Carol", "carol's long password")
+	if r.Status != 200 || r.JSON["login"] != true {
+		t.Fatalf("login: got %d %s", r.Status, r.Raw)
 	}
-	if u, _ := r.body["user"].(map[string]any); u["username"] != "carol" || u["id"] == nil {
+	if u, _ := r.JSON["user"].(map[string]any); u["username"] != "carol" || u["id"] == nil {
 		t.Errorf("user = %v", u)
 	}
-	c := setCookieHeader(r.header, "latchkey_session")
+	c := setCookieHeader(r.Header, "latchkey_session")
 	if c == nil || !c.HttpOnly || c.Path != "/" || c.SameSite != http.SameSiteStrictMode || c.Secure || c.MaxAge != 0 || len(c.Value) != 43 {
 		t.Errorf("session cookie = %+v, want HttpOnly, Path=/, SameSite=Strict, a browser-session cookie with a 43-char token", c)
 	}
-	if b.token == pre || setCookieHeader(r.header, "XSRF-TOKEN") == nil {
+	if b.Token() == pre || setCookieHeader(r.Header, "XSRF-TOKEN") == nil {
 		t.Errorf("login must answer with a new CSRF token")
 	}
-	if r.header.Get("Cache-Control") != "no-store" {
-		t.Errorf("Cache-Control = %q", r.header.Get("Cache-Control"))
+	if r.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q", r.Header.Get("Cache-Control"))
 	}
-	s := b.get("/api/getsession")
-	if s.body["login"] != true || s.body["expiresAt"] == nil || s.body["idleExpiresAt"] == nil || s.body["fresh"] != true {
-		t.Errorf("getsession = %s", s.raw)
+	s := b.Get("/api/getsession")
+	if s.JSON["login"] != true || s.JSON["expiresAt"] == nil || s.JSON["idleExpiresAt"] == nil || s.JSON["fresh"] != true {
+		t.Errorf("getsession = %s", s.Raw)
 	}
-	exp, _ := time.Parse(time.RFC3339Nano, s.body["expiresAt"].(string))
-	idle, _ := time.Parse(time.RFC3339Nano, s.body["idleExpiresAt"].(string))
+	exp, _ := time.Parse(time.RFC3339Nano, s.JSON["expiresAt"].(string))
+	idle, _ := time.Parse(time.RFC3339Nano, s.JSON["idleExpiresAt"].(string))
 	if now := e.clock.Now(); !exp.Equal(now.Add(24*time.Hour)) || !idle.Equal(now.Add(2*time.Hour)) {
 		t.Errorf("expiresAt %v idleExpiresAt %v, want now+24h and now+2h", exp, idle)
 	}
-	d := b.get("/api/data")
-	if d.status != 200 || d.body["username"] != "carol" || d.body["id"] == nil {
-		t.Errorf("data = %d %s", d.status, d.raw)
+	d := b.Get("/api/data")
+	if d.Status != 200 || d.JSON["username"] != "carol" || d.JSON["id"] == nil {
+		t.Errorf("data = %d %s", d.Status, d.Raw)
 	}
 	// The pre-login token died with the anonymous state.
-	b2 := *b
-	b2.token = pre
-	if r := b2.post("/api/logout", nil); r.status != 403 || r.errCode() != "csrf_failed" {
-		t.Errorf("pre-login token after login: got %d %s, want 403 csrf_failed", r.status, r.raw)
+	b.SetToken(pre)
+	if r := b.Post("/api/logout", nil); r.Status != 403 || r.ErrCode() != "csrf_failed" {
+		t.Errorf("pre-login token after login: got %d %s, want 403 csrf_failed", r.Status, r.Raw)
 	}
 }
 
@@ -228,11 +227,11 @@ func TestLoginFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := e.browser()
-			r := b.login(tc.user, tc.pw)
-			if r.status != 401 || r.body["login"] != false || r.errCode() != "invalid_credentials" {
-				t.Errorf("got %d %s, want 401 login:false invalid_credentials", r.status, r.raw)
+			r := b.Login(tc.user, tc.pw)
+			if r.Status != 401 || r.JSON["login"] != false || r.ErrCode() != "invalid_credentials" {
+				t.Errorf("got %d %s, want 401 login:false invalid_credentials", r.Status, r.Raw)
 			}
-			if setCookieHeader(r.header, "latchkey_session") != nil || b.loggedIn() {
+			if setCookieHeader(r.Header, "latchkey_session") != nil || b.LoggedIn() {
 				t.Errorf("failed login set a session")
 			}
 		})
@@ -243,31 +242,31 @@ func TestRememberMe(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("erin", "erin's long password")
 	b := e.browser()
-	b.csrf()
-	r := b.post("/api/login", map[string]any{"username": "erin", "password": "erin's long password", "remember": true})
-	c := setCookieHeader(r.header, "latchkey_session")
-	if r.status != 200 || c == nil || c.MaxAge != int((30*24*time.Hour).Seconds()) {
-		t.Fatalf("remember login: %d, cookie %+v, want Max-Age of 30 days", r.status, c)
+	b.CSRF()
+	r := b.Post("/api/login", map[string]any{"username": "erin", "password": "erin's long password", "remember": true})
+	c := setCookieHeader(r.Header, "latchkey_session")
+	if r.Status != 200 || c == nil || c.MaxAge != int((30*24*time.Hour).Seconds()) {
+		t.Fatalf("remember login: %d, cookie %+v, want Max-Age of 30 days", r.Status, c)
 	}
 	// Idle for 13 days: still logged in with a 14-day idle timeout.
 	e.clock.Advance(13 * 24 * time.Hour)
-	if !b.loggedIn() {
+	if !b.LoggedIn() {
 		t.Fatalf("remembered session died after 13 idle days")
 	}
 	e.clock.Advance(14*24*time.Hour + time.Second)
-	if b.loggedIn() {
+	if b.LoggedIn() {
 		t.Errorf("remembered session alive after 14 idle days")
 	}
 }
 
 func TestDataUnauthorized(t *testing.T) {
 	e := newEnv(t)
-	r := e.browser().get("/api/data")
-	if r.status != 401 || r.errCode() != "unauthorized" {
-		t.Errorf("got %d %s, want 401 unauthorized", r.status, r.raw)
+	r := e.browser().Get("/api/data")
+	if r.Status != 401 || r.ErrCode() != "unauthorized" {
+		t.Errorf("got %d %s, want 401 unauthorized", r.Status, r.Raw)
 	}
-	if g := e.browser().get("/api/getsession"); g.status != 200 || g.raw != "{\"login\":false}\n" {
-		t.Errorf("getsession logged out = %d %q", g.status, g.raw)
+	if g := e.browser().Get("/api/getsession"); g.Status != 200 || g.Raw != "{\"login\":false}\n" {
+		t.Errorf("getsession logged out = %d %q", g.Status, g.Raw)
 	}
 }
 
@@ -275,32 +274,32 @@ func TestLogout(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("fay", "fay's long password")
 	b := e.browser()
-	b.mustLogin("fay", "fay's long password")
-	old := b.cookie("latchkey_session").Value
-	r := b.post("/api/logout", nil)
-	if r.status != 200 || r.body["logout"] != true {
-		t.Fatalf("logout: %d %s", r.status, r.raw)
+	b.MustLogin("fay", "fay's long password")
+	old := b.Cookie("latchkey_session").Value
+	r := b.Post("/api/logout", nil)
+	if r.Status != 200 || r.JSON["logout"] != true {
+		t.Fatalf("logout: %d %s", r.Status, r.Raw)
 	}
-	if got := r.header.Get("Clear-Site-Data"); got != `"cookies", "storage"` {
+	if got := r.Header.Get("Clear-Site-Data"); got != `"cookies", "storage"` {
 		t.Errorf("Clear-Site-Data = %q", got)
 	}
-	if c := setCookieHeader(r.header, "latchkey_session"); c == nil || c.MaxAge >= 0 {
+	if c := setCookieHeader(r.Header, "latchkey_session"); c == nil || c.MaxAge >= 0 {
 		t.Errorf("session cookie not cleared: %+v", c)
 	}
-	if r.header.Get("X-CSRFToken") == "" {
+	if r.Header.Get("X-CSRFToken") == "" {
 		t.Errorf("logout must give a fresh anonymous CSRF token")
 	}
-	if b.loggedIn() {
+	if b.LoggedIn() {
 		t.Errorf("still logged in after logout")
 	}
 	// Replay of the old cookie: the server-side session is gone.
 	thief := e.browser()
-	thief.setCookie("latchkey_session", old)
-	if thief.loggedIn() || thief.get("/api/data").status != 401 {
+	thief.SetCookie("latchkey_session", old)
+	if thief.LoggedIn() || thief.Get("/api/data").Status != 401 {
 		t.Errorf("replayed cookie still logged in after logout")
 	}
 	// The fresh token lets the browser log in again without a reload.
-	b.mustLogin("fay", "fay's long password")
+	b.MustLogin("fay", "fay's long password")
 }
 
 func TestLogoutGET(t *testing.T) {
@@ -320,16 +319,16 @@ func TestLogoutGET(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := e.browser()
-			b.mustLogin("gus", "gus's long password")
-			r := b.get("/api/logout", tc.header...)
-			if r.status != tc.status {
-				t.Fatalf("got %d %s, want %d", r.status, r.raw, tc.status)
+			b.MustLogin("gus", "gus's long password")
+			r := b.Get("/api/logout", tc.header...)
+			if r.Status != tc.status {
+				t.Fatalf("got %d %s, want %d", r.Status, r.Raw, tc.status)
 			}
-			if want := tc.status != 200; b.loggedIn() != want {
+			if want := tc.status != 200; b.LoggedIn() != want {
 				t.Errorf("logged in = %v, want %v", !want, want)
 			}
-			if tc.status == 403 && r.errCode() != "csrf_failed" {
-				t.Errorf("code %q, want csrf_failed", r.errCode())
+			if tc.status == 403 && r.ErrCode() != "csrf_failed" {
+				t.Errorf("code %q, want csrf_failed", r.ErrCode())
 			}
 		})
 	}
@@ -339,18 +338,18 @@ func TestRequireMiddleware(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("hal", "hal's long password")
 	b := e.browser()
-	if r := b.get("/app/x"); r.status != 401 || r.errCode() != "unauthorized" {
-		t.Errorf("anonymous: got %d %s, want 401 JSON", r.status, r.raw)
+	if r := b.Get("/app/x"); r.Status != 401 || r.ErrCode() != "unauthorized" {
+		t.Errorf("anonymous: got %d %s, want 401 JSON", r.Status, r.Raw)
 	}
-	b.mustLogin("hal", "hal's long password")
-	if r := b.get("/app/x"); r.status != 200 || r.raw != "hello hal" {
-		t.Errorf("logged in: got %d %q", r.status, r.raw)
+	b.MustLogin("hal", "hal's long password")
+	if r := b.Get("/app/x"); r.Status != 200 || r.Raw != "hello hal" {
+		t.Errorf("logged in: got %d %q", r.Status, r.Raw)
 	}
-	if r := b.do("POST", "/app/x", nil); r.status != 403 || r.errCode() != "csrf_failed" {
-		t.Errorf("POST without token: got %d %s, want 403", r.status, r.raw)
+	if r := b.Do("POST", "/app/x", nil); r.Status != 403 || r.ErrCode() != "csrf_failed" {
+		t.Errorf("POST without token: got %d %s, want 403", r.Status, r.Raw)
 	}
-	if r := b.do("POST", "/app/x", nil, "X-CSRFToken", b.token); r.status != 200 {
-		t.Errorf("POST with token: got %d %s", r.status, r.raw)
+	if r := b.Do("POST", "/app/x", nil, "X-CSRFToken", b.Token()); r.Status != 200 {
+		t.Errorf("POST with token: got %d %s", r.Status, r.Raw)
 	}
 }
 
@@ -358,11 +357,11 @@ func TestDeletedUserIsLoggedOut(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("ivy", "ivy's long password")
 	b := e.browser()
-	b.mustLogin("ivy", "ivy's long password")
+	b.MustLogin("ivy", "ivy's long password")
 	if err := e.auth.DeleteUser(context.Background(), "IVY"); err != nil {
 		t.Fatal(err)
 	}
-	if b.loggedIn() {
+	if b.LoggedIn() {
 		t.Errorf("session of a deleted user still logged in")
 	}
 }
@@ -371,17 +370,17 @@ func TestSetPasswordEndsSessions(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("jay", "jay's long password")
 	b := e.browser()
-	b.mustLogin("jay", "jay's long password")
+	b.MustLogin("jay", "jay's long password")
 	if err := e.auth.SetPassword(context.Background(), "jay", "jay's new password"); err != nil {
 		t.Fatal(err)
 	}
-	if b.loggedIn() {
+	if b.LoggedIn() {
 		t.Errorf("session survived a password change")
 	}
-	if r := e.browser().login("jay", "jay's long password"); r.status != 401 {
-		t.Errorf("old password: %d", r.status)
+	if r := e.browser().Login("jay", "jay's long password"); r.Status != 401 {
+		t.Errorf("old password: %d", r.Status)
 	}
-	e.browser().mustLogin("jay", "jay's new password")
+	e.browser().MustLogin("jay", "jay's new password")
 }
 
 func TestDemoUser(t *testing.T) {
@@ -393,12 +392,12 @@ func TestDemoUser(t *testing.T) {
 	if again, err := e.auth.EnsureDemoUser(context.Background()); err != nil || again {
 		t.Errorf("second EnsureDemoUser = %v, %v; want false, nil", again, err)
 	}
-	e.browser().mustLogin("test", "test")
+	e.browser().MustLogin("test", "test")
 	// Nobody else gets a password that weak.
 	b := e.browser()
-	b.csrf()
-	if r := b.post("/api/register", map[string]any{"username": "test2", "password": "test"}); r.errCode() != "weak_password" {
-		t.Errorf("register with 'test': %s", r.raw)
+	b.CSRF()
+	if r := b.Post("/api/register", map[string]any{"username": "test2", "password": "test"}); r.ErrCode() != "weak_password" {
+		t.Errorf("register with 'test': %s", r.Raw)
 	}
 }
 
@@ -435,31 +434,31 @@ func TestCSRFTokenForPages(t *testing.T) {
 	if anon == nil {
 		t.Fatalf("no binding cookie set")
 	}
-	b.setCookie("latchkey_csrf", anon.Value)
-	b.token = tok
-	b.mustLogin("page", "page's long password")
+	b.SetCookie("latchkey_csrf", anon.Value)
+	b.SetToken(tok)
+	b.MustLogin("page", "page's long password")
 }
 
 func TestAuthVerify(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("Zoë", "zoë's long password")
 	b := e.browser()
-	if r := b.get("/api/auth/verify"); r.status != 401 || r.errCode() != "unauthorized" {
-		t.Errorf("anonymous: %d %s, want 401", r.status, r.raw)
+	if r := b.Get("/api/auth/verify"); r.Status != 401 || r.ErrCode() != "unauthorized" {
+		t.Errorf("anonymous: %d %s, want 401", r.Status, r.Raw)
 	}
-	b.mustLogin("zoë", "zoë's long password")
-	r := b.get("/api/auth/verify")
-	if r.status != 204 || r.header.Get("X-Latchkey-User-Id") == "" || r.header.Get("X-Latchkey-Username") != "Zo%C3%AB" {
-		t.Errorf("logged in: %d, id %q, username %q; want 204 with identity headers", r.status, r.header.Get("X-Latchkey-User-Id"), r.header.Get("X-Latchkey-Username"))
+	b.MustLogin("zoë", "zoë's long password")
+	r := b.Get("/api/auth/verify")
+	if r.Status != 204 || r.Header.Get("X-Latchkey-User-Id") == "" || r.Header.Get("X-Latchkey-Username") != "Zo%C3%AB" {
+		t.Errorf("logged in: %d, id %q, username %q; want 204 with identity headers", r.Status, r.Header.Get("X-Latchkey-User-Id"), r.Header.Get("X-Latchkey-Username"))
 	}
 	// nginx forwards the original method: a write without a token fails.
-	if r := b.get("/api/auth/verify", "X-Original-Method", "POST"); r.status != 403 {
-		t.Errorf("original POST without token: %d, want 403", r.status)
+	if r := b.Get("/api/auth/verify", "X-Original-Method", "POST"); r.Status != 403 {
+		t.Errorf("original POST without token: %d, want 403", r.Status)
 	}
-	if r := b.get("/api/auth/verify", "X-Original-Method", "DELETE", "X-CSRFToken", b.token); r.status != 204 {
-		t.Errorf("original DELETE with token: %d, want 204", r.status)
+	if r := b.Get("/api/auth/verify", "X-Original-Method", "DELETE", "X-CSRFToken", b.Token()); r.Status != 204 {
+		t.Errorf("original DELETE with token: %d, want 204", r.Status)
 	}
-	if r := b.get("/api/auth/verify", "X-Original-Method", "POST", "X-CSRFToken", b.token, "Sec-Fetch-Site", "cross-site"); r.status != 403 {
-		t.Errorf("original cross-site POST: %d, want 403", r.status)
+	if r := b.Get("/api/auth/verify", "X-Original-Method", "POST", "X-CSRFToken", b.Token(), "Sec-Fetch-Site", "cross-site"); r.Status != 403 {
+		t.Errorf("original cross-site POST: %d, want 403", r.Status)
 	}
 }

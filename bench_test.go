@@ -23,12 +23,12 @@ func benchLogin(b *testing.B, user, pw string, wantStatus int) {
 	})
 	e.addUser("bench", "the bench password")
 	br := e.browser()
-	br.csrf()
+	br.CSRF()
 	body := `{"username":"` + user + `","password":"` + pw + `"}`
 	for b.Loop() {
-		r := br.do("POST", "/api/login", strings.NewReader(body), "Content-Type", "application/json", "X-CSRFToken", br.token)
-		if r.status != wantStatus {
-			b.Fatalf("status %d, want %d", r.status, wantStatus)
+		r := br.Do("POST", "/api/login", strings.NewReader(body), "Content-Type", "application/json", "X-CSRFToken", br.Token())
+		if r.Status != wantStatus {
+			b.Fatalf("status %d, want %d", r.Status, wantStatus)
 		}
 	}
 }
@@ -43,12 +43,12 @@ func BenchmarkSessionCheck(b *testing.B) {
 	e := newEnv(b)
 	e.addUser("bench", "the bench password")
 	br := e.browser()
-	br.mustLogin("bench", "the bench password")
-	cookie := br.cookie("latchkey_session")
+	br.MustLogin("bench", "the bench password")
+	cookie := br.Cookie("latchkey_session")
 	h := e.auth.Handler()
 	req := httptest.NewRequest("GET", "/api/getsession", nil)
 	req.AddCookie(cookie)
-	req.Header.Set("User-Agent", br.ua)
+	req.Header.Set("User-Agent", br.UserAgent)
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
@@ -79,15 +79,15 @@ func BenchmarkData(b *testing.B) {
 			e := newEnv(b, func(c *latchkey.Config) { c.TokenMode, c.JWT.Algorithm = tc.mode, tc.alg })
 			e.addUser("bench", "the bench password")
 			br := e.browser()
-			br.mustLogin("bench", "the bench password")
-			cookie := br.cookie(tc.cookie)
+			br.MustLogin("bench", "the bench password")
+			cookie := br.Cookie(tc.cookie)
 			if cookie == nil {
 				b.Fatalf("login set no %s cookie", tc.cookie)
 			}
 			h := e.auth.Handler()
 			req := httptest.NewRequest("GET", "/api/data", nil)
 			req.AddCookie(cookie)
-			req.Header.Set("User-Agent", br.ua)
+			req.Header.Set("User-Agent", br.UserAgent)
 			b.ReportAllocs()
 			for b.Loop() {
 				rec := httptest.NewRecorder()
@@ -111,12 +111,12 @@ func TestOptionalMiddleware(t *testing.T) {
 		w.Write([]byte("anonymous"))
 	}))
 	b := e.browser()
-	b.mustLogin("opal", "opal's long password")
+	b.MustLogin("opal", "opal's long password")
 	run := func(method string, withCookie bool, token string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, "/x", nil)
-		req.Header.Set("User-Agent", b.ua)
+		req.Header.Set("User-Agent", b.UserAgent)
 		if withCookie {
-			req.AddCookie(b.cookie("latchkey_session"))
+			req.AddCookie(b.Cookie("latchkey_session"))
 		}
 		if token != "" {
 			req.Header.Set("X-CSRFToken", token)
@@ -136,7 +136,7 @@ func TestOptionalMiddleware(t *testing.T) {
 		{"anonymous POST needs no token", "POST", false, "", 200, "anonymous"},
 		{"logged-in GET", "GET", true, "", 200, "user opal"},
 		{"logged-in POST without token", "POST", true, "", 403, ""},
-		{"logged-in POST with token", "POST", true, b.token, 200, "user opal"},
+		{"logged-in POST with token", "POST", true, b.Token(), 200, "user opal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := run(tc.method, tc.cookie, tc.token)
@@ -156,14 +156,14 @@ func BenchmarkSessionCheckParallel(b *testing.B) {
 	e := newEnv(b)
 	e.addUser("bench", "the bench password")
 	br := e.browser()
-	br.mustLogin("bench", "the bench password")
-	cookie := br.cookie("latchkey_session")
+	br.MustLogin("bench", "the bench password")
+	cookie := br.Cookie("latchkey_session")
 	h := e.auth.Handler()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		req := httptest.NewRequest("GET", "/api/getsession", nil)
 		req.AddCookie(cookie)
-		req.Header.Set("User-Agent", br.ua)
+		req.Header.Set("User-Agent", br.UserAgent)
 		for pb.Next() {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)

@@ -49,32 +49,32 @@ func TestCORSMatrix(t *testing.T) {
 	} {
 		t.Run(tc.origin, func(t *testing.T) {
 			b := e.browser()
-			r := b.get("/api/getsession", "Origin", tc.origin)
-			acao := r.header.Get("Access-Control-Allow-Origin")
+			r := b.Get("/api/getsession", "Origin", tc.origin)
+			acao := r.Header.Get("Access-Control-Allow-Origin")
 			if tc.allowed {
-				if acao != tc.origin || r.header.Get("Access-Control-Allow-Credentials") != "true" {
-					t.Errorf("ACAO %q ACAC %q, want the origin with credentials", acao, r.header.Get("Access-Control-Allow-Credentials"))
+				if acao != tc.origin || r.Header.Get("Access-Control-Allow-Credentials") != "true" {
+					t.Errorf("ACAO %q ACAC %q, want the origin with credentials", acao, r.Header.Get("Access-Control-Allow-Credentials"))
 				}
 				for _, h := range []string{"X-Csrftoken", "Retry-After"} {
-					if !strings.Contains(r.header.Get("Access-Control-Expose-Headers"), h) {
-						t.Errorf("%s not exposed: %q", h, r.header.Get("Access-Control-Expose-Headers"))
+					if !strings.Contains(r.Header.Get("Access-Control-Expose-Headers"), h) {
+						t.Errorf("%s not exposed: %q", h, r.Header.Get("Access-Control-Expose-Headers"))
 					}
 				}
-			} else if acao != "" || r.header.Get("Access-Control-Allow-Credentials") != "" {
+			} else if acao != "" || r.Header.Get("Access-Control-Allow-Credentials") != "" {
 				t.Errorf("unlisted origin got ACAO %q", acao)
 			}
-			if !strings.Contains(strings.Join(r.header.Values("Vary"), ","), "Origin") {
+			if !strings.Contains(strings.Join(r.Header.Values("Vary"), ","), "Origin") {
 				t.Errorf("no Vary: Origin")
 			}
 			// Preflight.
-			p := b.do("OPTIONS", "/api/login", nil, "Origin", tc.origin,
+			p := b.Do("OPTIONS", "/api/login", nil, "Origin", tc.origin,
 				"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type,x-csrftoken")
-			pacao := p.header.Get("Access-Control-Allow-Origin")
+			pacao := p.Header.Get("Access-Control-Allow-Origin")
 			if tc.allowed {
-				if p.status != 204 || pacao != tc.origin || !strings.Contains(p.header.Get("Access-Control-Allow-Methods"), "POST") ||
-					!strings.Contains(strings.ToLower(p.header.Get("Access-Control-Allow-Headers")), "x-csrftoken") ||
-					p.header.Get("Access-Control-Max-Age") != "600" || p.header.Get("Access-Control-Allow-Credentials") != "true" {
-					t.Errorf("preflight: %d %v", p.status, p.header)
+				if p.Status != 204 || pacao != tc.origin || !strings.Contains(p.Header.Get("Access-Control-Allow-Methods"), "POST") ||
+					!strings.Contains(strings.ToLower(p.Header.Get("Access-Control-Allow-Headers")), "x-csrftoken") ||
+					p.Header.Get("Access-Control-Max-Age") != "600" || p.Header.Get("Access-Control-Allow-Credentials") != "true" {
+					t.Errorf("preflight: %d %v", p.Status, p.Header)
 				}
 			} else if pacao != "" {
 				t.Errorf("preflight for unlisted origin got ACAO %q", pacao)
@@ -89,27 +89,27 @@ func TestCrossOriginSPA(t *testing.T) {
 	e := corsEnv(t)
 	e.addUser("cora", "cora's long password")
 	b := e.browser()
-	b.csrf()
-	r := b.post("/api/login", map[string]any{"username": "cora", "password": "cora's long password"}, "Origin", spaOrigin, "Sec-Fetch-Site", "same-site")
-	if r.status != 200 {
-		t.Fatalf("login from the SPA origin: %d %s", r.status, r.raw)
+	b.CSRF()
+	r := b.Post("/api/login", map[string]any{"username": "cora", "password": "cora's long password"}, "Origin", spaOrigin, "Sec-Fetch-Site", "same-site")
+	if r.Status != 200 {
+		t.Fatalf("login from the SPA origin: %d %s", r.Status, r.Raw)
 	}
-	if c := setCookieHeader(r.header, "latchkey_session"); c == nil || c.SameSite != http.SameSiteLaxMode {
+	if c := setCookieHeader(r.Header, "latchkey_session"); c == nil || c.SameSite != http.SameSiteLaxMode {
 		t.Errorf("session cookie %+v, want SameSite=Lax", c)
 	}
 	for _, evil := range []string{"https://evil.example", "http://localhost:5174", "null"} {
-		if r := b.post("/api/logout", nil, "Origin", evil, "Sec-Fetch-Site", "cross-site"); r.status != 403 {
-			t.Errorf("logout from %s: %d, want 403", evil, r.status)
+		if r := b.Post("/api/logout", nil, "Origin", evil, "Sec-Fetch-Site", "cross-site"); r.Status != 403 {
+			t.Errorf("logout from %s: %d, want 403", evil, r.Status)
 		}
-		if r := b.get("/api/logout", "Origin", evil, "Sec-Fetch-Site", "cross-site"); r.status != 403 {
-			t.Errorf("GET logout from %s: %d, want 403", evil, r.status)
+		if r := b.Get("/api/logout", "Origin", evil, "Sec-Fetch-Site", "cross-site"); r.Status != 403 {
+			t.Errorf("GET logout from %s: %d, want 403", evil, r.Status)
 		}
 	}
-	if !b.loggedIn() {
+	if !b.LoggedIn() {
 		t.Fatalf("hostile origins logged the user out")
 	}
-	if r := b.post("/api/logout", nil, "Origin", spaOrigin, "Sec-Fetch-Site", "same-site"); r.status != 200 {
-		t.Errorf("logout from the SPA origin: %d %s", r.status, r.raw)
+	if r := b.Post("/api/logout", nil, "Origin", spaOrigin, "Sec-Fetch-Site", "same-site"); r.Status != 200 {
+		t.Errorf("logout from the SPA origin: %d %s", r.Status, r.Raw)
 	}
 }
 
@@ -184,12 +184,12 @@ func TestSameSiteChosenFromOrigins(t *testing.T) {
 				c.ServesTLS = true
 			})
 			e.addUser("sid", "sid's long password")
-			r := e.browser().get("/api/getcsrf")
+			r := e.browser().Get("/api/getcsrf")
 			name := "latchkey_csrf"
 			if tc.secure {
 				name = "__Host-latchkey_csrf"
 			}
-			c := setCookieHeader(r.header, name)
+			c := setCookieHeader(r.Header, name)
 			if c == nil || c.SameSite != tc.want || c.Secure != tc.secure {
 				t.Errorf("cookie %+v, want %s SameSite %v Secure %v", c, name, tc.want, tc.secure)
 			}
@@ -209,9 +209,9 @@ func TestTrustedProxies(t *testing.T) {
 			e := newEnv(t, func(c *latchkey.Config) { c.TrustedProxies = tc.proxies; c.LoginBurst = 2; c.LoginRefill = time.Hour })
 			e.addUser("tom", "tom's long password")
 			b := e.browser()
-			r := b.get("/api/getcsrf", "X-Forwarded-Proto", "https")
-			secure := setCookieHeader(r.header, "__Host-latchkey_csrf") != nil
-			hsts := r.header.Get("Strict-Transport-Security")
+			r := b.Get("/api/getcsrf", "X-Forwarded-Proto", "https")
+			secure := setCookieHeader(r.Header, "__Host-latchkey_csrf") != nil
+			hsts := r.Header.Get("Strict-Transport-Security")
 			if secure != tc.trusted || (hsts != "") != tc.trusted {
 				t.Errorf("X-Forwarded-Proto: https gave Secure cookie %v, HSTS %q; want both %v", secure, hsts, tc.trusted)
 			}
@@ -220,20 +220,20 @@ func TestTrustedProxies(t *testing.T) {
 			}
 			// X-Forwarded-Host decides the cross-origin check only from a trusted peer.
 			b2 := e.browser()
-			b2.csrf()
-			r = b2.post("/api/login", map[string]any{"username": "tom", "password": "tom's long password"},
+			b2.CSRF()
+			r = b2.Post("/api/login", map[string]any{"username": "tom", "password": "tom's long password"},
 				"Origin", "http://public.example", "X-Forwarded-Host", "public.example")
-			if (r.status == 200) != tc.trusted {
-				t.Errorf("login with Origin = X-Forwarded-Host: %d, want success %v", r.status, tc.trusted)
+			if (r.Status == 200) != tc.trusted {
+				t.Errorf("login with Origin = X-Forwarded-Host: %d, want success %v", r.Status, tc.trusted)
 			}
 			// X-Forwarded-For moves the throttle's client key only from a trusted peer.
 			b3 := e.browser()
 			for range 2 {
-				b3.login("tom", "wrong password", "X-Forwarded-For", "192.0.2.1")
+				b3.Login("tom", "wrong password", "X-Forwarded-For", "192.0.2.1")
 			}
-			r = b3.login("tom", "tom's long password", "X-Forwarded-For", "192.0.2.2")
-			if (r.status == 200) != tc.trusted {
-				t.Errorf("after 2 failures as 192.0.2.1, login as 192.0.2.2: %d; want a separate bucket only when trusted (%v)", r.status, tc.trusted)
+			r = b3.Login("tom", "tom's long password", "X-Forwarded-For", "192.0.2.2")
+			if (r.Status == 200) != tc.trusted {
+				t.Errorf("after 2 failures as 192.0.2.1, login as 192.0.2.2: %d; want a separate bucket only when trusted (%v)", r.Status, tc.trusted)
 			}
 		})
 	}
@@ -246,7 +246,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 		{"GET", "/api/ping"}, {"GET", "/api/nope"}, {"DELETE", "/api/login"}, {"GET", "/api/data"},
 		{"POST", "/api/login"}, {"GET", "/api/getcsrf"},
 	} {
-		r := b.do(tc.method, tc.path, strings.NewReader("{"), "Content-Type", "application/json")
+		r := b.Do(tc.method, tc.path, strings.NewReader("{"), "Content-Type", "application/json")
 		for h, want := range map[string]string{
 			"X-Content-Type-Options":     "nosniff",
 			"Referrer-Policy":            "strict-origin-when-cross-origin",
@@ -254,17 +254,17 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 			"X-XSS-Protection":           "0",
 			"Cross-Origin-Opener-Policy": "same-origin",
 		} {
-			if got := r.header.Get(h); got != want {
-				t.Errorf("%s %s (%d): %s = %q, want %q", tc.method, tc.path, r.status, h, got, want)
+			if got := r.Header.Get(h); got != want {
+				t.Errorf("%s %s (%d): %s = %q, want %q", tc.method, tc.path, r.Status, h, got, want)
 			}
 		}
-		if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
 			t.Errorf("%s %s: CSP %q", tc.method, tc.path, csp)
 		}
-		if r.header.Get("Strict-Transport-Security") != "" {
+		if r.Header.Get("Strict-Transport-Security") != "" {
 			t.Errorf("HSTS over plain HTTP")
 		}
-		if s := r.header.Get("Server"); s != "" {
+		if s := r.Header.Get("Server"); s != "" {
 			t.Errorf("Server header %q", s)
 		}
 	}
@@ -282,13 +282,13 @@ func TestGateway(t *testing.T) {
 	e := newEnv(t, func(c *latchkey.Config) { c.Upstream = up })
 	gil := e.addUser("gil", "gil's long password")
 	b := e.browser()
-	if r := b.get("/api/notes"); r.status != 401 || got != nil {
-		t.Fatalf("anonymous: %d (backend reached: %v), want 401", r.status, got != nil)
+	if r := b.Get("/api/notes"); r.Status != 401 || got != nil {
+		t.Fatalf("anonymous: %d (backend reached: %v), want 401", r.Status, got != nil)
 	}
-	b.mustLogin("gil", "gil's long password")
-	r := b.get("/api/notes/7?x=1", "X-Latchkey-Username", "admin", "X-Latchkey-User-Id", "1", "X-Latchkey-Role", "root")
-	if r.status != 200 || r.raw != "backend GET /api/notes/7" {
-		t.Fatalf("proxied GET: %d %q", r.status, r.raw)
+	b.MustLogin("gil", "gil's long password")
+	r := b.Get("/api/notes/7?x=1", "X-Latchkey-Username", "admin", "X-Latchkey-User-Id", "1", "X-Latchkey-Role", "root")
+	if r.Status != 200 || r.Raw != "backend GET /api/notes/7" {
+		t.Fatalf("proxied GET: %d %q", r.Status, r.Raw)
 	}
 	if got.Header.Get("X-Latchkey-Username") != "gil" || got.Header.Get("X-Latchkey-Role") != "" || got.Header.Get("X-Latchkey-User-Id") != fmt.Sprint(gil.ID) {
 		t.Errorf("backend saw identity %v", got.Header)
@@ -302,21 +302,21 @@ func TestGateway(t *testing.T) {
 		}
 	}
 	got = nil
-	if r := b.do("POST", "/api/notes", strings.NewReader("{}"), "Content-Type", "application/json"); r.status != 403 || got != nil {
-		t.Errorf("POST without token: %d (backend reached %v), want 403", r.status, got != nil)
+	if r := b.Do("POST", "/api/notes", strings.NewReader("{}"), "Content-Type", "application/json"); r.Status != 403 || got != nil {
+		t.Errorf("POST without token: %d (backend reached %v), want 403", r.Status, got != nil)
 	}
-	if r := b.post("/api/notes", map[string]any{"text": "hi"}); r.status != 200 || got == nil || got.Method != "POST" {
-		t.Errorf("POST with token: %d %q", r.status, r.raw)
+	if r := b.Post("/api/notes", map[string]any{"text": "hi"}); r.Status != 200 || got == nil || got.Method != "POST" {
+		t.Errorf("POST with token: %d %q", r.Status, r.Raw)
 	}
 	// latchkey's own routes and their 405s stay latchkey's.
-	if r := b.get("/api/data"); r.body["username"] != "gil" {
-		t.Errorf("own route: %s", r.raw)
+	if r := b.Get("/api/data"); r.JSON["username"] != "gil" {
+		t.Errorf("own route: %s", r.Raw)
 	}
-	if r := b.do("PUT", "/api/login", nil); r.status != 405 {
-		t.Errorf("PUT /api/login: %d, want 405", r.status)
+	if r := b.Do("PUT", "/api/login", nil); r.Status != 405 {
+		t.Errorf("PUT /api/login: %d, want 405", r.Status)
 	}
 	backend.Close()
-	if r := b.get("/api/notes"); r.status != 502 || r.errCode() != "upstream_unavailable" {
-		t.Errorf("backend down: %d %s", r.status, r.raw)
+	if r := b.Get("/api/notes"); r.Status != 502 || r.ErrCode() != "upstream_unavailable" {
+		t.Errorf("backend down: %d %s", r.Status, r.Raw)
 	}
 }

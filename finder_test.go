@@ -65,8 +65,8 @@ func TestSessionUserReads(t *testing.T) {
 			get := func(what string, want string) {
 				t.Helper()
 				req := httptest.NewRequest("GET", "/api/getsession", nil)
-				req.Header.Set("User-Agent", br.ua)
-				if c := br.cookie("latchkey_session"); c != nil {
+				req.Header.Set("User-Agent", br.UserAgent)
+				if c := br.Cookie("latchkey_session"); c != nil {
 					req.AddCookie(c)
 				}
 				rec := httptest.NewRecorder()
@@ -77,8 +77,8 @@ func TestSessionUserReads(t *testing.T) {
 			}
 			login := func() {
 				t.Helper()
-				br.csrf() // as the SPA does after being logged out
-				br.mustLogin("fern", "fern's long password")
+				br.CSRF() // as the SPA does after being logged out
+				br.MustLogin("fern", "fern's long password")
 			}
 
 			login()

@@ -1,22 +1,19 @@
 package latchkey_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/password"
 	"github.com/latchkey/latchkey/sqlitestore"
 )
@@ -112,142 +109,19 @@ func (e *env) addUser(name, pw string) *latchkey.User {
 	return u
 }
 
-// browser is one browser: a cookie jar and the last CSRF token it was given.
-type browser struct {
-	t     testing.TB
-	e     *env
-	c     *http.Client
-	token string
-	ua    string
+// browser returns a new browser for e's server: a cookie jar, no CSRF
+// token yet, and a User-Agent that its sessions remember.
+func (e *env) browser() *apitest.Client {
+	b := apitest.New(e.t, e.srv.URL)
+	b.UserAgent = "test-browser/1.0"
+	return b
 }
 
-func (e *env) browser() *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: e.t, e: e, c: &http.Client{Jar: jar}, ua: "test-browser/1.0"}
-}
-
-type resp struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    string
-}
-
-// errCode returns body.error.code.
-func (r resp) errCode() string {
-	e, _ := r.body["error"].(map[string]any)
-	c, _ := e["code"].(string)
-	return c
-}
-
-func (r resp) errField() string {
-	e, _ := r.body["error"].(map[string]any)
-	c, _ := e["field"].(string)
-	return c
-}
-
-// do sends a request; header pairs are name, value, ….
-func (b *browser) do(method, path string, body io.Reader, header ...string) resp {
-	b.t.Helper()
-	req, err := http.NewRequest(method, b.e.srv.URL+path, body)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	req.Header.Set("User-Agent", b.ua)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
-	res, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	if ct := res.Header.Get("Content-Type"); method != "HEAD" && strings.HasPrefix(ct, "application/json") {
-		if err := json.Unmarshal(raw, &r.body); err != nil {
-			b.t.Fatalf("%s %s: bad JSON %q: %v", method, path, raw, err)
-		}
-	}
-	if r.status == 500 { // 502 and 503 are designed answers; tests check those statuses themselves
-		b.t.Errorf("%s %s: status %d: %s", method, path, r.status, raw)
-	}
-	if tok := res.Header.Get("X-CSRFToken"); tok != "" {
-		b.token = tok
-	}
-	return r
-}
-
-func (b *browser) get(path string, header ...string) resp {
-	b.t.Helper()
-	return b.do("GET", path, nil, header...)
-}
-
-// post sends v as JSON with the browser's current CSRF token.
-func (b *browser) post(path string, v any, header ...string) resp {
-	b.t.Helper()
-	var body []byte
-	switch v := v.(type) {
-	case string:
-		body = []byte(v)
-	case nil:
-	default:
-		body, _ = json.Marshal(v)
-	}
-	h := append([]string{"Content-Type", "application/json", "X-CSRFToken", b.token}, header...)
-	return b.do("POST", path, bytes.NewReader(body), h...)
-}
-
-// csrf fetches a token.
-func (b *browser) csrf() string {
-	b.t.Helper()
-	r := b.get("/api/getcsrf")
-	if r.status != 200 {
-		b.t.Fatalf("getcsrf: %d %s", r.status, r.raw)
-	}
-	return b.token
-}
-
-func (b *browser) login(name, pw string, header ...string) resp {
-	b.t.Helper()
-	if b.token == "" {
-		b.csrf()
-	}
-	return b.post("/api/login", map[string]any{"username": name, "password": pw}, header...)
-}
-
-// mustLogin logs in and fails the test if that does not work.
-func (b *browser) mustLogin(name, pw string) {
-	b.t.Helper()
-	if r := b.login(name, pw); r.status != 200 {
-		b.t.Fatalf("login %s: %d %s", name, r.status, r.raw)
-	}
-}
-
-func (b *browser) loggedIn() bool {
-	b.t.Helper()
-	r := b.get("/api/getsession")
-	if r.status != 200 {
-		b.t.Fatalf("getsession: %d %s", r.status, r.raw)
-	}
-	return r.body["login"] == true
-}
-
-// cookie returns the jar's cookie named name for the server.
-func (b *browser) cookie(name string) *http.Cookie {
-	u, _ := http.NewRequest("GET", b.e.srv.URL, nil)
-	for _, c := range b.c.Jar.Cookies(u.URL) {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
-}
-
-// setCookie overwrites a cookie in the jar, as an attacker or a stale tab would.
-func (b *browser) setCookie(name, value string) {
-	u, _ := http.NewRequest("GET", b.e.srv.URL, nil)
-	b.c.Jar.SetCookies(u.URL, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+// raw sends a request to e's server with exactly these cookies and headers
+// (see apitest.Raw).
+func (e *env) raw(method, path string, cookies map[string]string, header ...string) apitest.Resp {
+	e.t.Helper()
+	return apitest.Raw(e.t, method, e.srv.URL+path, cookies, header...)
 }
 
 // setCookieHeader finds the Set-Cookie for name in a response.

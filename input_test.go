@@ -46,28 +46,28 @@ func TestBadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b := e.browser()
-			b.csrf()
-			h := []string{"X-CSRFToken", b.token}
+			b.CSRF()
+			h := []string{"X-CSRFToken", b.Token()}
 			if tc.ctype != "" {
 				h = append(h, "Content-Type", tc.ctype)
 			}
-			r := b.do(tc.method, tc.path, strings.NewReader(tc.body), h...)
-			if r.status != tc.status || r.errCode() != tc.code || r.errField() != tc.field {
-				t.Errorf("got %d %s field %q, want %d %s field %q (%s)", r.status, r.errCode(), r.errField(), tc.status, tc.code, tc.field, r.raw)
+			r := b.Do(tc.method, tc.path, strings.NewReader(tc.body), h...)
+			if r.Status != tc.status || r.ErrCode() != tc.code || r.ErrField() != tc.field {
+				t.Errorf("got %d %s field %q, want %d %s field %q (%s)", r.Status, r.ErrCode(), r.ErrField(), tc.status, tc.code, tc.field, r.Raw)
 			}
-			if msg, _ := r.body["error"].(map[string]any)["message"].(string); msg == "" {
-				t.Errorf("no human message: %s", r.raw)
+			if msg, _ := r.JSON["error"].(map[string]any)["message"].(string); msg == "" {
+				t.Errorf("no human message: %s", r.Raw)
 			}
-			if tc.status == 405 && r.header.Get("Allow") == "" {
+			if tc.status == 405 && r.Header.Get("Allow") == "" {
 				t.Errorf("405 without Allow")
 			}
-			if strings.HasPrefix(tc.path, "/api/login") && tc.status < 404 && r.body["login"] != false {
-				t.Errorf("login failure without \"login\":false: %s", r.raw)
+			if strings.HasPrefix(tc.path, "/api/login") && tc.status < 404 && r.JSON["login"] != false {
+				t.Errorf("login failure without \"login\":false: %s", r.Raw)
 			}
-			if b.loggedIn() {
+			if b.LoggedIn() {
 				t.Errorf("bad input logged the browser in")
 			}
 		})
 	}
-	e.browser().mustLogin("vic", "vic's long password")
+	e.browser().MustLogin("vic", "vic's long password")
 }

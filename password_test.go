@@ -18,30 +18,30 @@ func TestLoginThrottle(t *testing.T) {
 	e.addUser("wes", "wes's long password")
 	b := e.browser()
 	for i := range 3 {
-		if r := b.login("wes", "wrong password"); r.status != 401 {
-			t.Fatalf("attempt %d: %d, want 401", i+1, r.status)
+		if r := b.Login("wes", "wrong password"); r.Status != 401 {
+			t.Fatalf("attempt %d: %d, want 401", i+1, r.Status)
 		}
 	}
-	r := b.login("wes", "wes's long password")
-	if r.status != 429 || r.errCode() != "too_many_attempts" || r.header.Get("Retry-After") == "" || r.body["login"] != false {
-		t.Fatalf("4th attempt: got %d %s (Retry-After %q), want 429 too_many_attempts", r.status, r.raw, r.header.Get("Retry-After"))
+	r := b.Login("wes", "wes's long password")
+	if r.Status != 429 || r.ErrCode() != "too_many_attempts" || r.Header.Get("Retry-After") == "" || r.JSON["login"] != false {
+		t.Fatalf("4th attempt: got %d %s (Retry-After %q), want 429 too_many_attempts", r.Status, r.Raw, r.Header.Get("Retry-After"))
 	}
 	// Unknown usernames are throttled the same way: no enumeration through 429s.
 	for range 3 {
-		b.login("ghost", "wrong password")
+		b.Login("ghost", "wrong password")
 	}
-	if r := b.login("ghost", "wrong password"); r.status != 429 {
-		t.Errorf("unknown user not throttled alike: %d", r.status)
+	if r := b.Login("ghost", "wrong password"); r.Status != 429 {
+		t.Errorf("unknown user not throttled alike: %d", r.Status)
 	}
 	// Other users are not held up.
 	e.addUser("xena", "xena's long password")
-	e.browser().mustLogin("xena", "xena's long password")
+	e.browser().MustLogin("xena", "xena's long password")
 	e.clock.Advance(10 * time.Second)
-	b.mustLogin("wes", "wes's long password")
+	b.MustLogin("wes", "wes's long password")
 	// Success resets the count.
 	for i := range 3 {
-		if r := b.login("wes", "wrong password"); r.status != 401 {
-			t.Fatalf("after success, attempt %d: %d", i+1, r.status)
+		if r := b.Login("wes", "wrong password"); r.Status != 401 {
+			t.Fatalf("after success, attempt %d: %d", i+1, r.Status)
 		}
 	}
 }
@@ -60,14 +60,14 @@ func TestHashingIsBounded(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 16 {
 		b := e.browser()
-		b.csrf()
+		b.CSRF()
 		wg.Go(func() {
-			r := b.login("yan", "yan's long password")
+			r := b.Login("yan", "yan's long password")
 			mu.Lock()
-			counts[r.status]++
+			counts[r.Status]++
 			mu.Unlock()
-			if r.status == 503 && (r.errCode() != "busy" || r.header.Get("Retry-After") == "") {
-				t.Errorf("503 without busy code or Retry-After: %s", r.raw)
+			if r.Status == 503 && (r.ErrCode() != "busy" || r.Header.Get("Retry-After") == "") {
+				t.Errorf("503 without busy code or Retry-After: %s", r.Raw)
 			}
 		})
 	}
@@ -85,15 +85,15 @@ func TestBcryptHashIsUpgraded(t *testing.T) {
 	if err := e.store.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.browser().login("zed", "wrong password"); r.status != 401 {
-		t.Fatalf("wrong password on bcrypt hash: %d", r.status)
+	if r := e.browser().Login("zed", "wrong password"); r.Status != 401 {
+		t.Fatalf("wrong password on bcrypt hash: %d", r.Status)
 	}
-	e.browser().mustLogin("zed", "imported password")
+	e.browser().MustLogin("zed", "imported password")
 	got, _ := e.store.UserByID(ctx, u.ID)
 	if !strings.HasPrefix(got.PasswordHash, "$argon2id$") {
 		t.Fatalf("hash after login = %q, want upgraded to argon2id", got.PasswordHash)
 	}
-	e.browser().mustLogin("zed", "imported password")
+	e.browser().MustLogin("zed", "imported password")
 }
 
 func TestRehashWhenParamsChange(t *testing.T) {
@@ -101,7 +101,7 @@ func TestRehashWhenParamsChange(t *testing.T) {
 	e.addUser("amy", "amy's long password")
 	stronger := password.Params{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
 	e2 := newEnvWithStore(t, e.store, func(c *latchkey.Config) { c.Argon2 = stronger })
-	e2.browser().mustLogin("amy", "amy's long password")
+	e2.browser().MustLogin("amy", "amy's long password")
 	u, _ := e2.auth.LookupUser(context.Background(), "amy")
 	if !strings.Contains(u.PasswordHash, "$m=128,t=2,p=1$") {
 		t.Errorf("hash = %q, want rehashed with m=128,t=2,p=1", u.PasswordHash)

@@ -23,40 +23,40 @@ func TestSessionFixation(t *testing.T) {
 	t.Run("planted random id", func(t *testing.T) {
 		planted := strings.Repeat("A", 43)
 		b := e.browser()
-		b.setCookie("latchkey_session", planted)
-		b.mustLogin("nia", "nia's long password")
-		if got := b.cookie("latchkey_session").Value; got == planted {
+		b.SetCookie("latchkey_session", planted)
+		b.MustLogin("nia", "nia's long password")
+		if got := b.Cookie("latchkey_session").Value; got == planted {
 			t.Errorf("login kept the planted session id")
 		}
 	})
 	t.Run("attacker's own valid session is dropped at the victim's login", func(t *testing.T) {
 		attacker := e.browser()
-		attacker.mustLogin("ozzy", "ozzy's long password")
-		sid := attacker.cookie("latchkey_session").Value
+		attacker.MustLogin("ozzy", "ozzy's long password")
+		sid := attacker.Cookie("latchkey_session").Value
 		victim := e.browser()
-		victim.setCookie("latchkey_session", sid)
-		victim.mustLogin("nia", "nia's long password")
-		if victim.cookie("latchkey_session").Value == sid {
+		victim.SetCookie("latchkey_session", sid)
+		victim.MustLogin("nia", "nia's long password")
+		if victim.Cookie("latchkey_session").Value == sid {
 			t.Fatalf("victim kept the attacker's session id")
 		}
-		if attacker.loggedIn() {
+		if attacker.LoggedIn() {
 			t.Errorf("the session the victim arrived with was not deleted")
 		}
-		if r := victim.get("/api/data"); r.body["username"] != "nia" {
-			t.Errorf("victim is %v", r.body["username"])
+		if r := victim.Get("/api/data"); r.JSON["username"] != "nia" {
+			t.Errorf("victim is %v", r.JSON["username"])
 		}
 	})
 	t.Run("re-login rotates", func(t *testing.T) {
 		b := e.browser()
-		b.mustLogin("nia", "nia's long password")
-		first := b.cookie("latchkey_session").Value
-		b.mustLogin("nia", "nia's long password")
-		if b.cookie("latchkey_session").Value == first {
+		b.MustLogin("nia", "nia's long password")
+		first := b.Cookie("latchkey_session").Value
+		b.MustLogin("nia", "nia's long password")
+		if b.Cookie("latchkey_session").Value == first {
 			t.Errorf("second login kept the session id")
 		}
 		thief := e.browser()
-		thief.setCookie("latchkey_session", first)
-		if thief.loggedIn() {
+		thief.SetCookie("latchkey_session", first)
+		if thief.LoggedIn() {
 			t.Errorf("the rotated-out session still works")
 		}
 	})
@@ -68,36 +68,36 @@ func TestIdleAndAbsoluteTimeouts(t *testing.T) {
 
 	t.Run("idle", func(t *testing.T) {
 		b := e.browser()
-		b.mustLogin("pat", "pat's long password")
+		b.MustLogin("pat", "pat's long password")
 		e.clock.Advance(2*time.Hour - time.Second)
-		if !b.loggedIn() {
+		if !b.LoggedIn() {
 			t.Fatalf("logged out before the idle timeout")
 		}
 		// That request renewed the idle deadline.
 		e.clock.Advance(2*time.Hour - time.Second)
-		if !b.loggedIn() {
+		if !b.LoggedIn() {
 			t.Fatalf("activity did not renew the idle deadline")
 		}
 		e.clock.Advance(2 * time.Hour)
-		r := b.get("/api/getsession")
-		if r.body["login"] != false {
+		r := b.Get("/api/getsession")
+		if r.JSON["login"] != false {
 			t.Fatalf("alive after 2h idle")
 		}
-		if c := setCookieHeader(r.header, "latchkey_session"); c == nil || c.MaxAge >= 0 {
+		if c := setCookieHeader(r.Header, "latchkey_session"); c == nil || c.MaxAge >= 0 {
 			t.Errorf("expired session cookie not cleared: %+v", c)
 		}
 	})
 	t.Run("absolute", func(t *testing.T) {
 		b := e.browser()
-		b.mustLogin("pat", "pat's long password")
+		b.MustLogin("pat", "pat's long password")
 		for range 23 {
 			e.clock.Advance(time.Hour)
-			if !b.loggedIn() {
+			if !b.LoggedIn() {
 				t.Fatalf("active session died before 24h")
 			}
 		}
 		e.clock.Advance(time.Hour)
-		if b.loggedIn() {
+		if b.LoggedIn() {
 			t.Errorf("active session alive after 24h")
 		}
 	})
@@ -109,18 +109,18 @@ func TestTouchIsRateLimited(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("quinn", "quinn's long password")
 	b := e.browser()
-	b.mustLogin("quinn", "quinn's long password")
+	b.MustLogin("quinn", "quinn's long password")
 	before := e.sessions.updates.Load()
 	for range 50 {
 		e.clock.Advance(time.Second)
-		b.get("/api/data")
+		b.Get("/api/data")
 	}
 	if got := e.sessions.updates.Load() - before; got != 0 {
 		t.Errorf("50 reads within 50s wrote %d times, want 0", got)
 	}
 	e.clock.Advance(10 * time.Second)
-	b.get("/api/data")
-	b.get("/api/data")
+	b.Get("/api/data")
+	b.Get("/api/data")
 	if got := e.sessions.updates.Load() - before; got != 1 {
 		t.Errorf("after a minute: %d writes, want 1", got)
 	}
@@ -140,21 +140,21 @@ func TestSessionProtection(t *testing.T) {
 			e := newEnv(t, func(c *latchkey.Config) { c.Protection = tc.mode })
 			e.addUser("ray", "ray's long password")
 			b := e.browser()
-			b.mustLogin("ray", "ray's long password")
-			if r := b.get("/api/getsession"); r.body["fresh"] != true {
-				t.Fatalf("new session not fresh: %s", r.raw)
+			b.MustLogin("ray", "ray's long password")
+			if r := b.Get("/api/getsession"); r.JSON["fresh"] != true {
+				t.Fatalf("new session not fresh: %s", r.Raw)
 			}
-			b.ua = "stolen-cookie-tool/2.0"
-			r := b.get("/api/getsession")
-			if got := r.body["login"] == true; got != tc.loggedIn {
+			b.UserAgent = "stolen-cookie-tool/2.0"
+			r := b.Get("/api/getsession")
+			if got := r.JSON["login"] == true; got != tc.loggedIn {
 				t.Fatalf("logged in = %v, want %v", got, tc.loggedIn)
 			}
-			if tc.loggedIn && r.body["fresh"] != tc.wantFresh {
-				t.Errorf("fresh = %v, want %v", r.body["fresh"], tc.wantFresh)
+			if tc.loggedIn && r.JSON["fresh"] != tc.wantFresh {
+				t.Errorf("fresh = %v, want %v", r.JSON["fresh"], tc.wantFresh)
 			}
 			if tc.mode == latchkey.ProtectionStrong {
-				b.ua = "test-browser/1.0"
-				if b.loggedIn() {
+				b.UserAgent = "test-browser/1.0"
+				if b.LoggedIn() {
 					t.Errorf("strong protection did not delete the session")
 				}
 			}
@@ -168,8 +168,8 @@ func TestMalformedCookies(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("sam", "sam's long password")
 	good := e.browser()
-	good.mustLogin("sam", "sam's long password")
-	valid := good.cookie("latchkey_session").Value
+	good.MustLogin("sam", "sam's long password")
+	valid := good.Cookie("latchkey_session").Value
 	for _, tc := range []struct{ name, header string }{
 		{"garbage", "latchkey_session=%%%garbage%%%"},
 		{"empty", "latchkey_session="},
@@ -187,20 +187,20 @@ func TestMalformedCookies(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := e.browser()
 			for _, path := range []string{"/api/getsession", "/api/data", "/api/getcsrf", "/app/x"} {
-				r := b.do("GET", path, nil, "Cookie", tc.header)
-				if r.status >= 500 {
-					t.Errorf("%s: %d", path, r.status)
+				r := b.Do("GET", path, nil, "Cookie", tc.header)
+				if r.Status >= 500 {
+					t.Errorf("%s: %d", path, r.Status)
 				}
-				if path == "/api/getsession" && r.body["login"] != false {
-					t.Errorf("getsession = %s, want logged out", r.raw)
+				if path == "/api/getsession" && r.JSON["login"] != false {
+					t.Errorf("getsession = %s, want logged out", r.Raw)
 				}
-				if path == "/api/data" && r.status != 401 {
-					t.Errorf("data = %d, want 401", r.status)
+				if path == "/api/data" && r.Status != 401 {
+					t.Errorf("data = %d, want 401", r.Status)
 				}
 			}
 		})
 	}
-	if !good.loggedIn() {
+	if !good.LoggedIn() {
 		t.Errorf("the real session was harmed")
 	}
 }
@@ -210,8 +210,8 @@ func TestSecureCookies(t *testing.T) {
 		e := newEnv(t, func(c *latchkey.Config) { c.Secure = true; c.ServesTLS = true })
 		e.addUser("tia", "tia's long password")
 		b := e.browser()
-		r := b.get("/api/getcsrf")
-		if c := setCookieHeader(r.header, "__Host-latchkey_csrf"); c == nil || !c.Secure || c.Domain != "" || c.Path != "/" {
+		r := b.Get("/api/getcsrf")
+		if c := setCookieHeader(r.Header, "__Host-latchkey_csrf"); c == nil || !c.Secure || c.Domain != "" || c.Path != "/" {
 			t.Errorf("anonymous cookie = %+v, want __Host- Secure", c)
 		}
 	})

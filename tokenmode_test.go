@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/jwtcookie"
 	"github.com/latchkey/latchkey/memstore"
 )
@@ -23,74 +24,37 @@ import (
 func jwtMode(c *latchkey.Config) { c.TokenMode = latchkey.TokenModeJWT }
 
 // newJWTEnv is newEnv in token mode with a user alice logged in by b.
-func newJWTEnv(t *testing.T, opts ...func(*latchkey.Config)) (*env, *browser) {
+func newJWTEnv(t *testing.T, opts ...func(*latchkey.Config)) (*env, *apitest.Client) {
 	t.Helper()
 	e := newEnv(t, append([]func(*latchkey.Config){jwtMode}, opts...)...)
 	e.addUser("alice", "correct horse battery")
 	b := e.browser()
-	b.mustLogin("alice", "correct horse battery")
+	b.MustLogin("alice", "correct horse battery")
 	return e, b
 }
 
-// raw sends a request with exactly these cookies and headers, as an
-// attacker replaying stolen or stale values would; no jar.
-func (e *env) raw(method, path string, cookies map[string]string, header ...string) resp {
-	e.t.Helper()
-	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader("{}"))
-	req.Header.Set("Content-Type", "application/json")
-	for name, v := range cookies {
-		req.AddCookie(&http.Cookie{Name: name, Value: v})
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	r := resp{status: res.StatusCode, header: res.Header, raw: string(body)}
-	json.Unmarshal(body, &r.body)
-	if r.status >= 500 {
-		e.t.Errorf("%s %s: %d %s", method, path, r.status, body)
-	}
-	return r
-}
-
 // tokens returns b's current access and refresh tokens and CSRF value.
-func (b *browser) tokens() (access, refresh, csrf string) {
-	b.t.Helper()
-	a, c := b.cookie("access_token_cookie"), b.cookie("csrf_access_token")
-	u, _ := http.NewRequest("GET", b.e.srv.URL+"/api/auth/refresh", nil)
-	for _, ck := range b.c.Jar.Cookies(u.URL) {
+func tokens(t testing.TB, b *apitest.Client) (access, refresh, csrf string) {
+	t.Helper()
+	a, c := b.Cookie("access_token_cookie"), b.Cookie("csrf_access_token")
+	for _, ck := range b.Cookies("/api/auth/refresh") {
 		if ck.Name == "refresh_token_cookie" {
 			refresh = ck.Value
 		}
 	}
 	if a == nil || c == nil || refresh == "" {
-		b.t.Fatalf("missing token cookies: access %v csrf %v refresh %q", a, c, refresh)
+		t.Fatalf("missing token cookies: access %v csrf %v refresh %q", a, c, refresh)
 	}
 	return a.Value, refresh, c.Value
-}
-
-// refresh posts to the refresh endpoint with the CSRF cookie's value.
-func (b *browser) refresh() resp {
-	b.t.Helper()
-	c := b.cookie("csrf_refresh_token")
-	if c == nil {
-		b.t.Fatal("no csrf_refresh_token cookie")
-	}
-	return b.do("POST", "/api/auth/refresh", nil, "X-CSRF-TOKEN", c.Value)
 }
 
 func TestJWTLoginSetsTokenCookies(t *testing.T) {
 	e := newEnv(t, jwtMode)
 	e.addUser("alice", "correct horse battery")
 	b := e.browser()
-	r := b.login("alice", "correct horse battery")
-	if r.status != 200 || r.body["login"] != true {
-		t.Fatalf("login: %d %s", r.status, r.raw)
+	r := b.Login("alice", "correct horse battery")
+	if r.Status != 200 || r.JSON["login"] != true {
+		t.Fatalf("login: %d %s", r.Status, r.Raw)
 	}
 	want := map[string]struct {
 		path     string
@@ -102,7 +66,7 @@ func TestJWTLoginSetsTokenCookies(t *testing.T) {
 		"csrf_refresh_token":   {"/", false},
 	}
 	for name, w := range want {
-		c := setCookieHeader(r.header, name)
+		c := setCookieHeader(r.Header, name)
 		if c == nil {
 			t.Errorf("login set no %s cookie", name)
 			continue
@@ -111,31 +75,31 @@ func TestJWTLoginSetsTokenCookies(t *testing.T) {
 			t.Errorf("%s: path %q httpOnly %v SameSite %v MaxAge %d; want path %q httpOnly %v, Strict, a browser-session cookie", name, c.Path, c.HttpOnly, c.SameSite, c.MaxAge, w.path, w.httpOnly)
 		}
 	}
-	if setCookieHeader(r.header, "latchkey_session") != nil {
+	if setCookieHeader(r.Header, "latchkey_session") != nil {
 		t.Error("token mode set a session cookie")
 	}
-	_, _, csrf := b.tokens()
-	if b.token != csrf || b.cookie("csrf_refresh_token").Value != csrf {
-		t.Errorf("X-CSRFToken %q, csrf cookies %q and %q: want one value", b.token, csrf, b.cookie("csrf_refresh_token").Value)
+	_, _, csrf := tokens(t, b)
+	if b.Token() != csrf || b.Cookie("csrf_refresh_token").Value != csrf {
+		t.Errorf("X-CSRFToken %q, csrf cookies %q and %q: want one value", b.Token(), csrf, b.Cookie("csrf_refresh_token").Value)
 	}
-	if r := b.get("/api/getsession"); r.status != 200 || r.body["login"] != true || r.body["fresh"] != true {
-		t.Errorf("getsession: %d %s", r.status, r.raw)
+	if r := b.Get("/api/getsession"); r.Status != 200 || r.JSON["login"] != true || r.JSON["fresh"] != true {
+		t.Errorf("getsession: %d %s", r.Status, r.Raw)
 	}
-	if r := b.get("/api/data"); r.status != 200 || r.body["username"] != "alice" {
-		t.Errorf("data: %d %s", r.status, r.raw)
+	if r := b.Get("/api/data"); r.Status != 200 || r.JSON["username"] != "alice" {
+		t.Errorf("data: %d %s", r.Status, r.Raw)
 	}
-	if r := b.get("/app/"); r.status != 200 || r.raw != "hello alice" {
-		t.Errorf("Require: %d %s", r.status, r.raw)
+	if r := b.Get("/app/"); r.Status != 200 || r.Raw != "hello alice" {
+		t.Errorf("Require: %d %s", r.Status, r.Raw)
 	}
-	if r := b.get("/api/auth/verify"); r.status != 204 || r.header.Get(latchkey.HeaderUsername) != "alice" {
-		t.Errorf("verify: %d %v", r.status, r.header)
+	if r := b.Get("/api/auth/verify"); r.Status != 204 || r.Header.Get(latchkey.HeaderUsername) != "alice" {
+		t.Errorf("verify: %d %v", r.Status, r.Header)
 	}
-	if r := b.get("/api/getcsrf"); r.body["csrfToken"] != csrf {
-		t.Errorf("getcsrf = %v, want the pair's value %q", r.body["csrfToken"], csrf)
+	if r := b.Get("/api/getcsrf"); r.JSON["csrfToken"] != csrf {
+		t.Errorf("getcsrf = %v, want the pair's value %q", r.JSON["csrfToken"], csrf)
 	}
-	if r := b.post("/api/login", map[string]any{"username": "alice", "password": "correct horse battery", "remember": true}); r.status != 200 {
-		t.Fatalf("second login: %d %s", r.status, r.raw)
-	} else if c := setCookieHeader(r.header, "refresh_token_cookie"); c.MaxAge < 29*24*3600 {
+	if r := b.Post("/api/login", map[string]any{"username": "alice", "password": "correct horse battery", "remember": true}); r.Status != 200 {
+		t.Fatalf("second login: %d %s", r.Status, r.Raw)
+	} else if c := setCookieHeader(r.Header, "refresh_token_cookie"); c.MaxAge < 29*24*3600 {
 		t.Errorf("remember me: refresh cookie Max-Age %d, want about 30 days", c.MaxAge)
 	}
 }
@@ -144,43 +108,43 @@ func TestJWTExpiredAccessTokenSaysRefresh(t *testing.T) {
 	e, b := newJWTEnv(t)
 	e.clock.Advance(16 * time.Minute)
 	for _, path := range []string{"/api/getsession", "/api/data", "/app/", "/api/auth/verify"} {
-		r := b.get(path)
-		if r.status != 401 || (path != "/app/" || r.body != nil) && r.errCode() != "token_expired" {
-			t.Errorf("%s with an expired access token: %d %s; want 401 token_expired", path, r.status, r.raw)
+		r := b.Get(path)
+		if r.Status != 401 || (path != "/app/" || r.JSON != nil) && r.ErrCode() != "token_expired" {
+			t.Errorf("%s with an expired access token: %d %s; want 401 token_expired", path, r.Status, r.Raw)
 		}
 	}
-	oldAccess, _, oldCSRF := b.tokens()
-	r := b.refresh()
-	if r.status != 200 || r.body["refresh"] != true {
-		t.Fatalf("refresh: %d %s", r.status, r.raw)
+	oldAccess, _, oldCSRF := tokens(t, b)
+	r := b.Refresh()
+	if r.Status != 200 || r.JSON["refresh"] != true {
+		t.Fatalf("refresh: %d %s", r.Status, r.Raw)
 	}
-	access, _, csrf := b.tokens()
-	if access == oldAccess || csrf == oldCSRF || b.token != csrf {
+	access, _, csrf := tokens(t, b)
+	if access == oldAccess || csrf == oldCSRF || b.Token() != csrf {
 		t.Error("refresh did not hand out a new pair and CSRF value")
 	}
-	if r := b.get("/api/data"); r.status != 200 {
-		t.Errorf("data after refresh: %d %s", r.status, r.raw)
+	if r := b.Get("/api/data"); r.Status != 200 {
+		t.Errorf("data after refresh: %d %s", r.Status, r.Raw)
 	}
-	if r := b.get("/api/getsession"); r.body["fresh"] != false {
-		t.Errorf("a refreshed login is still fresh: %s", r.raw)
+	if r := b.Get("/api/getsession"); r.JSON["fresh"] != false {
+		t.Errorf("a refreshed login is still fresh: %s", r.Raw)
 	}
 	// A write with the old CSRF value is refused; the new one works.
-	if r := b.do("POST", "/app/", nil, "X-CSRF-TOKEN", oldCSRF); r.status != 403 {
-		t.Errorf("old CSRF value after refresh: %d", r.status)
+	if r := b.Do("POST", "/app/", nil, "X-CSRF-TOKEN", oldCSRF); r.Status != 403 {
+		t.Errorf("old CSRF value after refresh: %d", r.Status)
 	}
-	if r := b.do("POST", "/app/", nil, "X-CSRF-TOKEN", csrf); r.status != 200 {
-		t.Errorf("new CSRF value: %d %s", r.status, r.raw)
+	if r := b.Do("POST", "/app/", nil, "X-CSRF-TOKEN", csrf); r.Status != 200 {
+		t.Errorf("new CSRF value: %d %s", r.Status, r.Raw)
 	}
 	// Past the refresh token's own life, nothing is left.
 	e.clock.Advance(31 * 24 * time.Hour)
-	if r := b.refresh(); r.status != 401 || r.errCode() != "unauthorized" {
-		t.Errorf("refresh after 31 days: %d %s", r.status, r.raw)
+	if r := b.Refresh(); r.Status != 401 || r.ErrCode() != "unauthorized" {
+		t.Errorf("refresh after 31 days: %d %s", r.Status, r.Raw)
 	}
 }
 
 func TestJWTCSRF(t *testing.T) {
 	e, b := newJWTEnv(t)
-	access, refresh, csrf := b.tokens()
+	access, refresh, csrf := tokens(t, b)
 	ck := map[string]string{"access_token_cookie": access, "csrf_access_token": csrf}
 	cases := []struct {
 		name   string
@@ -189,21 +153,21 @@ func TestJWTCSRF(t *testing.T) {
 	}{
 		{"no header", nil, 403},
 		{"wrong value", []string{"X-CSRF-TOKEN", "x" + csrf[1:]}, 403},
-		{"anonymous token from getcsrf", []string{"X-CSRF-TOKEN", e.browser().csrf()}, 403},
+		{"anonymous token from getcsrf", []string{"X-CSRF-TOKEN", e.browser().CSRF()}, 403},
 		{"two different headers", []string{"X-CSRF-TOKEN", csrf, "X-CSRFToken", "other"}, 403},
 		{"right value", []string{"X-CSRF-TOKEN", csrf}, 200},
 		{"right value, hostile origin", []string{"X-CSRF-TOKEN", csrf, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, 403},
 	}
 	for _, tc := range cases {
-		if r := e.raw("POST", "/app/", ck, tc.header...); r.status != tc.want {
-			t.Errorf("%s: %d %s, want %d", tc.name, r.status, r.raw, tc.want)
+		if r := e.raw("POST", "/app/", ck, tc.header...); r.Status != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, r.Status, r.Raw, tc.want)
 		}
 	}
 	// A planted csrf cookie with a matching header is useless: the value
 	// must match the signed token's claim.
 	planted := map[string]string{"access_token_cookie": access, "csrf_access_token": "attacker"}
-	if r := e.raw("POST", "/app/", planted, "X-CSRF-TOKEN", "attacker"); r.status != 403 {
-		t.Errorf("planted csrf cookie: %d", r.status)
+	if r := e.raw("POST", "/app/", planted, "X-CSRF-TOKEN", "attacker"); r.Status != 403 {
+		t.Errorf("planted csrf cookie: %d", r.Status)
 	}
 	rc := map[string]string{"refresh_token_cookie": refresh}
 	for name, h := range map[string][]string{
@@ -211,23 +175,23 @@ func TestJWTCSRF(t *testing.T) {
 		"refresh with a wrong value":  {"X-CSRF-TOKEN", "attacker"},
 		"refresh from another origin": {"X-CSRF-TOKEN", csrf, "Sec-Fetch-Site", "cross-site"},
 	} {
-		if r := e.raw("POST", "/api/auth/refresh", rc, h...); r.status != 403 || r.errCode() != "csrf_failed" {
-			t.Errorf("%s: %d %s", name, r.status, r.raw)
+		if r := e.raw("POST", "/api/auth/refresh", rc, h...); r.Status != 403 || r.ErrCode() != "csrf_failed" {
+			t.Errorf("%s: %d %s", name, r.Status, r.Raw)
 		}
 	}
-	if r := b.post("/api/logout", nil); r.status != 200 {
-		t.Errorf("logout with the pair's CSRF value: %d %s", r.status, r.raw)
+	if r := b.Post("/api/logout", nil); r.Status != 200 {
+		t.Errorf("logout with the pair's CSRF value: %d %s", r.Status, r.Raw)
 	}
 }
 
 func TestJWTTokenConfusion(t *testing.T) {
 	e, b := newJWTEnv(t)
-	access, refresh, csrf := b.tokens()
-	if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": refresh}); r.status != 401 || r.errCode() != "unauthorized" {
-		t.Errorf("refresh token as access token: %d %s", r.status, r.raw)
+	access, refresh, csrf := tokens(t, b)
+	if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": refresh}); r.Status != 401 || r.ErrCode() != "unauthorized" {
+		t.Errorf("refresh token as access token: %d %s", r.Status, r.Raw)
 	}
-	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": access}, "X-CSRF-TOKEN", csrf); r.status != 401 {
-		t.Errorf("access token as refresh token: %d %s", r.status, r.raw)
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": access}, "X-CSRF-TOKEN", csrf); r.Status != 401 {
+		t.Errorf("access token as refresh token: %d %s", r.Status, r.Raw)
 	}
 	parts := strings.Split(access, ".")
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
@@ -237,15 +201,15 @@ func TestJWTTokenConfusion(t *testing.T) {
 	}
 	bad := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(tampered)) + "." + parts[2]
 	r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": bad})
-	if r.status != 401 || r.errCode() != "unauthorized" {
-		t.Errorf("tampered payload: %d %s", r.status, r.raw)
+	if r.Status != 401 || r.ErrCode() != "unauthorized" {
+		t.Errorf("tampered payload: %d %s", r.Status, r.Raw)
 	}
-	if c := setCookieHeader(r.header, "access_token_cookie"); c == nil || c.MaxAge >= 0 {
+	if c := setCookieHeader(r.Header, "access_token_cookie"); c == nil || c.MaxAge >= 0 {
 		t.Error("a tampered access cookie was not cleared")
 	}
 	for name, v := range map[string]string{"garbage": "not-a-jwt", "huge": strings.Repeat("a", 5000), "alg none": "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0." + parts[1] + "."} {
-		if r := e.raw("GET", "/api/getsession", map[string]string{"access_token_cookie": v}); r.status != 200 || r.body["login"] != false {
-			t.Errorf("%s access cookie: %d %s, want logged out", name, r.status, r.raw)
+		if r := e.raw("GET", "/api/getsession", map[string]string{"access_token_cookie": v}); r.Status != 200 || r.JSON["login"] != false {
+			t.Errorf("%s access cookie: %d %s, want logged out", name, r.Status, r.Raw)
 		}
 	}
 	// Two access cookies (one planted with another Path) read as none.
@@ -258,43 +222,43 @@ func TestJWTTokenConfusion(t *testing.T) {
 	other := newEnv(t, jwtMode, func(c *latchkey.Config) { c.Secrets = [][]byte{[]byte("another-secret-another-secret-0123456789")} })
 	other.addUser("alice", "correct horse battery")
 	ob := other.browser()
-	ob.mustLogin("alice", "correct horse battery")
-	foreign, _, _ := ob.tokens()
-	if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": foreign}); r.status != 401 {
-		t.Errorf("a token signed by another deployment: %d", r.status)
+	ob.MustLogin("alice", "correct horse battery")
+	foreign, _, _ := tokens(t, ob)
+	if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": foreign}); r.Status != 401 {
+		t.Errorf("a token signed by another deployment: %d", r.Status)
 	}
 }
 
 func TestJWTReuseRevokesFamily(t *testing.T) {
 	e, b := newJWTEnv(t)
-	_, gen0, csrf0 := b.tokens()
-	if r := b.refresh(); r.status != 200 {
-		t.Fatalf("refresh: %d %s", r.status, r.raw)
+	_, gen0, csrf0 := tokens(t, b)
+	if r := b.Refresh(); r.Status != 200 {
+		t.Fatalf("refresh: %d %s", r.Status, r.Raw)
 	}
-	access1, gen1, csrf1 := b.tokens()
+	access1, gen1, csrf1 := tokens(t, b)
 	e.clock.Advance(11 * time.Second) // past the grace window
 	r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": gen0}, "X-CSRF-TOKEN", csrf0)
-	if r.status != 401 || r.errCode() != "token_reused" {
-		t.Fatalf("reused refresh token: %d %s, want 401 token_reused", r.status, r.raw)
+	if r.Status != 401 || r.ErrCode() != "token_reused" {
+		t.Fatalf("reused refresh token: %d %s, want 401 token_reused", r.Status, r.Raw)
 	}
 	// Every token of that login is dead now, the legitimate newer ones too.
-	if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": access1}); r.status != 401 {
-		t.Errorf("access token after family revocation: %d", r.status)
+	if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": access1}); r.Status != 401 {
+		t.Errorf("access token after family revocation: %d", r.Status)
 	}
-	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": gen1}, "X-CSRF-TOKEN", csrf1); r.status != 401 {
-		t.Errorf("newest refresh token after family revocation: %d %s", r.status, r.raw)
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": gen1}, "X-CSRF-TOKEN", csrf1); r.Status != 401 {
+		t.Errorf("newest refresh token after family revocation: %d %s", r.Status, r.Raw)
 	}
 	// Other logins of the same user are untouched.
 	other := e.browser()
-	other.mustLogin("alice", "correct horse battery")
-	if r := other.get("/api/data"); r.status != 200 {
-		t.Errorf("another login after revocation: %d", r.status)
+	other.MustLogin("alice", "correct horse battery")
+	if r := other.Get("/api/data"); r.Status != 200 {
+		t.Errorf("another login after revocation: %d", r.Status)
 	}
 }
 
 func TestJWTGraceWindowUnderParallelRefreshes(t *testing.T) {
 	e, b := newJWTEnv(t)
-	_, refresh, csrf := b.tokens()
+	_, refresh, csrf := tokens(t, b)
 	const n = 12
 	var wg sync.WaitGroup
 	results := make([]*http.Response, n)
@@ -331,12 +295,12 @@ func TestJWTGraceWindowUnderParallelRefreshes(t *testing.T) {
 	}
 	// The old token still works within the window, then it is reuse.
 	e.clock.Advance(9 * time.Second)
-	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 200 {
-		t.Errorf("9s after rotation: %d %s", r.status, r.raw)
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.Status != 200 {
+		t.Errorf("9s after rotation: %d %s", r.Status, r.Raw)
 	}
 	e.clock.Advance(2 * time.Second)
-	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 401 || r.errCode() != "token_reused" {
-		t.Errorf("11s after rotation: %d %s", r.status, r.raw)
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.Status != 401 || r.ErrCode() != "token_reused" {
+		t.Errorf("11s after rotation: %d %s", r.Status, r.Raw)
 	}
 }
 
@@ -345,24 +309,24 @@ func TestJWTLogoutThenReplay(t *testing.T) {
 		name := map[bool]string{false: "fresh access token", true: "expired access token"}[expired]
 		t.Run(name, func(t *testing.T) {
 			e, b := newJWTEnv(t)
-			access, refresh, csrf := b.tokens()
+			access, refresh, csrf := tokens(t, b)
 			if expired {
 				e.clock.Advance(20 * time.Minute)
 			}
-			r := b.post("/api/logout", nil, "X-CSRF-TOKEN", csrf)
-			if r.status != 200 || r.body["logout"] != true {
-				t.Fatalf("logout: %d %s", r.status, r.raw)
+			r := b.Post("/api/logout", nil, "X-CSRF-TOKEN", csrf)
+			if r.Status != 200 || r.JSON["logout"] != true {
+				t.Fatalf("logout: %d %s", r.Status, r.Raw)
 			}
 			for _, name := range []string{"access_token_cookie", "refresh_token_cookie", "csrf_access_token", "csrf_refresh_token"} {
-				if c := setCookieHeader(r.header, name); c == nil || c.MaxAge >= 0 {
+				if c := setCookieHeader(r.Header, name); c == nil || c.MaxAge >= 0 {
 					t.Errorf("logout did not clear %s", name)
 				}
 			}
-			if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": access}); r.status != 401 {
-				t.Errorf("replayed access token: %d %s", r.status, r.raw)
+			if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": access}); r.Status != 401 {
+				t.Errorf("replayed access token: %d %s", r.Status, r.Raw)
 			}
-			if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 401 {
-				t.Errorf("replayed refresh token: %d %s", r.status, r.raw)
+			if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.Status != 401 {
+				t.Errorf("replayed refresh token: %d %s", r.Status, r.Raw)
 			}
 			if ss, _ := e.store.ListUserSessions(t.Context(), 1); len(ss) != 0 {
 				t.Errorf("%d families left after logout", len(ss))
@@ -373,10 +337,10 @@ func TestJWTLogoutThenReplay(t *testing.T) {
 
 func TestJWTLoginReplacesFamily(t *testing.T) {
 	e, b := newJWTEnv(t)
-	old, _, _ := b.tokens()
-	b.mustLogin("alice", "correct horse battery")
-	if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": old}); r.status != 401 {
-		t.Errorf("the previous login's access token still works: %d", r.status)
+	old, _, _ := tokens(t, b)
+	b.MustLogin("alice", "correct horse battery")
+	if r := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": old}); r.Status != 401 {
+		t.Errorf("the previous login's access token still works: %d", r.Status)
 	}
 	if ss, _ := e.store.ListUserSessions(t.Context(), 1); len(ss) != 1 {
 		t.Errorf("%d families after logging in twice in one browser, want 1", len(ss))
@@ -385,15 +349,15 @@ func TestJWTLoginReplacesFamily(t *testing.T) {
 
 func TestJWTDeletedUser(t *testing.T) {
 	e, b := newJWTEnv(t)
-	_, refresh, csrf := b.tokens()
+	_, refresh, csrf := tokens(t, b)
 	if err := e.auth.DeleteUser(t.Context(), "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if r := b.get("/api/data"); r.status != 401 {
-		t.Errorf("deleted user's access token: %d", r.status)
+	if r := b.Get("/api/data"); r.Status != 401 {
+		t.Errorf("deleted user's access token: %d", r.Status)
 	}
-	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 401 {
-		t.Errorf("deleted user's refresh token: %d", r.status)
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.Status != 401 {
+		t.Errorf("deleted user's refresh token: %d", r.Status)
 	}
 }
 
@@ -402,21 +366,21 @@ func TestJWTDeletedUser(t *testing.T) {
 // seconds, as token timestamps are, so the window is counted in them too.
 func TestJWTGraceWindowLateInASecond(t *testing.T) {
 	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.JWT.ReuseGrace = time.Second })
-	_, refresh, csrf := b.tokens()
+	_, refresh, csrf := tokens(t, b)
 	e.clock.Advance(900 * time.Millisecond)
-	if r := b.refresh(); r.status != 200 {
-		t.Fatalf("refresh: %d %s", r.status, r.raw)
+	if r := b.Refresh(); r.Status != 200 {
+		t.Fatalf("refresh: %d %s", r.Status, r.Raw)
 	}
 	rotated := e.clock.Now()
 	for _, d := range []time.Duration{200 * time.Millisecond, 800 * time.Millisecond} {
 		e.clock.Advance(d)
-		if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 200 {
-			t.Fatalf("reuse %v after a rotation at .900 s, with a 1s grace: %d %s, want 200", e.clock.Now().Sub(rotated), r.status, r.raw)
+		if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.Status != 200 {
+			t.Fatalf("reuse %v after a rotation at .900 s, with a 1s grace: %d %s, want 200", e.clock.Now().Sub(rotated), r.Status, r.Raw)
 		}
 	}
 	e.clock.Advance(100 * time.Millisecond)
-	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 401 || r.errCode() != "token_reused" {
-		t.Errorf("in the second after the grace: %d %s, want 401 token_reused", r.status, r.raw)
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.Status != 401 || r.ErrCode() != "token_reused" {
+		t.Errorf("in the second after the grace: %d %s, want 401 token_reused", r.Status, r.Raw)
 	}
 }
 
@@ -434,7 +398,7 @@ func TestJWKSVerifiesAccessToken(t *testing.T) {
 	if ct := rec.Header().Get("Content-Type"); ct != "application/jwk-set+json" {
 		t.Errorf("JWKS Content-Type %q", ct)
 	}
-	access, _, _ := b.tokens()
+	access, _, _ := tokens(t, b)
 	var claims jwtcookie.Claims
 	_, err := jwt.ParseWithClaims(access, &claims, func(tk *jwt.Token) (any, error) {
 		if tk.Header["kid"] != set.Keys[0].Kid {
@@ -454,12 +418,12 @@ func TestJWKSVerifiesAccessToken(t *testing.T) {
 
 func TestJWTHS256(t *testing.T) {
 	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.JWT.Algorithm = jwtcookie.HS256 })
-	access, _, _ := b.tokens()
+	access, _, _ := tokens(t, b)
 	if h, _ := base64.RawURLEncoding.DecodeString(strings.Split(access, ".")[0]); !strings.Contains(string(h), `"HS256"`) {
 		t.Errorf("header %s", h)
 	}
-	if r := b.get("/api/data"); r.status != 200 {
-		t.Errorf("data: %d", r.status)
+	if r := b.Get("/api/data"); r.Status != 200 {
+		t.Errorf("data: %d", r.Status)
 	}
 	rec := httptest.NewRecorder()
 	e.auth.JWKSHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/jwks.json", nil))
@@ -486,12 +450,12 @@ func TestJWTConfigRefused(t *testing.T) {
 
 func TestJWTNoGrace(t *testing.T) {
 	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.JWT.ReuseGrace = -1 })
-	_, refresh, csrf := b.tokens()
-	if r := b.refresh(); r.status != 200 {
-		t.Fatalf("refresh: %d %s", r.status, r.raw)
+	_, refresh, csrf := tokens(t, b)
+	if r := b.Refresh(); r.Status != 200 {
+		t.Fatalf("refresh: %d %s", r.Status, r.Raw)
 	}
-	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.status != 401 || r.errCode() != "token_reused" {
-		t.Errorf("reuse at once without a grace window: %d %s, want 401 token_reused", r.status, r.raw)
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": refresh}, "X-CSRF-TOKEN", csrf); r.Status != 401 || r.ErrCode() != "token_reused" {
+		t.Errorf("reuse at once without a grace window: %d %s, want 401 token_reused", r.Status, r.Raw)
 	}
 }
 
@@ -509,20 +473,20 @@ func TestJWTGateway(t *testing.T) {
 	t.Cleanup(upstream.Close)
 	u, _ := url.Parse(upstream.URL)
 	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.Upstream = u })
-	_, _, csrf := b.tokens()
-	if r := b.do("POST", "/api/orders", nil, "X-CSRF-TOKEN", csrf); r.status != 200 || r.raw != "ok" {
-		t.Fatalf("gateway with an access token: %d %s", r.status, r.raw)
+	_, _, csrf := tokens(t, b)
+	if r := b.Do("POST", "/api/orders", nil, "X-CSRF-TOKEN", csrf); r.Status != 200 || r.Raw != "ok" {
+		t.Fatalf("gateway with an access token: %d %s", r.Status, r.Raw)
 	}
 	mu.Lock()
 	if seen.Get(latchkey.HeaderUsername) != "alice" || strings.Contains(seen.Get("Cookie"), "token_cookie") {
 		t.Errorf("backend saw user %q, Cookie %q; want alice and no token cookies", seen.Get(latchkey.HeaderUsername), seen.Get("Cookie"))
 	}
 	mu.Unlock()
-	if r := b.do("POST", "/api/orders", nil); r.status != 403 {
-		t.Errorf("gateway write without the CSRF value: %d", r.status)
+	if r := b.Do("POST", "/api/orders", nil); r.Status != 403 {
+		t.Errorf("gateway write without the CSRF value: %d", r.Status)
 	}
 	e.clock.Advance(16 * time.Minute)
-	if r := b.do("POST", "/api/orders", nil, "X-CSRF-TOKEN", csrf); r.status != 401 || r.errCode() != "token_expired" {
-		t.Errorf("gateway with an expired access token: %d %s, want 401 token_expired", r.status, r.raw)
+	if r := b.Do("POST", "/api/orders", nil, "X-CSRF-TOKEN", csrf); r.Status != 401 || r.ErrCode() != "token_expired" {
+		t.Errorf("gateway with an expired access token: %d %s, want 401 token_expired", r.Status, r.Raw)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/apitest"
 )
 
 // proxy is a TCP proxy a test can cut (connections refused and reset) or
@@ -143,25 +145,25 @@ func TestStoreFaults(t *testing.T) {
 
 	br := newBrowser(t)
 	br.do("GET", s.url, "/api/getcsrf", nil)
-	if r := br.do("POST", s.url, "/api/register", creds("alice", alicePassword)); r.status != 201 {
-		t.Fatalf("register: %d %v", r.status, r.body)
+	if r := br.do("POST", s.url, "/api/register", creds("alice", alicePassword)); r.Status != 201 {
+		t.Fatalf("register: %d %v", r.Status, r.JSON)
 	}
 	healthy := func(what string) {
 		t.Helper()
 		// The first request after a restore may still meet a connection
 		// broken during the fault; a pool drops it and the next one works.
-		var r reply
+		var r apitest.Resp
 		for range 20 {
-			if r = br.do("GET", s.url, "/api/getsession", nil); r.status == 200 {
+			if r = br.do("GET", s.url, "/api/getsession", nil); r.Status == 200 {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		if r.status != 200 || r.body["login"] != true {
-			t.Fatalf("%s: getsession %d %v, want logged in", what, r.status, r.body)
+		if r.Status != 200 || r.JSON["login"] != true {
+			t.Fatalf("%s: getsession %d %v, want logged in", what, r.Status, r.JSON)
 		}
-		if r := br.do("GET", s.url, "/readyz", nil); r.status != 200 {
-			t.Errorf("%s: /readyz %d, want 200", what, r.status)
+		if r := br.do("GET", s.url, "/readyz", nil); r.Status != 200 {
+			t.Errorf("%s: /readyz %d, want 200", what, r.Status)
 		}
 	}
 	// unavailable checks that every request needing the store fails fast
@@ -170,7 +172,7 @@ func TestStoreFaults(t *testing.T) {
 		t.Helper()
 		const n = 12
 		var wg sync.WaitGroup
-		replies := make([]reply, n)
+		replies := make([]apitest.Resp, n)
 		took := make([]time.Duration, n)
 		paths := []string{"/api/getsession", "/api/data", "/api/getcsrf"}
 		for i := range n {
@@ -182,10 +184,10 @@ func TestStoreFaults(t *testing.T) {
 		}
 		wg.Wait()
 		for i, r := range replies {
-			if r.status != 503 || r.code() != "store_unavailable" {
-				t.Errorf("%s: GET %s: %d %v, want 503 store_unavailable", what, paths[i%len(paths)], r.status, r.body)
+			if r.Status != 503 || r.ErrCode() != "store_unavailable" {
+				t.Errorf("%s: GET %s: %d %v, want 503 store_unavailable", what, paths[i%len(paths)], r.Status, r.JSON)
 			}
-			if strings.Contains(strings.Join(r.header.Values("Set-Cookie"), ";"), "latchkey_session=;") {
+			if strings.Contains(strings.Join(r.Header.Values("Set-Cookie"), ";"), "latchkey_session=;") {
 				t.Errorf("%s: GET %s cleared the session cookie", what, paths[i%len(paths)])
 			}
 			// The timeout, plus a wait for a pooled connection, plus slack
@@ -194,17 +196,17 @@ func TestStoreFaults(t *testing.T) {
 				t.Errorf("%s: GET %s took %v, want about %v", what, paths[i%len(paths)], took[i], timeout)
 			}
 		}
-		if r := br.do("GET", s.url, "/readyz", nil); r.status != 503 {
-			t.Errorf("%s: /readyz %d, want 503", what, r.status)
+		if r := br.do("GET", s.url, "/readyz", nil); r.Status != 503 {
+			t.Errorf("%s: /readyz %d, want 503", what, r.Status)
 		}
 		// A new login cannot start a session it could not store.
 		fresh := newBrowser(t)
 		fresh.do("GET", s.url, "/api/getcsrf", nil)
 		r := fresh.do("POST", s.url, "/api/login", creds("alice", alicePassword))
-		if r.status != 503 || r.code() != "store_unavailable" {
-			t.Errorf("%s: login: %d %v, want 503 store_unavailable", what, r.status, r.body)
+		if r.Status != 503 || r.ErrCode() != "store_unavailable" {
+			t.Errorf("%s: login: %d %v, want 503 store_unavailable", what, r.Status, r.JSON)
 		}
-		for _, c := range r.header.Values("Set-Cookie") {
+		for _, c := range r.Header.Values("Set-Cookie") {
 			if strings.HasPrefix(c, "latchkey_session=") && !strings.HasPrefix(c, "latchkey_session=;") {
 				t.Errorf("%s: login set a session cookie: %s", what, c)
 			}

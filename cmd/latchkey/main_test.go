@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -74,81 +73,36 @@ func (s *server) shutdown(t *testing.T) error {
 	}
 }
 
-type client struct {
-	t     *testing.T
-	base  string
-	c     *http.Client
-	token string
-}
-
-func newClient(t *testing.T, base string) *client {
-	jar, _ := cookiejar.New(nil)
-	return &client{t: t, base: base, c: &http.Client{Jar: jar}}
-}
-
-func (c *client) do(method, path, body string) (int, map[string]any, http.Header) {
-	c.t.Helper()
-	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("X-CSRFToken", c.token)
-	}
-	res, err := c.c.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	if tok := res.Header.Get("X-CSRFToken"); tok != "" {
-		c.token = tok
-	}
-	var m map[string]any
-	raw, _ := io.ReadAll(res.Body)
-	json.Unmarshal(raw, &m)
-	return res.StatusCode, m, res.Header
-}
-
-func (c *client) login(user, pw string) int {
-	c.t.Helper()
-	if c.token == "" {
-		c.do("GET", "/api/getcsrf", "")
-	}
-	b, _ := json.Marshal(map[string]string{"username": user, "password": pw})
-	st, _, _ := c.do("POST", "/api/login", string(b))
-	return st
-}
-
 func TestServeDemo(t *testing.T) {
 	dir := t.TempDir()
 	s := startServe(t, nil, append([]string{"--demo", "--data", filepath.Join(dir, "data")}, fastArgon2...)...)
-	c := newClient(t, s.url)
-	if st, m, _ := c.do("GET", "/api/ping", ""); st != 200 || m["ping"] != "pong!" {
-		t.Fatalf("ping: %d %v", st, m)
+	c := apitest.New(t, s.url)
+	if r := c.Get("/api/ping"); r.Status != 200 || r.JSON["ping"] != "pong!" {
+		t.Fatalf("ping: %d %v", r.Status, r.JSON)
 	}
-	if st := c.login("test", "wrong"); st != 401 {
-		t.Errorf("wrong password: %d", st)
+	if r := c.Login("test", "wrong"); r.Status != 401 {
+		t.Errorf("wrong password: %d", r.Status)
 	}
-	if st := c.login("test", "test"); st != 200 {
-		t.Fatalf("demo login: %d", st)
+	if r := c.Login("test", "test"); r.Status != 200 {
+		t.Fatalf("demo login: %d", r.Status)
 	}
-	if st, m, _ := c.do("GET", "/api/data", ""); st != 200 || m["username"] != "test" {
-		t.Errorf("data: %d %v", st, m)
+	if r := c.Get("/api/data"); r.Status != 200 || r.JSON["username"] != "test" {
+		t.Errorf("data: %d %v", r.Status, r.JSON)
 	}
 	for _, p := range []string{"/healthz", "/readyz"} {
-		if st, _, _ := c.do("GET", p, ""); st != 200 {
-			t.Errorf("%s: %d", p, st)
+		if r := c.Get(p); r.Status != 200 {
+			t.Errorf("%s: %d", p, r.Status)
 		}
 	}
-	if st, _, h := c.do("GET", "/", ""); st != 200 || !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'self'") {
-		t.Errorf("start page: %d, CSP %q", st, h.Get("Content-Security-Policy"))
+	if r := c.Get("/"); r.Status != 200 || !strings.Contains(r.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Errorf("start page: %d, CSP %q", r.Status, r.Header.Get("Content-Security-Policy"))
 	}
-	if st, m, _ := c.do("POST", "/api/logout", ""); st != 200 || m["logout"] != true {
-		t.Errorf("logout: %d %v", st, m)
+	if r := c.Post("/api/logout", nil); r.Status != 200 || r.JSON["logout"] != true {
+		t.Errorf("logout: %d %v", r.Status, r.JSON)
 	}
 	for _, p := range []string{"/api/nope", "/api"} {
-		if st, m, _ := c.do("GET", p, ""); st != 404 || m["error"] == nil {
-			t.Errorf("%s: %d %v, want a JSON 404", p, st, m)
+		if r := c.Get(p); r.Status != 404 || r.JSON["error"] == nil {
+			t.Errorf("%s: %d %v, want a JSON 404", p, r.Status, r.JSON)
 		}
 	}
 	if err := s.shutdown(t); err != nil {
@@ -165,18 +119,17 @@ func TestSecretSurvivesRestart(t *testing.T) {
 	data := t.TempDir()
 	args := append([]string{"--demo", "--data", data}, fastArgon2...)
 	s := startServe(t, nil, args...)
-	c := newClient(t, s.url)
-	c.do("GET", "/api/getcsrf", "")
+	c := apitest.New(t, s.url)
+	c.CSRF()
 	s.shutdown(t)
 	s2 := startServe(t, nil, args...)
-	c.base = s2.url
+	c.Base = s2.url
 	// The jar's cookies are per host:port; carry the anonymous cookie over.
 	old, _ := http.NewRequest("GET", s.url, nil)
 	nu, _ := http.NewRequest("GET", s2.url, nil)
-	c.c.Jar.SetCookies(nu.URL, c.c.Jar.Cookies(old.URL))
-	b, _ := json.Marshal(map[string]string{"username": "test", "password": "test"})
-	if st, m, _ := c.do("POST", "/api/login", string(b)); st != 200 {
-		t.Errorf("login with a pre-restart token: %d %v", st, m)
+	c.HTTP.Jar.SetCookies(nu.URL, c.HTTP.Jar.Cookies(old.URL))
+	if r := c.Post("/api/login", map[string]string{"username": "test", "password": "test"}); r.Status != 200 {
+		t.Errorf("login with a pre-restart token: %d %v", r.Status, r.JSON)
 	}
 }
 
@@ -185,27 +138,24 @@ func TestSecretSurvivesRestart(t *testing.T) {
 // --login-refill, even with the right password.
 func TestLoginThrottleFlags(t *testing.T) {
 	s := startServe(t, nil, append([]string{"--demo", "--data", t.TempDir(), "--login-burst", "2", "--login-refill", "1h"}, fastArgon2...)...)
-	c := newClient(t, s.url)
+	c := apitest.New(t, s.url)
 	for i := range 2 {
-		if st := c.login("test", "wrong"); st != 401 {
-			t.Fatalf("failed login %d: %d, want 401", i+1, st)
+		if r := c.Login("test", "wrong"); r.Status != 401 {
+			t.Fatalf("failed login %d: %d, want 401", i+1, r.Status)
 		}
 	}
-	b, _ := json.Marshal(map[string]string{"username": "test", "password": "test"})
-	st, m, h := c.do("POST", "/api/login", string(b))
-	e, _ := m["error"].(map[string]any)
-	if code, _ := e["code"].(string); st != 429 || code != "too_many_attempts" || h.Get("Retry-After") != "3600" {
-		t.Errorf("login after 2 failures: %d %q, Retry-After %q; want 429 too_many_attempts, Retry-After 3600", st, code, h.Get("Retry-After"))
+	if r := c.Login("test", "test"); r.Status != 429 || r.ErrCode() != "too_many_attempts" || r.Header.Get("Retry-After") != "3600" {
+		t.Errorf("login after 2 failures: %d %q, Retry-After %q; want 429 too_many_attempts, Retry-After 3600", r.Status, r.ErrCode(), r.Header.Get("Retry-After"))
 	}
 }
 
 func TestGracefulShutdownDrains(t *testing.T) {
 	s := startServe(t, nil, "--demo", "--data", t.TempDir(), "--argon2-memory", "32768", "--argon2-time", "12")
-	c := newClient(t, s.url)
-	c.do("GET", "/api/getcsrf", "")
+	c := apitest.New(t, s.url)
+	c.CSRF()
 	var wg sync.WaitGroup
 	status := 0
-	wg.Go(func() { status = c.login("test", "test") })
+	wg.Go(func() { status = c.Login("test", "test").Status })
 	time.Sleep(150 * time.Millisecond) // the login is hashing now
 	if err := s.shutdown(t); err != nil {
 		t.Errorf("shutdown: %v", err)
@@ -225,16 +175,15 @@ func TestEnvironmentFlags(t *testing.T) {
 		"LATCHKEY_API_PREFIX":    "/auth",
 	}
 	s := startServe(t, env, "--demo", "--data", t.TempDir(), "--api-prefix", "/v1/auth")
-	c := newClient(t, s.url)
-	if st, _, _ := c.do("GET", "/v1/auth/getcsrf", ""); st != 200 {
-		t.Fatalf("flag did not win over env for the prefix: %d", st)
+	c := apitest.New(t, s.url)
+	if r := c.Get("/v1/auth/getcsrf"); r.Status != 200 {
+		t.Fatalf("flag did not win over env for the prefix: %d", r.Status)
 	}
-	b, _ := json.Marshal(map[string]string{"username": "test", "password": "test"})
-	st, _, h := c.do("POST", "/v1/auth/login", string(b))
-	if st != 200 || !strings.Contains(strings.Join(h.Values("Set-Cookie"), "\n"), "SameSite=Lax") {
-		t.Errorf("login %d, cookies %v; want SameSite=Lax from LATCHKEY_SAME_SITE", st, h.Values("Set-Cookie"))
+	r := c.Post("/v1/auth/login", map[string]string{"username": "test", "password": "test"})
+	if r.Status != 200 || !strings.Contains(strings.Join(r.Header.Values("Set-Cookie"), "\n"), "SameSite=Lax") {
+		t.Errorf("login %d, cookies %v; want SameSite=Lax from LATCHKEY_SAME_SITE", r.Status, r.Header.Values("Set-Cookie"))
 	}
-	_, m, _ := c.do("GET", "/v1/auth/getsession", "")
+	m := c.Get("/v1/auth/getsession").JSON
 	exp, _ := time.Parse(time.RFC3339Nano, m["expiresAt"].(string))
 	idle, _ := time.Parse(time.RFC3339Nano, m["idleExpiresAt"].(string))
 	if d := exp.Sub(idle); d < 22*time.Hour || d > 23*time.Hour+time.Minute {
@@ -317,12 +266,12 @@ func TestUserCommands(t *testing.T) {
 	}
 	// The server sees the new password.
 	s := startServe(t, nil, d...)
-	c := newClient(t, s.url)
-	if st := c.login("alice", "alice's long password"); st != 401 {
-		t.Errorf("old password after passwd: %d", st)
+	c := apitest.New(t, s.url)
+	if r := c.Login("alice", "alice's long password"); r.Status != 401 {
+		t.Errorf("old password after passwd: %d", r.Status)
 	}
-	if st := c.login("alice", "alice's new password"); st != 200 {
-		t.Errorf("new password after passwd: %d", st)
+	if r := c.Login("alice", "alice's new password"); r.Status != 200 {
+		t.Errorf("new password after passwd: %d", r.Status)
 	}
 	s.shutdown(t)
 	if _, err := user("", "remove", "alice"); err != nil {

@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"io"
 	"math/big"
@@ -23,6 +22,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/latchkey/latchkey/internal/apitest"
 )
 
 func TestConfigCheckRefusals(t *testing.T) {
@@ -111,9 +112,9 @@ func TestServeTLSWithHTTP2(t *testing.T) {
 	if !strings.HasPrefix(s.url, "https://") {
 		t.Fatalf("url %q, want https", s.url)
 	}
-	c := newClient(t, s.url)
-	c.c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
-	res, err := c.c.Get(s.url + "/api/getcsrf")
+	c := apitest.New(t, s.url)
+	c.HTTP.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+	res, err := c.HTTP.Get(s.url + "/api/getcsrf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,21 +128,21 @@ func TestServeTLSWithHTTP2(t *testing.T) {
 	if !strings.Contains(strings.Join(res.Header.Values("Set-Cookie"), "\n"), "__Host-latchkey_csrf=") {
 		t.Errorf("cookies over TLS are not __Host-: %v", res.Header.Values("Set-Cookie"))
 	}
-	c.token = res.Header.Get("X-CSRFToken")
-	if st := c.login("test", "test"); st != 200 {
-		t.Errorf("login over TLS: %d", st)
+	c.SetToken(res.Header.Get("X-CSRFToken"))
+	if r := c.Login("test", "test"); r.Status != 200 {
+		t.Errorf("login over TLS: %d", r.Status)
 	}
 }
 
 func TestServeModes(t *testing.T) {
 	t.Run("proxy mode serves only the API", func(t *testing.T) {
 		s := startServe(t, nil, append([]string{"--mode", "proxy", "--data", t.TempDir()}, fastArgon2...)...)
-		c := newClient(t, s.url)
-		if st, m, h := c.do("GET", "/user", ""); st != 404 || m["error"] == nil || h.Get("X-Frame-Options") != "DENY" {
-			t.Errorf("/user in proxy mode: %d %v", st, m)
+		c := apitest.New(t, s.url)
+		if r := c.Get("/user"); r.Status != 404 || r.JSON["error"] == nil || r.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("/user in proxy mode: %d %v", r.Status, r.JSON)
 		}
-		if st, _, _ := c.do("GET", "/api/ping", ""); st != 200 {
-			t.Errorf("ping: %d", st)
+		if r := c.Get("/api/ping"); r.Status != 200 {
+			t.Errorf("ping: %d", r.Status)
 		}
 	})
 	t.Run("cross-origin mode", func(t *testing.T) {
@@ -172,14 +173,14 @@ func TestServeModes(t *testing.T) {
 		}))
 		defer backend.Close()
 		s := startServe(t, nil, append([]string{"--demo", "--data", t.TempDir(), "--upstream", backend.URL}, fastArgon2...)...)
-		c := newClient(t, s.url)
-		if st, _, _ := c.do("GET", "/api/notes", ""); st != 401 {
-			t.Errorf("anonymous through the gateway: %d", st)
+		c := apitest.New(t, s.url)
+		if r := c.Get("/api/notes"); r.Status != 401 {
+			t.Errorf("anonymous through the gateway: %d", r.Status)
 		}
-		c.login("test", "test")
+		c.Login("test", "test")
 		req, _ := http.NewRequest("GET", s.url+"/api/notes", nil)
 		req.Header.Set("X-Latchkey-Username", "admin")
-		res, err := c.c.Do(req)
+		res, err := c.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,11 +197,11 @@ var metaToken = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)">`)
 func TestServeEmbeddedSPA(t *testing.T) {
 	t.Run("built-in", func(t *testing.T) {
 		s := startServe(t, nil, append([]string{"--demo", "--data", t.TempDir()}, fastArgon2...)...)
-		c := newClient(t, s.url)
+		c := apitest.New(t, s.url)
 		for _, path := range []string{"/", "/user", "/register"} {
 			req, _ := http.NewRequest("GET", s.url+path, nil)
 			req.Header.Set("Accept", "text/html")
-			res, err := c.c.Do(req)
+			res, err := c.HTTP.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,15 +212,14 @@ func TestServeEmbeddedSPA(t *testing.T) {
 				res.Header.Get("X-Frame-Options") != "DENY" {
 				t.Fatalf("%s: %d, token %v, CSP %q", path, res.StatusCode, m != nil, res.Header.Get("Content-Security-Policy"))
 			}
-			c.token = string(m[1])
+			c.SetToken(string(m[1]))
 		}
 		// The token from the page logs in.
-		b, _ := json.Marshal(map[string]string{"username": "test", "password": "test"})
-		if st, m, _ := c.do("POST", "/api/login", string(b)); st != 200 {
-			t.Errorf("login with the meta-tag token: %d %v", st, m)
+		if r := c.Post("/api/login", map[string]string{"username": "test", "password": "test"}); r.Status != 200 {
+			t.Errorf("login with the meta-tag token: %d %v", r.Status, r.JSON)
 		}
-		if st, _, _ := c.do("GET", "/assets/missing-0123abcd.js", ""); st != 404 {
-			t.Errorf("missing asset: %d, want 404", st)
+		if r := c.Get("/assets/missing-0123abcd.js"); r.Status != 404 {
+			t.Errorf("missing asset: %d, want 404", r.Status)
 		}
 	})
 	t.Run("spa-dir", func(t *testing.T) {
@@ -272,9 +272,9 @@ func TestServeSPAUpstream(t *testing.T) {
 	}))
 	defer vite.Close()
 	s := startServe(t, nil, append([]string{"--mode", "proxy", "--spa-upstream", vite.URL, "--demo", "--data", t.TempDir()}, fastArgon2...)...)
-	c := newClient(t, s.url)
-	c.login("test", "test")
-	res, err := c.c.Get(s.url + "/src/main.ts")
+	c := apitest.New(t, s.url)
+	c.Login("test", "test")
+	res, err := c.HTTP.Get(s.url + "/src/main.ts")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestServeSPAUpstream(t *testing.T) {
 	if err != nil || string(msg) != "echo hmr" {
 		t.Errorf("websocket echo: %q %v", msg, err)
 	}
-	if st, m, _ := c.do("GET", "/api/data", ""); st != 200 || m["username"] != "test" {
-		t.Errorf("API alongside the proxy: %d %v", st, m)
+	if r := c.Get("/api/data"); r.Status != 200 || r.JSON["username"] != "test" {
+		t.Errorf("API alongside the proxy: %d %v", r.Status, r.JSON)
 	}
 }

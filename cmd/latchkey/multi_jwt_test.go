@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/redisstore"
 )
 
@@ -32,10 +33,10 @@ var jwtArgs = []string{"--token-mode", "jwt", "--jwt-reuse-grace", reuseGrace.St
 type tokenPair struct{ access, refresh, csrf string }
 
 // issued returns the pair that the response r set in cookies.
-func issued(t *testing.T, r reply) tokenPair {
+func issued(t *testing.T, r apitest.Resp) tokenPair {
 	t.Helper()
 	var p tokenPair
-	for _, line := range r.header.Values("Set-Cookie") {
+	for _, line := range r.Header.Values("Set-Cookie") {
 		c, err := http.ParseSetCookie(line)
 		if err != nil {
 			t.Fatalf("Set-Cookie %q: %v", line, err)
@@ -49,9 +50,9 @@ func issued(t *testing.T, r reply) tokenPair {
 			p.csrf = c.Value
 		}
 	}
-	if p.access == "" || p.refresh == "" || p.csrf == "" || r.header.Get("X-CSRFToken") != p.csrf {
-		t.Fatalf("%d %v set the cookies %q and X-CSRFToken %q, want a token pair", r.status, r.body,
-			r.header.Values("Set-Cookie"), r.header.Get("X-CSRFToken"))
+	if p.access == "" || p.refresh == "" || p.csrf == "" || r.Header.Get("X-CSRFToken") != p.csrf {
+		t.Fatalf("%d %v set the cookies %q and X-CSRFToken %q, want a token pair", r.Status, r.JSON,
+			r.Header.Values("Set-Cookie"), r.Header.Get("X-CSRFToken"))
 	}
 	return p
 }
@@ -65,11 +66,11 @@ func holding(t *testing.T, base string, p tokenPair) *browser {
 		t.Fatal(err)
 	}
 	br := newBrowser(t)
-	br.c.Jar.SetCookies(u, []*http.Cookie{
+	br.HTTP.Jar.SetCookies(u, []*http.Cookie{
 		{Name: "access_token_cookie", Value: p.access, Path: "/"},
 		{Name: "refresh_token_cookie", Value: p.refresh, Path: "/api/auth/refresh"},
 	})
-	br.token = p.csrf
+	br.SetToken(p.csrf)
 	return br
 }
 
@@ -135,19 +136,19 @@ func TestTwoInstancesTokenMode(t *testing.T) {
 
 	br := newBrowser(t)
 	br.do("GET", a.url, "/api/getcsrf", nil)
-	if r := br.do("POST", a.url, "/api/register", creds("alice", alicePassword)); r.status != 201 {
-		t.Fatalf("register through A: %d %v", r.status, r.body)
+	if r := br.do("POST", a.url, "/api/register", creds("alice", alicePassword)); r.Status != 201 {
+		t.Fatalf("register through A: %d %v", r.Status, r.JSON)
 	}
 	r := br.do("POST", a.url, "/api/login", creds("alice", alicePassword))
-	if r.status != 200 {
-		t.Fatalf("login on A: %d %v", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("login on A: %d %v", r.Status, r.JSON)
 	}
 	p0 := issued(t, r)
 
 	// The access token from A works on B, and both publish the keys that
 	// verify it.
-	if r := holding(t, b.url, p0).do("GET", b.url, "/api/data", nil); r.status != 200 || r.body["username"] != "alice" {
-		t.Errorf("A's access token on B: %d %v, want alice's data", r.status, r.body)
+	if r := holding(t, b.url, p0).do("GET", b.url, "/api/data", nil); r.Status != 200 || r.JSON["username"] != "alice" {
+		t.Errorf("A's access token on B: %d %v, want alice's data", r.Status, r.JSON)
 	}
 	set := jwks(t, a)
 	if other := jwks(t, b); !bytes.Equal(set, other) {
@@ -158,7 +159,7 @@ func TestTwoInstancesTokenMode(t *testing.T) {
 	// Refreshes with one refresh token racing through both instances: one
 	// rotation wins, and every refresh gets the pair it made.
 	const n = 8
-	results := make([]reply, n)
+	results := make([]apitest.Resp, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range n {
@@ -173,8 +174,8 @@ func TestTwoInstancesTokenMode(t *testing.T) {
 	wg.Wait()
 	var p1 tokenPair
 	for i, r := range results {
-		if r.status != 200 {
-			t.Fatalf("concurrent refresh %d through %s: %d %v, want 200", i, both[i%2].url, r.status, r.body)
+		if r.Status != 200 {
+			t.Fatalf("concurrent refresh %d through %s: %d %v, want 200", i, both[i%2].url, r.Status, r.JSON)
 		}
 		if p := issued(t, r); i == 0 {
 			p1 = p
@@ -200,43 +201,43 @@ func TestTwoInstancesTokenMode(t *testing.T) {
 	// token on B gets the same pair. Past it, that token is a copy: B
 	// revokes the login, and A then refuses its newest tokens.
 	r = holding(t, a.url, p1).do("POST", a.url, "/api/auth/refresh", nil)
-	if r.status != 200 {
-		t.Fatalf("refresh on A: %d %v", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("refresh on A: %d %v", r.Status, r.JSON)
 	}
 	p2 := issued(t, r)
-	if r := holding(t, b.url, p1).do("POST", b.url, "/api/auth/refresh", nil); r.status != 200 || issued(t, r) != p2 {
-		t.Errorf("the same refresh on B within the grace: %d %v, want 200 and A's pair", r.status, r.body)
+	if r := holding(t, b.url, p1).do("POST", b.url, "/api/auth/refresh", nil); r.Status != 200 || issued(t, r) != p2 {
+		t.Errorf("the same refresh on B within the grace: %d %v, want 200 and A's pair", r.Status, r.JSON)
 	}
 	// The grace is counted in whole seconds from the rotation, the new
 	// tokens' iat: it ends in the second after iat + grace.
 	c2 := verifyAccess(t, set, p2.access)
 	time.Sleep(time.Until(c2.IssuedAt.Add(reuseGrace + time.Second + 50*time.Millisecond)))
-	if r := holding(t, b.url, p1).do("POST", b.url, "/api/auth/refresh", nil); r.status != 401 || r.code() != "token_reused" {
-		t.Errorf("a used refresh token on B past the grace: %d %v, want 401 token_reused", r.status, r.body)
+	if r := holding(t, b.url, p1).do("POST", b.url, "/api/auth/refresh", nil); r.Status != 401 || r.ErrCode() != "token_reused" {
+		t.Errorf("a used refresh token on B past the grace: %d %v, want 401 token_reused", r.Status, r.JSON)
 	}
 	newest := holding(t, a.url, p2)
-	if r := newest.do("GET", a.url, "/api/data", nil); r.status != 401 {
-		t.Errorf("the newest access token on A after reuse was detected on B: %d %v, want 401", r.status, r.body)
+	if r := newest.do("GET", a.url, "/api/data", nil); r.Status != 401 {
+		t.Errorf("the newest access token on A after reuse was detected on B: %d %v, want 401", r.Status, r.JSON)
 	}
-	if r := newest.do("POST", a.url, "/api/auth/refresh", nil); r.status != 401 || r.code() != "unauthorized" {
-		t.Errorf("the newest refresh token on A after reuse was detected on B: %d %v, want 401 unauthorized", r.status, r.body)
+	if r := newest.do("POST", a.url, "/api/auth/refresh", nil); r.Status != 401 || r.ErrCode() != "unauthorized" {
+		t.Errorf("the newest refresh token on A after reuse was detected on B: %d %v, want 401 unauthorized", r.Status, r.JSON)
 	}
 
 	// Log in on A, log out on B: a copy of the access token is dead on A.
 	br = newBrowser(t)
 	br.do("GET", a.url, "/api/getcsrf", nil)
-	if r = br.do("POST", a.url, "/api/login", creds("alice", alicePassword)); r.status != 200 {
-		t.Fatalf("login on A: %d %v", r.status, r.body)
+	if r = br.do("POST", a.url, "/api/login", creds("alice", alicePassword)); r.Status != 200 {
+		t.Fatalf("login on A: %d %v", r.Status, r.JSON)
 	}
 	stolen := holding(t, a.url, issued(t, r))
-	if r := stolen.do("GET", a.url, "/api/data", nil); r.status != 200 {
-		t.Fatalf("a copy of the access token on A: %d %v", r.status, r.body)
+	if r := stolen.do("GET", a.url, "/api/data", nil); r.Status != 200 {
+		t.Fatalf("a copy of the access token on A: %d %v", r.Status, r.JSON)
 	}
-	if r := br.do("POST", b.url, "/api/logout", nil); r.status != 200 {
-		t.Fatalf("logout on B: %d %v", r.status, r.body)
+	if r := br.do("POST", b.url, "/api/logout", nil); r.Status != 200 {
+		t.Fatalf("logout on B: %d %v", r.Status, r.JSON)
 	}
-	if r := stolen.do("GET", a.url, "/api/data", nil); r.status != 401 {
-		t.Errorf("a copy of the access token on A after logout on B: %d %v, want 401", r.status, r.body)
+	if r := stolen.do("GET", a.url, "/api/data", nil); r.Status != 401 {
+		t.Errorf("a copy of the access token on A after logout on B: %d %v, want 401", r.Status, r.JSON)
 	}
 
 	// An API token made with the CLI on the same PostgreSQL works on both,
@@ -247,18 +248,18 @@ func TestTwoInstancesTokenMode(t *testing.T) {
 		t.Fatalf("token create: %v", err)
 	}
 	api := newBrowser(t)
-	api.header = http.Header{"Authorization": {"Bearer " + strings.TrimSpace(token)}}
+	api.Header = http.Header{"Authorization": {"Bearer " + strings.TrimSpace(token)}}
 	for _, in := range both {
-		if r := api.do("GET", in.url, "/api/data", nil); r.status != 200 || r.body["username"] != "alice" {
-			t.Errorf("API token on %s: %d %v, want alice's data", in.url, r.status, r.body)
+		if r := api.do("GET", in.url, "/api/data", nil); r.Status != 200 || r.JSON["username"] != "alice" {
+			t.Errorf("API token on %s: %d %v, want alice's data", in.url, r.Status, r.JSON)
 		}
 	}
 	if _, _, err := tokenCLI(t, cli, "revoke", "--user", "alice", "--name", "ci"); err != nil {
 		t.Fatalf("token revoke: %v", err)
 	}
 	for _, in := range both {
-		if r := api.do("GET", in.url, "/api/data", nil); r.status != 401 {
-			t.Errorf("revoked API token on %s: %d %v, want 401", in.url, r.status, r.body)
+		if r := api.do("GET", in.url, "/api/data", nil); r.Status != 401 {
+			t.Errorf("revoked API token on %s: %d %v, want 401", in.url, r.Status, r.JSON)
 		}
 	}
 }

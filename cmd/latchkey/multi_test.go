@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -133,77 +133,44 @@ func startPair(t *testing.T, extra ...string) (a, b *instance, stores []string) 
 
 // browser is a client that behaves like a browser page: one cookie jar for
 // the host whatever the port (as browsers do), the CSRF token from the
-// last response, and same-origin Fetch Metadata.
+// last response sent with every request, and same-origin Fetch Metadata
+// for whichever instance it talks to.
 type browser struct {
-	t      *testing.T
-	c      *http.Client
-	token  string
-	header http.Header // sent with every request, such as an Authorization
+	*apitest.Client
+	t *testing.T
 }
 
 func newBrowser(t *testing.T) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+	c := apitest.New(t, "") // paths are whole URLs: an instance's, then the path
+	c.HTTP.Timeout = 10 * time.Second
+	c.UserAgent = "Mozilla/5.0 (latchkey test browser)"
+	return &browser{Client: c, t: t}
 }
 
-type reply struct {
-	status int
-	body   map[string]any
-	header http.Header
-}
-
-func (r reply) code() string {
-	if e, ok := r.body["error"].(map[string]any); ok {
-		s, _ := e["code"].(string)
-		return s
-	}
-	return ""
-}
-
-func (b *browser) do(method, base, path string, body any) reply {
+// do sends a request to the instance at base, with body as JSON unless it
+// is nil.
+func (b *browser) do(method, base, path string, body any) apitest.Resp {
 	b.t.Helper()
+	h := []string{"Origin", base, "Sec-Fetch-Site", "same-origin"}
+	if tok := b.Token(); tok != "" {
+		h = append(h, "X-CSRFToken", tok)
+	}
 	var rd io.Reader
 	if body != nil {
 		j, _ := json.Marshal(body)
 		rd = bytes.NewReader(j)
+		h = append(h, "Content-Type", "application/json")
 	}
-	req, err := http.NewRequest(method, base+path, rd)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if b.token != "" {
-		req.Header.Set("X-CSRFToken", b.token)
-	}
-	req.Header.Set("Origin", base)
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	req.Header.Set("User-Agent", "Mozilla/5.0 (latchkey test browser)")
-	for k, v := range b.header {
-		req.Header[k] = v
-	}
-	res, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s%s: %v", method, base, path, err)
-	}
-	defer res.Body.Close()
-	if tok := res.Header.Get("X-CSRFToken"); tok != "" {
-		b.token = tok
-	}
-	var m map[string]any
-	raw, _ := io.ReadAll(res.Body)
-	json.Unmarshal(raw, &m)
-	return reply{res.StatusCode, m, res.Header}
+	return b.Do(method, base+path, rd, h...)
 }
 
 func (b *browser) loggedIn(base string) bool {
 	b.t.Helper()
 	r := b.do("GET", base, "/api/getsession", nil)
-	if r.status != 200 {
-		b.t.Fatalf("getsession on %s: %d %v", base, r.status, r.body)
+	if r.Status != 200 {
+		b.t.Fatalf("getsession on %s: %d %v", base, r.Status, r.JSON)
 	}
-	return r.body["login"] == true
+	return r.JSON["login"] == true
 }
 
 func creds(name, pw string) map[string]any {
@@ -219,60 +186,60 @@ func TestTwoInstances(t *testing.T) {
 
 	br := newBrowser(t)
 	br.do("GET", a.url, "/api/getcsrf", nil)
-	if r := br.do("POST", a.url, "/api/register", creds("alice", alicePassword)); r.status != 201 {
-		t.Fatalf("register through A: %d %v", r.status, r.body)
+	if r := br.do("POST", a.url, "/api/register", creds("alice", alicePassword)); r.Status != 201 {
+		t.Fatalf("register through A: %d %v", r.Status, r.JSON)
 	}
 	if !br.loggedIn(b.url) {
 		t.Fatal("the session made on A is not logged in on B")
 	}
-	if r := br.do("GET", b.url, "/api/data", nil); r.status != 200 || r.body["username"] != "alice" {
-		t.Errorf("data through B: %d %v", r.status, r.body)
+	if r := br.do("GET", b.url, "/api/data", nil); r.Status != 200 || r.JSON["username"] != "alice" {
+		t.Errorf("data through B: %d %v", r.Status, r.JSON)
 	}
 
 	// A CSRF token issued by A works on B (and a wrong one does not).
 	br.do("GET", a.url, "/api/getcsrf", nil)
-	good := br.token
-	br.token = good[:len(good)-2] + "xx"
-	if r := br.do("POST", b.url, "/api/login", creds("alice", alicePassword)); r.status != 403 {
-		t.Errorf("login on B with a corrupted token: %d %v, want 403", r.status, r.body)
+	good := br.Token()
+	br.SetToken(good[:len(good)-2] + "xx")
+	if r := br.do("POST", b.url, "/api/login", creds("alice", alicePassword)); r.Status != 403 {
+		t.Errorf("login on B with a corrupted token: %d %v, want 403", r.Status, r.JSON)
 	}
-	br.token = good
-	if r := br.do("POST", b.url, "/api/login", creds("alice", alicePassword)); r.status != 200 {
-		t.Fatalf("login on B with A's token: %d %v", r.status, r.body)
+	br.SetToken(good)
+	if r := br.do("POST", b.url, "/api/login", creds("alice", alicePassword)); r.Status != 200 {
+		t.Fatalf("login on B with A's token: %d %v", r.Status, r.JSON)
 	}
 
 	// Log out on B with a token from A: the session is dead on A at once.
 	br.do("GET", a.url, "/api/getcsrf", nil)
-	if r := br.do("POST", b.url, "/api/logout", map[string]any{}); r.status != 200 {
-		t.Fatalf("logout on B: %d %v", r.status, r.body)
+	if r := br.do("POST", b.url, "/api/logout", map[string]any{}); r.Status != 200 {
+		t.Fatalf("logout on B: %d %v", r.Status, r.JSON)
 	}
 	// The jar dropped the cookie; replaying it is what an attacker would do.
 	replay := newBrowser(t)
 	br2 := newBrowser(t)
 	br2.do("GET", a.url, "/api/getcsrf", nil)
-	if r := br2.do("POST", a.url, "/api/login", creds("alice", alicePassword)); r.status != 200 {
-		t.Fatalf("login on A: %d %v", r.status, r.body)
+	if r := br2.do("POST", a.url, "/api/login", creds("alice", alicePassword)); r.Status != 200 {
+		t.Fatalf("login on A: %d %v", r.Status, r.JSON)
 	}
 	u, _ := http.NewRequest("GET", a.url, nil)
-	replay.c.Jar.SetCookies(u.URL, br2.c.Jar.Cookies(u.URL))
+	replay.HTTP.Jar.SetCookies(u.URL, br2.HTTP.Jar.Cookies(u.URL))
 	if !replay.loggedIn(a.url) {
 		t.Fatal("a copy of the session cookie is not logged in")
 	}
 	br2.do("GET", b.url, "/api/getcsrf", nil)
-	if r := br2.do("POST", b.url, "/api/logout", map[string]any{}); r.status != 200 {
-		t.Fatalf("logout on B: %d %v", r.status, r.body)
+	if r := br2.do("POST", b.url, "/api/logout", map[string]any{}); r.Status != 200 {
+		t.Fatalf("logout on B: %d %v", r.Status, r.JSON)
 	}
 	if replay.loggedIn(a.url) {
 		t.Error("after logout on B, the old session cookie is still logged in on A")
 	}
-	if r := replay.do("GET", a.url, "/api/data", nil); r.status != 401 {
-		t.Errorf("data on A after logout on B: %d, want 401", r.status)
+	if r := replay.do("GET", a.url, "/api/data", nil); r.Status != 401 {
+		t.Errorf("data on A after logout on B: %d, want 401", r.Status)
 	}
 
 	// The same username registered through both at once: one user.
 	const n = 8
 	var wg sync.WaitGroup
-	results := make([]reply, n)
+	results := make([]apitest.Resp, n)
 	start := make(chan struct{})
 	for i := range n {
 		inst := []*instance{a, b}[i%2]
@@ -288,12 +255,12 @@ func TestTwoInstances(t *testing.T) {
 	created, taken := 0, 0
 	for _, r := range results {
 		switch {
-		case r.status == 201:
+		case r.Status == 201:
 			created++
-		case r.status == 409 && r.code() == "username_taken":
+		case r.Status == 409 && r.ErrCode() == "username_taken":
 			taken++
 		default:
-			t.Errorf("concurrent register: %d %v", r.status, r.body)
+			t.Errorf("concurrent register: %d %v", r.Status, r.JSON)
 		}
 	}
 	if created != 1 || taken != n-1 {
@@ -458,31 +425,31 @@ func browseThrough(t *testing.T, lb string, refresh bool) {
 	t.Helper()
 	br := newBrowser(t)
 	br.do("GET", lb, "/api/getcsrf", nil)
-	if r := br.do("POST", lb, "/api/register", creds("alice", alicePassword)); r.status != 201 {
-		t.Fatalf("register: %d %v", r.status, r.body)
+	if r := br.do("POST", lb, "/api/register", creds("alice", alicePassword)); r.Status != 201 {
+		t.Fatalf("register: %d %v", r.Status, r.JSON)
 	}
 	br.do("GET", lb, "/api/getcsrf", nil)
-	if r := br.do("POST", lb, "/api/logout", map[string]any{}); r.status != 200 {
-		t.Fatalf("logout: %d %v", r.status, r.body)
+	if r := br.do("POST", lb, "/api/logout", map[string]any{}); r.Status != 200 {
+		t.Fatalf("logout: %d %v", r.Status, r.JSON)
 	}
-	if r := br.do("POST", lb, "/api/login", creds("alice", alicePassword)); r.status != 200 {
-		t.Fatalf("login: %d %v", r.status, r.body)
+	if r := br.do("POST", lb, "/api/login", creds("alice", alicePassword)); r.Status != 200 {
+		t.Fatalf("login: %d %v", r.Status, r.JSON)
 	}
 	for i := range requestsPerVisit - 5 {
-		if r := br.do("GET", lb, "/api/getsession", nil); r.status != 200 || r.body["login"] != true {
-			t.Fatalf("getsession %d: %d %v", i, r.status, r.body)
+		if r := br.do("GET", lb, "/api/getsession", nil); r.Status != 200 || r.JSON["login"] != true {
+			t.Fatalf("getsession %d: %d %v", i, r.Status, r.JSON)
 		}
 		if i%5 == 4 { // a CSRF token from whichever instance answers
 			br.do("GET", lb, "/api/getcsrf", nil)
 			if refresh {
-				if r := br.do("POST", lb, "/api/auth/refresh", nil); r.status != 200 {
-					t.Fatalf("refresh %d: %d %v", i, r.status, r.body)
+				if r := br.do("POST", lb, "/api/auth/refresh", nil); r.Status != 200 {
+					t.Fatalf("refresh %d: %d %v", i, r.Status, r.JSON)
 				}
 			}
 		}
 	}
-	if r := br.do("POST", lb, "/api/logout", map[string]any{}); r.status != 200 {
-		t.Fatalf("logout: %d %v", r.status, r.body)
+	if r := br.do("POST", lb, "/api/logout", map[string]any{}); r.Status != 200 {
+		t.Fatalf("logout: %d %v", r.Status, r.JSON)
 	}
 	if br.loggedIn(lb) {
 		t.Error("logged in after logout")

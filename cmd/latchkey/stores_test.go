@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -73,12 +74,12 @@ func TestSQLiteAndMemoryStoreURLs(t *testing.T) {
 	sessions := "sqlite://" + filepath.Join(dir, "sessions.db")
 	s := startServe(t, nil, append([]string{"--demo", "--data", filepath.Join(dir, "data"),
 		"--user-store", users, "--session-store", sessions}, fastArgon2...)...)
-	c := newClient(t, s.url)
-	if st := c.login("test", "test"); st != 200 {
-		t.Fatalf("login: %d", st)
+	c := apitest.New(t, s.url)
+	if r := c.Login("test", "test"); r.Status != 200 {
+		t.Fatalf("login: %d", r.Status)
 	}
-	if st, m, _ := c.do("GET", "/api/getsession", ""); st != 200 || m["login"] != true {
-		t.Errorf("getsession: %d %v", st, m)
+	if r := c.Get("/api/getsession"); r.Status != 200 || r.JSON["login"] != true {
+		t.Errorf("getsession: %d %v", r.Status, r.JSON)
 	}
 	s.shutdown(t)
 	for _, f := range []string{"users.db", "sessions.db"} {
@@ -95,9 +96,9 @@ func TestSQLiteAndMemoryStoreURLs(t *testing.T) {
 	}
 
 	m := startServe(t, nil, append([]string{"--demo", "--data", filepath.Join(dir, "data"), "--user-store", "memory:"}, fastArgon2...)...)
-	c = newClient(t, m.url)
-	if st := c.login("test", "test"); st != 200 {
-		t.Errorf("login with memory:: %d", st)
+	c = apitest.New(t, m.url)
+	if r := c.Login("test", "test"); r.Status != 200 {
+		t.Errorf("login with memory:: %d", r.Status)
 	}
 }
 

@@ -3,15 +3,12 @@
 package nginx_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +18,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/nginxtest"
 	"github.com/latchkey/latchkey/memstore"
 	"github.com/latchkey/latchkey/password"
@@ -88,83 +86,11 @@ func (ls *latchkeyServer) addUser(t *testing.T, name, pw string) *latchkey.User 
 	return u
 }
 
-// browser is a cookie jar and the last CSRF token it was given, talking to
-// nginx.
-type browser struct {
-	t     *testing.T
-	base  string
-	c     *http.Client
-	token string
-}
-
-func newBrowser(t *testing.T, base string) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, base: base, c: &http.Client{Jar: jar}}
-}
-
-type resp struct {
-	status int
-	header http.Header
-	body   string
-	json   map[string]any
-}
-
-// errCode returns the error.code of a JSON error body.
-func (r resp) errCode() string {
-	e, _ := r.json["error"].(map[string]any)
-	c, _ := e["code"].(string)
-	return c
-}
-
-// do sends a request; header holds name, value pairs.
-func (b *browser) do(method, path string, body []byte, header ...string) resp {
-	b.t.Helper()
-	req, err := http.NewRequest(method, b.base+path, bytes.NewReader(body))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	req.Header.Set("User-Agent", "nginx-test/1.0")
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
-	res, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := resp{status: res.StatusCode, header: res.Header, body: string(raw)}
-	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") && len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r.json); err != nil {
-			b.t.Errorf("%s %s: bad JSON %q: %v", method, path, raw, err)
-		}
-	}
-	if tok := res.Header.Get("X-CSRFToken"); tok != "" {
-		b.token = tok
-	}
-	return r
-}
-
-func (b *browser) get(path string, header ...string) resp {
-	b.t.Helper()
-	return b.do("GET", path, nil, header...)
-}
-
-// post sends v as JSON with the browser's CSRF token.
-func (b *browser) post(path string, v any, header ...string) resp {
-	b.t.Helper()
-	body, _ := json.Marshal(v)
-	return b.do("POST", path, body, append([]string{"Content-Type", "application/json", "X-CSRFToken", b.token}, header...)...)
-}
-
-func (b *browser) mustLogin(name, pw string) {
-	b.t.Helper()
-	if r := b.get("/api/getcsrf"); r.status != 200 || b.token == "" {
-		b.t.Fatalf("GET /api/getcsrf = %d %q, token %q", r.status, r.body, b.token)
-	}
-	if r := b.post("/api/login", map[string]any{"username": name, "password": pw}); r.status != 200 || r.json["login"] != true {
-		b.t.Fatalf("POST /api/login = %d %q", r.status, r.body)
-	}
+// newBrowser returns a browser talking to nginx at base.
+func newBrowser(t *testing.T, base string) *apitest.Client {
+	b := apitest.New(t, base)
+	b.UserAgent = "nginx-test/1.0"
+	return b
 }
 
 // spaRoot is a real frontend build: the embedded SPA, plus a hashed
@@ -223,33 +149,33 @@ func TestSameOrigin(t *testing.T) {
 			{"/assets/", nav, 404, "", ""}, // no listing
 		}
 		for _, tt := range tests {
-			r := b.get(tt.path, "Accept", tt.accept)
-			if r.status != tt.wantStatus || !strings.Contains(r.body, tt.wantBody) {
-				t.Errorf("GET %s = %d %.80q, want %d containing %q", tt.path, r.status, r.body, tt.wantStatus, tt.wantBody)
+			r := b.Get(tt.path, "Accept", tt.accept)
+			if r.Status != tt.wantStatus || !strings.Contains(r.Raw, tt.wantBody) {
+				t.Errorf("GET %s = %d %.80q, want %d containing %q", tt.path, r.Status, r.Raw, tt.wantStatus, tt.wantBody)
 			}
-			if strings.Contains(r.body, "SECRET") {
-				t.Errorf("GET %s leaked a dot-file: %q", tt.path, r.body)
+			if strings.Contains(r.Raw, "SECRET") {
+				t.Errorf("GET %s leaked a dot-file: %q", tt.path, r.Raw)
 			}
-			if tt.wantCache != "" && r.header.Get("Cache-Control") != tt.wantCache {
-				t.Errorf("GET %s: Cache-Control = %q, want %q", tt.path, r.header.Get("Cache-Control"), tt.wantCache)
+			if tt.wantCache != "" && r.Header.Get("Cache-Control") != tt.wantCache {
+				t.Errorf("GET %s: Cache-Control = %q, want %q", tt.path, r.Header.Get("Cache-Control"), tt.wantCache)
 			}
-			if got := r.header.Get("Server"); got != "nginx" {
+			if got := r.Header.Get("Server"); got != "nginx" {
 				t.Errorf("GET %s: Server = %q, want nginx without a version", tt.path, got)
 			}
 		}
-		r := b.get("/")
-		if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		r := b.Get("/")
+		if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
 			t.Errorf("index.html CSP = %q", csp)
 		}
-		if r.header.Get("X-Content-Type-Options") != "nosniff" {
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("index.html lacks nosniff")
 		}
 	})
 
 	t.Run("forwarding headers", func(t *testing.T) {
-		r := b.get("/api/ping", "X-Forwarded-For", "6.6.6.6", "X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "https")
-		if r.status != 200 {
-			t.Fatalf("GET /api/ping = %d %q", r.status, r.body)
+		r := b.Get("/api/ping", "X-Forwarded-For", "6.6.6.6", "X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "https")
+		if r.Status != 200 {
+			t.Fatalf("GET /api/ping = %d %q", r.Status, r.Raw)
 		}
 		host, h := lk.seen()
 		for name, want := range map[string]string{
@@ -260,46 +186,46 @@ func TestSameOrigin(t *testing.T) {
 			}
 		}
 		// /api/x.json is latchkey's (its JSON 404), not the static files'.
-		if r := b.get("/api/nope.json"); r.status != 404 || r.errCode() != "not_found" {
-			t.Errorf("GET /api/nope.json = %d %q, want latchkey's 404 not_found", r.status, r.body)
+		if r := b.Get("/api/nope.json"); r.Status != 404 || r.ErrCode() != "not_found" {
+			t.Errorf("GET /api/nope.json = %d %q, want latchkey's 404 not_found", r.Status, r.Raw)
 		}
 		if host != ngx.Addr {
 			t.Errorf("latchkey saw Host %q, want %q (with the port, for the Origin check)", host, ngx.Addr)
 		}
-		if r.header.Get("Cache-Control") != "no-store" || len(r.header.Values("X-Content-Type-Options")) != 1 {
-			t.Errorf("API headers through nginx: Cache-Control %q, X-Content-Type-Options %q", r.header.Get("Cache-Control"), r.header.Values("X-Content-Type-Options"))
+		if r.Header.Get("Cache-Control") != "no-store" || len(r.Header.Values("X-Content-Type-Options")) != 1 {
+			t.Errorf("API headers through nginx: Cache-Control %q, X-Content-Type-Options %q", r.Header.Get("Cache-Control"), r.Header.Values("X-Content-Type-Options"))
 		}
 	})
 
 	t.Run("login, session, data, logout", func(t *testing.T) {
-		if r := b.get("/api/getcsrf"); r.status != 200 || b.token == "" {
-			t.Fatalf("GET /api/getcsrf = %d %q", r.status, r.body)
+		if r := b.Get("/api/getcsrf"); r.Status != 200 || b.Token() == "" {
+			t.Fatalf("GET /api/getcsrf = %d %q", r.Status, r.Raw)
 		}
-		tok := b.token
-		b.token = ""
-		if r := b.post("/api/login", map[string]any{"username": "alice", "password": "correct horse battery"}); r.status != 403 || r.errCode() != "csrf_failed" {
-			t.Errorf("login without a token = %d %q, want 403 csrf_failed", r.status, r.body)
+		tok := b.Token()
+		b.SetToken("")
+		if r := b.Post("/api/login", map[string]any{"username": "alice", "password": "correct horse battery"}); r.Status != 403 || r.ErrCode() != "csrf_failed" {
+			t.Errorf("login without a token = %d %q, want 403 csrf_failed", r.Status, r.Raw)
 		}
-		b.token = tok
-		if r := b.post("/api/login", map[string]any{"username": "alice", "password": "correct horse battery"},
-			"Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site"); r.status != 403 {
-			t.Errorf("cross-site login = %d %q, want 403", r.status, r.body)
+		b.SetToken(tok)
+		if r := b.Post("/api/login", map[string]any{"username": "alice", "password": "correct horse battery"},
+			"Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site"); r.Status != 403 {
+			t.Errorf("cross-site login = %d %q, want 403", r.Status, r.Raw)
 		}
-		if r := b.post("/api/login", map[string]any{"username": "alice", "password": "correct horse battery"},
-			"Origin", ngx.URL, "Sec-Fetch-Site", "same-origin"); r.status != 200 || r.json["login"] != true {
-			t.Fatalf("login = %d %q", r.status, r.body)
+		if r := b.Post("/api/login", map[string]any{"username": "alice", "password": "correct horse battery"},
+			"Origin", ngx.URL, "Sec-Fetch-Site", "same-origin"); r.Status != 200 || r.JSON["login"] != true {
+			t.Fatalf("login = %d %q", r.Status, r.Raw)
 		}
-		if r := b.get("/api/getsession"); r.status != 200 || r.json["login"] != true {
-			t.Errorf("getsession = %d %q, want logged in", r.status, r.body)
+		if r := b.Get("/api/getsession"); r.Status != 200 || r.JSON["login"] != true {
+			t.Errorf("getsession = %d %q, want logged in", r.Status, r.Raw)
 		}
-		if r := b.get("/api/data"); r.status != 200 || r.json["username"] != "alice" {
-			t.Errorf("data = %d %q, want alice's", r.status, r.body)
+		if r := b.Get("/api/data"); r.Status != 200 || r.JSON["username"] != "alice" {
+			t.Errorf("data = %d %q, want alice's", r.Status, r.Raw)
 		}
-		if r := b.post("/api/logout", nil, "Origin", ngx.URL); r.status != 200 || r.json["logout"] != true {
-			t.Errorf("logout = %d %q", r.status, r.body)
+		if r := b.Post("/api/logout", nil, "Origin", ngx.URL); r.Status != 200 || r.JSON["logout"] != true {
+			t.Errorf("logout = %d %q", r.Status, r.Raw)
 		}
-		if r := b.get("/api/data"); r.status != 401 || r.errCode() != "unauthorized" {
-			t.Errorf("data after logout = %d %q, want 401", r.status, r.body)
+		if r := b.Get("/api/data"); r.Status != 401 || r.ErrCode() != "unauthorized" {
+			t.Errorf("data after logout = %d %q, want 401", r.Status, r.Raw)
 		}
 	})
 }
@@ -360,34 +286,34 @@ func TestAuthRequest(t *testing.T) {
 		"X-Latchkey-User-Id", "999", "X-Latchkey-Username", "admin",
 		"x-latchkey-user-id", "998", "X-Latchkey_User_Id", "997",
 	}
-	saw := func(r resp) backendSaw {
+	saw := func(r apitest.Resp) backendSaw {
 		t.Helper()
 		var s backendSaw
-		if err := json.Unmarshal([]byte(r.body), &s); err != nil {
-			t.Fatalf("backend answer %q: %v", r.body, err)
+		if err := json.Unmarshal([]byte(r.Raw), &s); err != nil {
+			t.Fatalf("backend answer %q: %v", r.Raw, err)
 		}
 		return s
 	}
 
 	anon := newBrowser(t, ngx.URL)
-	for _, r := range []resp{anon.get("/notes"), anon.get("/notes", spoof...), anon.do("POST", "/notes", []byte("x"), spoof...)} {
-		if r.status != 401 || r.errCode() != "unauthorized" || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
-			t.Errorf("anonymous = %d %q %q, want 401 JSON unauthorized", r.status, r.header.Get("Content-Type"), r.body)
+	for _, r := range []apitest.Resp{anon.Get("/notes"), anon.Get("/notes", spoof...), anon.Do("POST", "/notes", strings.NewReader("x"), spoof...)} {
+		if r.Status != 401 || r.ErrCode() != "unauthorized" || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("anonymous = %d %q %q, want 401 JSON unauthorized", r.Status, r.Header.Get("Content-Type"), r.Raw)
 		}
 	}
-	if r := anon.get("/_latchkey/verify"); r.status != 404 {
-		t.Errorf("GET /_latchkey/verify from outside = %d, want 404 (internal)", r.status)
+	if r := anon.Get("/_latchkey/verify"); r.Status != 404 {
+		t.Errorf("GET /_latchkey/verify from outside = %d, want 404 (internal)", r.Status)
 	}
 	if n := be.count(); n != 0 {
 		t.Fatalf("the backend was reached %d times by anonymous requests", n)
 	}
 
 	b := newBrowser(t, ngx.URL)
-	b.mustLogin("alice", "correct horse battery")
+	b.MustLogin("alice", "correct horse battery")
 
-	r := b.get("/notes?page=2", spoof...)
-	if r.status != 200 {
-		t.Fatalf("GET /notes logged in = %d %q", r.status, r.body)
+	r := b.Get("/notes?page=2", spoof...)
+	if r.Status != 200 {
+		t.Fatalf("GET /notes logged in = %d %q", r.Status, r.Raw)
 	}
 	s := saw(r)
 	wantID := strconv.FormatInt(alice.ID, 10)
@@ -396,47 +322,47 @@ func TestAuthRequest(t *testing.T) {
 	}
 
 	before := be.count()
-	tok := b.token
-	b.token = ""
-	if r := b.post("/notes", map[string]string{"text": "hi"}, spoof...); r.status != 403 || r.errCode() != "csrf_failed" {
-		t.Errorf("POST without a token = %d %q, want 403 csrf_failed", r.status, r.body)
+	tok := b.Token()
+	b.SetToken("")
+	if r := b.Post("/notes", map[string]string{"text": "hi"}, spoof...); r.Status != 403 || r.ErrCode() != "csrf_failed" {
+		t.Errorf("POST without a token = %d %q, want 403 csrf_failed", r.Status, r.Raw)
 	}
-	b.token = "not-a-token"
-	if r := b.post("/notes", map[string]string{"text": "hi"}); r.status != 403 {
-		t.Errorf("POST with a bad token = %d %q, want 403", r.status, r.body)
+	b.SetToken("not-a-token")
+	if r := b.Post("/notes", map[string]string{"text": "hi"}); r.Status != 403 {
+		t.Errorf("POST with a bad token = %d %q, want 403", r.Status, r.Raw)
 	}
-	b.token = tok
-	if r := b.post("/notes", map[string]string{"text": "hi"}, "Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site"); r.status != 403 {
-		t.Errorf("cross-site POST with a token = %d %q, want 403", r.status, r.body)
+	b.SetToken(tok)
+	if r := b.Post("/notes", map[string]string{"text": "hi"}, "Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site"); r.Status != 403 {
+		t.Errorf("cross-site POST with a token = %d %q, want 403", r.Status, r.Raw)
 	}
 	if n := be.count(); n != before {
 		t.Fatalf("refused writes reached the backend (%d hits)", n-before)
 	}
-	r = b.post("/notes", map[string]string{"text": "hi"}, append([]string{"Origin", ngx.URL}, spoof...)...)
-	if r.status != 200 {
-		t.Fatalf("POST with a token = %d %q", r.status, r.body)
+	r = b.Post("/notes", map[string]string{"text": "hi"}, append([]string{"Origin", ngx.URL}, spoof...)...)
+	if r.Status != 200 {
+		t.Fatalf("POST with a token = %d %q", r.Status, r.Raw)
 	}
 	if s := saw(r); s.Method != "POST" || s.Body != `{"text":"hi"}` || len(s.UserID) != 1 || s.UserID[0] != wantID {
 		t.Errorf("backend saw %+v, want alice's POST with its body", s)
 	}
 
 	z := newBrowser(t, ngx.URL)
-	z.mustLogin("Zoë", "correct horse battery")
-	if s := saw(z.get("/whoami")); len(s.Username) != 1 || s.Username[0] != "Zo%C3%AB" || s.UserID[0] != strconv.FormatInt(zoe.ID, 10) {
+	z.MustLogin("Zoë", "correct horse battery")
+	if s := saw(z.Get("/whoami")); len(s.Username) != 1 || s.Username[0] != "Zo%C3%AB" || s.UserID[0] != strconv.FormatInt(zoe.ID, 10) {
 		t.Errorf("backend saw %+v for Zoë, want the percent-encoded name", s)
 	}
 
-	if r := b.post("/api/logout", nil); r.status != 200 {
-		t.Fatalf("logout = %d %q", r.status, r.body)
+	if r := b.Post("/api/logout", nil); r.Status != 200 {
+		t.Fatalf("logout = %d %q", r.Status, r.Raw)
 	}
-	if r := b.get("/notes"); r.status != 401 {
-		t.Errorf("GET /notes after logout = %d, want 401", r.status)
+	if r := b.Get("/notes"); r.Status != 401 {
+		t.Errorf("GET /notes after logout = %d, want 401", r.Status)
 	}
 
 	// The backend down: a JSON 502, not nginx's HTML page.
 	be.Close()
-	if r := z.get("/notes"); r.status != 502 || r.errCode() != "bad_gateway" {
-		t.Errorf("with the backend down = %d %q, want 502 bad_gateway", r.status, r.body)
+	if r := z.Get("/notes"); r.Status != 502 || r.ErrCode() != "bad_gateway" {
+		t.Errorf("with the backend down = %d %q, want 502 bad_gateway", r.Status, r.Raw)
 	}
 }
 
@@ -445,10 +371,10 @@ func TestAuthRequestLatchkeyDown(t *testing.T) {
 	lk.addUser(t, "alice", "correct horse battery")
 	be, ngx := startAuthRequest(t, lk)
 	b := newBrowser(t, ngx.URL)
-	b.mustLogin("alice", "correct horse battery")
+	b.MustLogin("alice", "correct horse battery")
 	lk.Close()
-	if r := b.get("/notes"); r.status != 502 || r.errCode() != "bad_gateway" {
-		t.Errorf("with latchkey down = %d %q, want 502 bad_gateway", r.status, r.body)
+	if r := b.Get("/notes"); r.Status != 502 || r.ErrCode() != "bad_gateway" {
+		t.Errorf("with latchkey down = %d %q, want 502 bad_gateway", r.Status, r.Raw)
 	}
 	if n := be.count(); n != 0 {
 		t.Errorf("with latchkey down the backend was reached %d times", n)
@@ -466,36 +392,29 @@ func TestAuthRequestTokenMode(t *testing.T) {
 	lk.addUser(t, "alice", "correct horse battery")
 	be, ngx := startAuthRequest(t, lk)
 	b := newBrowser(t, ngx.URL)
-	b.mustLogin("alice", "correct horse battery")
-	if r := b.get("/notes", "Authorization", "Basic dXNlcjpwYXNz"); r.status != 200 || !strings.Contains(r.body, `"Authorization":["Basic dXNlcjpwYXNz"]`) {
-		t.Errorf("GET /notes in token mode = %d %q, want 200 with the Basic header passed on", r.status, r.body)
+	b.MustLogin("alice", "correct horse battery")
+	if r := b.Get("/notes", "Authorization", "Basic dXNlcjpwYXNz"); r.Status != 200 || !strings.Contains(r.Raw, `"Authorization":["Basic dXNlcjpwYXNz"]`) {
+		t.Errorf("GET /notes in token mode = %d %q, want 200 with the Basic header passed on", r.Status, r.Raw)
 	}
-	if r := b.post("/notes", map[string]string{"text": "hi"}); r.status != 200 {
-		t.Errorf("POST /notes with the pair's CSRF value = %d %q", r.status, r.body)
+	if r := b.Post("/notes", map[string]string{"text": "hi"}); r.Status != 200 {
+		t.Errorf("POST /notes with the pair's CSRF value = %d %q", r.Status, r.Raw)
 	}
 	mu.Lock()
 	now = now.Add(16 * time.Minute)
 	mu.Unlock()
 	before := be.count()
-	r := b.get("/notes")
-	if r.status != 401 || r.errCode() != "token_expired" {
-		t.Fatalf("GET /notes with an expired access token = %d %q, want 401 token_expired", r.status, r.body)
+	r := b.Get("/notes")
+	if r.Status != 401 || r.ErrCode() != "token_expired" {
+		t.Fatalf("GET /notes with an expired access token = %d %q, want 401 token_expired", r.Status, r.Raw)
 	}
 	if be.count() != before {
 		t.Error("a request with an expired access token reached the backend")
 	}
-	csrf := ""
-	u, _ := url.Parse(ngx.URL)
-	for _, c := range b.c.Jar.Cookies(u) {
-		if c.Name == "csrf_refresh_token" {
-			csrf = c.Value
-		}
+	if r := b.Refresh(); r.Status != 200 {
+		t.Fatalf("refresh through nginx = %d %q", r.Status, r.Raw)
 	}
-	if r := b.do("POST", "/api/auth/refresh", nil, "X-CSRF-TOKEN", csrf); r.status != 200 {
-		t.Fatalf("refresh through nginx = %d %q", r.status, r.body)
-	}
-	if r := b.get("/notes"); r.status != 200 {
-		t.Errorf("GET /notes after the refresh = %d %q", r.status, r.body)
+	if r := b.Get("/notes"); r.Status != 200 {
+		t.Errorf("GET /notes after the refresh = %d %q", r.Status, r.Raw)
 	}
 
 	plain, _, err := lk.auth.CreateAPIToken(t.Context(), "alice", "ci", 0)
@@ -503,11 +422,11 @@ func TestAuthRequestTokenMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	script := newBrowser(t, ngx.URL)
-	r = script.do("POST", "/notes", []byte("x"), "Authorization", "Bearer "+plain)
-	if r.status != 200 || strings.Contains(r.body, plain) || !strings.Contains(r.body, `"Username":["alice"]`) {
-		t.Errorf("POST /notes with an API token = %d %q, want 200 as alice, without the token", r.status, r.body)
+	r = script.Do("POST", "/notes", strings.NewReader("x"), "Authorization", "Bearer "+plain)
+	if r.Status != 200 || strings.Contains(r.Raw, plain) || !strings.Contains(r.Raw, `"Username":["alice"]`) {
+		t.Errorf("POST /notes with an API token = %d %q, want 200 as alice, without the token", r.Status, r.Raw)
 	}
-	if r := script.get("/notes", "Authorization", "Bearer lk_"+strings.Repeat("A", 43)); r.status != 401 || r.errCode() != "unauthorized" {
-		t.Errorf("an unknown API token = %d %q, want 401 unauthorized", r.status, r.body)
+	if r := script.Get("/notes", "Authorization", "Bearer lk_"+strings.Repeat("A", 43)); r.Status != 401 || r.ErrCode() != "unauthorized" {
+		t.Errorf("an unknown API token = %d %q, want 401 unauthorized", r.Status, r.Raw)
 	}
 }
