@@ -171,13 +171,17 @@ func (a *Auth) authenticate(ctx context.Context, ip, name, pw string) (*User, er
 	if nameErr != nil {
 		key = strings.ToLower(strings.TrimSpace(name))
 	}
-	attemptKey := ip + "\x00" + key
+	throttleKey := attemptKey(ip, key)
 	now := a.now()
-	if wait := a.attempts.wait(attemptKey, now); wait > 0 {
+	wait, err := a.attempts.wait(ctx, throttleKey, now)
+	if err != nil {
+		return nil, err
+	}
+	if wait > 0 {
 		return nil, &retryError{err: ErrTooManyAttempts, after: wait}
 	}
 	if len(pw) > password.MaxBytes {
-		a.attempts.fail(attemptKey, now)
+		a.attempts.fail(ctx, throttleKey, now)
 		return nil, ErrInvalidCredentials
 	}
 	var u *User
@@ -195,7 +199,7 @@ func (a *Auth) authenticate(ctx context.Context, ip, name, pw string) (*User, er
 	defer release()
 	if u == nil {
 		a.hasher.VerifyDummy(pw)
-		a.attempts.fail(attemptKey, now)
+		a.attempts.fail(ctx, throttleKey, now)
 		return nil, ErrInvalidCredentials
 	}
 	ok, rehash, err := a.hasher.Verify(u.PasswordHash, pw)
@@ -203,10 +207,10 @@ func (a *Auth) authenticate(ctx context.Context, ip, name, pw string) (*User, er
 		a.log.ErrorContext(ctx, "stored password hash is unusable", "user_id", u.ID, "err", err)
 	}
 	if !ok {
-		a.attempts.fail(attemptKey, now)
+		a.attempts.fail(ctx, throttleKey, now)
 		return nil, ErrInvalidCredentials
 	}
-	a.attempts.reset(attemptKey)
+	a.attempts.reset(ctx, throttleKey)
 	if rehash {
 		a.upgradeHash(ctx, u, pw)
 	}

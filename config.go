@@ -115,7 +115,9 @@ type Config struct {
 
 	// LoginBurst is how many failed logins one client may make for one
 	// username before it gets 429; one more is allowed every LoginRefill.
-	// Defaults 20 and 3s.
+	// Defaults 20 and 3s. Failures are counted in the SessionStore if it is
+	// an AttemptLimiter, so instances sharing it share the limit; otherwise
+	// in this process.
 	LoginBurst  int
 	LoginRefill time.Duration
 

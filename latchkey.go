@@ -28,7 +28,7 @@ type Auth struct {
 	keys     csrfKeys
 	cop      *http.CrossOriginProtection
 	hashSem  chan struct{}
-	attempts *attemptLimiter
+	attempts *attempts
 	cors     *cors.Cors // nil without AllowedOrigins
 	tokens   *tokens    // nil in session mode
 	gateway  http.Handler
@@ -58,7 +58,7 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 		keys:     keys,
 		cop:      http.NewCrossOriginProtection(),
 		hashSem:  make(chan struct{}, cfg.MaxConcurrentHashes),
-		attempts: newAttemptLimiter(cfg.LoginBurst, cfg.LoginRefill),
+		attempts: newAttempts(cfg, sessions),
 	}
 	if len(cfg.AllowedOrigins) > 0 {
 		// Exact origins only (ParseOrigin refused wildcards and null); the

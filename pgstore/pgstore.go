@@ -1,6 +1,7 @@
 // Package pgstore keeps users, their API tokens and sessions in PostgreSQL,
 // through pgx and its connection pool, so several latchkey instances can
-// share them.
+// share them, and counts failed logins there so they share the login
+// throttle too.
 //
 // Every operation runs under a timeout of its own (Store.Timeout), and
 // connection failures and timeouts wrap latchkey.ErrStoreUnavailable, so a
@@ -27,11 +28,12 @@ import (
 )
 
 var (
-	_ latchkey.UserStore     = (*Store)(nil)
-	_ latchkey.SessionStore  = (*Store)(nil)
-	_ latchkey.SessionPruner = (*Store)(nil)
-	_ latchkey.Pinger        = (*Store)(nil)
-	_ latchkey.APITokenStore = (*Store)(nil)
+	_ latchkey.UserStore      = (*Store)(nil)
+	_ latchkey.SessionStore   = (*Store)(nil)
+	_ latchkey.SessionPruner  = (*Store)(nil)
+	_ latchkey.Pinger         = (*Store)(nil)
+	_ latchkey.APITokenStore  = (*Store)(nil)
+	_ latchkey.AttemptLimiter = (*Store)(nil)
 )
 
 // ErrSchemaTooNew is returned by Open and Migrate for a database migrated by
@@ -41,8 +43,8 @@ var ErrSchemaTooNew = errors.New("pgstore: database schema is newer than this bi
 // DefaultTimeout is the default of Store.Timeout.
 const DefaultTimeout = 2 * time.Second
 
-// Store is a UserStore, SessionStore, SessionPruner, APITokenStore and
-// Pinger backed by PostgreSQL. It is safe for concurrent use. Tables live in
+// Store is a UserStore, SessionStore, SessionPruner, APITokenStore,
+// AttemptLimiter and Pinger backed by PostgreSQL. It is safe for concurrent use. Tables live in
 // the connection's current schema, so several deployments can share a
 // database by setting search_path in the DSN.
 type Store struct {

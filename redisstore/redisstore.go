@@ -2,7 +2,7 @@
 // found through Sentinel, or a Redis Cluster, through go-redis's
 // UniversalClient.
 // Users stay in a SQL store; this package only implements
-// latchkey.SessionStore (and Pinger).
+// latchkey.SessionStore (and Pinger and AttemptLimiter).
 //
 // # Keys
 //
@@ -42,6 +42,13 @@
 // cluster too. Sessions written before the hash held a generation ("g") and
 // a rotation time ("t") read as generation 0, never rotated.
 //
+// Failed logins are counted here too (latchkey.AttemptLimiter), so every
+// instance sharing the Redis throttles together. Each throttled key is a
+// string at PREFIX "a:" KEY (KEY is already a hex SHA-256 from latchkey)
+// holding, in Unix milliseconds, when its bucket is full again; it expires
+// then, when it no longer means anything. A failure moves it in one
+// single-key script, so the count is atomic in a cluster too.
+//
 // Deadlines are also kept in the hash and checked against Store.Now, so a
 // session is gone the moment Session.Expired says so (native expiry is the
 // backstop that frees memory) and tests can drive time with a fake clock.
@@ -63,8 +70,9 @@ import (
 )
 
 var (
-	_ latchkey.SessionStore = (*Store)(nil)
-	_ latchkey.Pinger       = (*Store)(nil)
+	_ latchkey.SessionStore   = (*Store)(nil)
+	_ latchkey.Pinger         = (*Store)(nil)
+	_ latchkey.AttemptLimiter = (*Store)(nil)
 )
 
 // DefaultTimeout is the default of Store.Timeout.
@@ -73,7 +81,7 @@ const DefaultTimeout = 2 * time.Second
 // DefaultPrefix is the default of Store.Prefix.
 const DefaultPrefix = "latchkey:"
 
-// Store is a SessionStore and Pinger on Redis. It is safe for concurrent use.
+// Store is a SessionStore, Pinger and AttemptLimiter on Redis. It is safe for concurrent use.
 type Store struct {
 	// Now is the clock that decides expiry; nil means time.Now. Set it
 	// before first use.
@@ -165,6 +173,8 @@ func (s *Store) prefix() string {
 }
 
 func (s *Store) sessionKey(member string) string { return s.prefix() + "s:" + member }
+
+func (s *Store) attemptKey(key string) string { return s.prefix() + "a:" + key }
 
 func (s *Store) indexKey(userID int64) string {
 	return s.prefix() + "u:{" + strconv.FormatInt(userID, 10) + "}"
@@ -263,6 +273,16 @@ local idle = ARGV[3]
 if tonumber(idle) > tonumber(v[2]) then idle = v[2] end
 redis.call('HSET', KEYS[1], 'l', ARGV[2], 'i', idle, 'f', ARGV[4], 'g', ARGV[6], 't', ARGV[7])
 redis.call('PEXPIREAT', KEYS[1], idle)
+return 1`)
+
+	// attemptFailScript: KEYS[1] a throttled key; ARGV now, refill (ms).
+	// Moves the instant the bucket is full again one refill on, from now
+	// if it had passed, and expires the key then. Lua numbers are doubles,
+	// exact for milliseconds; %d keeps them out of exponent notation.
+	attemptFailScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local full = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now) + tonumber(ARGV[2])
+redis.call('SET', KEYS[1], string.format('%d', full), 'PX', string.format('%d', full - now))
 return 1`)
 
 	// deleteScript: KEYS[1] session. Returns the user id, or nil.
@@ -612,4 +632,47 @@ func (s *Store) ListUserSessions(ctx context.Context, userID int64) ([]latchkey.
 		return bytes.Compare(a.TokenHash, b.TokenHash)
 	})
 	return out, nil
+}
+
+// AttemptWait implements latchkey.AttemptLimiter with one GET.
+func (s *Store) AttemptWait(ctx context.Context, key string, burst int, refill time.Duration, now time.Time) (time.Duration, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	v, err := s.client.Get(ctx, s.attemptKey(key)).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, wrap("attempt wait", err)
+	}
+	full, err := fromMS(v)
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: attempt wait: %w", err)
+	}
+	return latchkey.AttemptBucketWait(full, burst, refill, now), nil
+}
+
+// AttemptFailed implements latchkey.AttemptLimiter with one script. The
+// refill is rounded up to whole milliseconds.
+func (s *Store) AttemptFailed(ctx context.Context, key string, _ int, refill time.Duration, now time.Time) error {
+	if refill <= 0 {
+		return nil
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	refillMS := int64((refill + time.Millisecond - 1) / time.Millisecond)
+	if err := attemptFailScript.Run(ctx, s.client, []string{s.attemptKey(key)}, ms(now), refillMS).Err(); err != nil {
+		return wrap("attempt failed", err)
+	}
+	return nil
+}
+
+// AttemptReset implements latchkey.AttemptLimiter.
+func (s *Store) AttemptReset(ctx context.Context, key string) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	if err := s.client.Del(ctx, s.attemptKey(key)).Err(); err != nil {
+		return wrap("attempt reset", err)
+	}
+	return nil
 }

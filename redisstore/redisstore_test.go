@@ -156,6 +156,35 @@ func TestNativeExpiry(t *testing.T) {
 	}
 }
 
+// A throttled key is PREFIX "a:" KEY, holding when its bucket is full
+// again in Unix ms, and expires then; a reset deletes it.
+func TestAttemptKey(t *testing.T) {
+	ctx := t.Context()
+	s, c := open(t)
+	now := time.Now()
+	key := randomHex(32)
+	for range 3 {
+		if err := s.AttemptFailed(ctx, key, 5, time.Minute, now); err != nil {
+			t.Fatalf("AttemptFailed: %v", err)
+		}
+	}
+	full := now.Add(3 * time.Minute).UnixMilli()
+	if got, err := c.Get(ctx, s.Prefix+"a:"+key).Int64(); err != nil || got != full {
+		t.Errorf("value: got (%d, %v), want %d", got, err, full)
+	}
+	// The TTL is relative, so the expiry is Redis's time.Now, not ours, plus 3 minutes.
+	ttl, err := c.PTTL(ctx, s.Prefix+"a:"+key).Result()
+	if err != nil || ttl <= 3*time.Minute-time.Second || ttl > 3*time.Minute {
+		t.Errorf("TTL: got (%v, %v), want just under 3m", ttl, err)
+	}
+	if err := s.AttemptReset(ctx, key); err != nil {
+		t.Fatalf("AttemptReset: %v", err)
+	}
+	if n, err := c.Exists(ctx, s.Prefix+"a:"+key).Result(); err != nil || n != 0 {
+		t.Errorf("after AttemptReset: got (%d, %v) keys, want none", n, err)
+	}
+}
+
 // An index entry whose session is missing (a crash between the two steps
 // of CreateSession, a login still on its way in, or native expiry) is
 // skipped, and kept until its absolute deadline: removing it earlier could

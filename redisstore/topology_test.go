@@ -112,8 +112,8 @@ func waitFor(tb testing.TB, d time.Duration, what string, ok func(context.Contex
 }
 
 // roundTrip creates two sessions of one user and one of another, finds,
-// updates, rotates, lists and deletes them through s: enough to show every command and script
-// reaches the right node.
+// updates, rotates, lists and deletes them through s, and throttles a
+// key: enough to show every command and script reaches the right node.
 func roundTrip(t *testing.T, s *redisstore.Store) {
 	t.Helper()
 	ctx := t.Context()
@@ -163,6 +163,18 @@ func roundTrip(t *testing.T, s *redisstore.Store) {
 	}
 	if list, err := s.ListUserSessions(ctx, 42); err != nil || len(list) != 0 {
 		t.Errorf("ListUserSessions after DeleteSession: got (%d, %v), want none", len(list), err)
+	}
+	key := randomHex(32)
+	for range 2 {
+		if err := s.AttemptFailed(ctx, key, 2, time.Hour, now); err != nil {
+			t.Fatalf("AttemptFailed: %v", err)
+		}
+	}
+	if wait, err := s.AttemptWait(ctx, key, 2, time.Hour, now); err != nil || wait <= time.Hour-time.Millisecond || wait > time.Hour {
+		t.Errorf("AttemptWait: got (%v, %v), want 1h (to the ms)", wait, err)
+	}
+	if err := s.AttemptReset(ctx, key); err != nil {
+		t.Fatalf("AttemptReset: %v", err)
 	}
 }
 

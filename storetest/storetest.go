@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 		finder = false // the finder needs users and sessions in one store
 	}
 	_, tokens := probe.Users.(latchkey.APITokenStore)
+	_, limiter := probe.Sessions.(latchkey.AttemptLimiter)
 	groups := []struct {
 		name  string
 		tests []test
@@ -118,6 +119,7 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 		}},
 		{"Rotation", rotationTests},
 		{"APITokens", apiTokenTests(tokens)},
+		{"AttemptLimiter", attemptTests(limiter)},
 		{"Concurrency", []test{
 			{name: "RegisterSameUsername", fn: testConcurrentRegisterSameUsername},
 			{name: "SessionsOfOneUser", fn: testConcurrentSessionsOfOneUser},

@@ -272,6 +272,38 @@ func TestTwoInstances(t *testing.T) {
 	}
 }
 
+// TestTwoInstancesShareLoginThrottle: failed logins count in the shared
+// store, so spreading them over the instances buys an attacker nothing.
+func TestTwoInstancesShareLoginThrottle(t *testing.T) {
+	a, b, _ := startPair(t, "--login-burst", "3", "--login-refill", "1h")
+	br := newBrowser(t)
+	br.do("GET", a.url, "/api/getcsrf", nil)
+	if r := br.do("POST", a.url, "/api/register", creds("alice", alicePassword)); r.Status != 201 {
+		t.Fatalf("register through A: %d %v", r.Status, r.JSON)
+	}
+	insts := []*instance{a, b}
+	for i := range 3 {
+		if r := br.do("POST", insts[i%2].url, "/api/login", creds("alice", "not alice's password")); r.Status != 401 {
+			t.Fatalf("failure %d (on %s): %d %v, want 401", i+1, []string{"A", "B"}[i%2], r.Status, r.JSON)
+		}
+	}
+	for i, inst := range insts {
+		name := []string{"A", "B"}[i]
+		r := br.do("POST", inst.url, "/api/login", creds("alice", "not alice's password"))
+		if r.Status != 429 || r.ErrCode() != "too_many_attempts" || r.Header.Get("Retry-After") != "3600" {
+			t.Errorf("4th failure in all, on %s: got %d %v (Retry-After %q), want 429 too_many_attempts after 3600 s",
+				name, r.Status, r.JSON, r.Header.Get("Retry-After"))
+		}
+		if r := br.do("POST", inst.url, "/api/login", creds("alice", alicePassword)); r.Status != 429 {
+			t.Errorf("the right password on %s with the bucket empty: got %d %v, want 429", name, r.Status, r.JSON)
+		}
+	}
+	// The same client with another username is not held up.
+	if r := br.do("POST", b.url, "/api/login", creds("bob", "not bob's password")); r.Status != 401 {
+		t.Errorf("another username from the same client: got %d %v, want 401", r.Status, r.JSON)
+	}
+}
+
 // freePort returns a loopback port nothing listens on (just now).
 func freePort(t *testing.T) int {
 	t.Helper()

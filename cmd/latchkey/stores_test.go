@@ -107,7 +107,7 @@ func TestCommandsOnPostgres(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	data := t.TempDir()
 	out, err := runCmd(t, "", "migrate", "--data", data, "--user-store", dsn)
-	if err != nil || !strings.Contains(out, "users: *pgstore.Store: schema version 3") {
+	if err != nil || !strings.Contains(out, "users: *pgstore.Store: schema version 4") {
 		t.Fatalf("migrate: %v %q", err, out)
 	}
 	if out, err := runCmd(t, "a long enough password\n", "user", "add", "--password-stdin", "--data", data,
