@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -462,26 +461,15 @@ func TestJWTNoGrace(t *testing.T) {
 // The gateway takes the access token like Require: the backend gets the
 // identity, never the token cookies, and an expired token says so.
 func TestJWTGateway(t *testing.T) {
-	var mu sync.Mutex
-	var seen http.Header
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = r.Header.Clone()
-		mu.Unlock()
-		w.Write([]byte("ok"))
-	}))
-	t.Cleanup(upstream.Close)
-	u, _ := url.Parse(upstream.URL)
+	u, seen := recordingUpstream(t)
 	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.Upstream = u })
 	_, _, csrf := tokens(t, b)
 	if r := b.Do("POST", "/api/orders", nil, "X-CSRF-TOKEN", csrf); r.Status != 200 || r.Raw != "ok" {
 		t.Fatalf("gateway with an access token: %d %s", r.Status, r.Raw)
 	}
-	mu.Lock()
-	if seen.Get(latchkey.HeaderUsername) != "alice" || strings.Contains(seen.Get("Cookie"), "token_cookie") {
+	if seen := seen(); seen.Get(latchkey.HeaderUsername) != "alice" || strings.Contains(seen.Get("Cookie"), "token_cookie") {
 		t.Errorf("backend saw user %q, Cookie %q; want alice and no token cookies", seen.Get(latchkey.HeaderUsername), seen.Get("Cookie"))
 	}
-	mu.Unlock()
 	if r := b.Do("POST", "/api/orders", nil); r.Status != 403 {
 		t.Errorf("gateway write without the CSRF value: %d", r.Status)
 	}
