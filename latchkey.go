@@ -226,8 +226,8 @@ func (a *Auth) load(w http.ResponseWriter, r *http.Request) (*current, error) {
 		return cur, nil
 	}
 	ctx := r.Context()
-	s, u, err := a.findSession(ctx, hashToken(tok))
-	if errors.Is(err, ErrNotFound) || err == nil && s.Expired(now) {
+	s, u, err := a.sessionUser(ctx, hashToken(tok), now)
+	if errors.Is(err, ErrNotFound) {
 		cur.cookies.clear(w, sessionCookie, true)
 		return cur, nil
 	}
@@ -240,20 +240,32 @@ func (a *Auth) load(w http.ResponseWriter, r *http.Request) (*current, error) {
 		}
 		return cur, err
 	}
-	if u == nil {
-		u, err = a.users.UserByID(ctx, s.UserID)
-	}
-	if errors.Is(err, ErrNotFound) {
-		// The user was deleted; so is what is left of the session.
-		_ = a.sessions.DeleteSession(ctx, s.TokenHash)
-		cur.cookies.clear(w, sessionCookie, true)
-		return cur, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load user: %w", err)
-	}
 	cur.session, cur.user = s, u
 	return cur, nil
+}
+
+// sessionUser reads the session (or token family) with this hash and its
+// user. It returns ErrNotFound when the session is gone or expired at now,
+// or its user was deleted, in which case what is left of the session goes
+// too.
+func (a *Auth) sessionUser(ctx context.Context, hash []byte, now time.Time) (*Session, *User, error) {
+	s, u, err := a.findSession(ctx, hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.Expired(now) {
+		return nil, nil, ErrNotFound
+	}
+	if u == nil {
+		u, err = a.users.UserByID(ctx, s.UserID)
+		if errors.Is(err, ErrNotFound) {
+			_ = a.sessions.DeleteSession(ctx, s.TokenHash)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("load user: %w", err)
+		}
+	}
+	return s, u, nil
 }
 
 // sameStore reports whether users and sessions are the same pointer, the
@@ -428,12 +440,12 @@ func (a *Auth) endSession(w http.ResponseWriter, r *http.Request, cur *current) 
 		}
 		a.clearTokenCookies(w, cur)
 		cur.csrfClaim, cur.expired, cur.familyHash = "", false, nil
-	} else if cur.session != nil {
-		if err := a.sessions.DeleteSession(r.Context(), cur.session.TokenHash); err != nil {
-			return fmt.Errorf("delete session: %w", err)
+	} else {
+		if cur.session != nil {
+			if err := a.sessions.DeleteSession(r.Context(), cur.session.TokenHash); err != nil {
+				return fmt.Errorf("delete session: %w", err)
+			}
 		}
-	}
-	if a.tokens == nil {
 		cur.cookies.clear(w, sessionCookie, true)
 	}
 	cur.session, cur.user = nil, nil

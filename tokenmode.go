@@ -250,22 +250,13 @@ func (a *Auth) loadJWT(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		a.clearTokenCookies(w, cur)
 		return nil
 	}
-	s, u, err := a.findSession(ctx, familyHash(c.SessionID))
-	if errors.Is(err, ErrNotFound) || err == nil && (s.Expired(cur.now) || !subjectIs(c.Subject, s.UserID)) {
+	s, u, err := a.sessionUser(ctx, familyHash(c.SessionID), cur.now)
+	if errors.Is(err, ErrNotFound) || err == nil && !subjectIs(c.Subject, s.UserID) {
 		a.clearTokenCookies(w, cur) // revoked: logged out, or reuse was detected
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("load token family: %w", err)
-	}
-	if u == nil {
-		if u, err = a.users.UserByID(ctx, s.UserID); errors.Is(err, ErrNotFound) {
-			_ = a.sessions.DeleteSession(ctx, s.TokenHash)
-			a.clearTokenCookies(w, cur)
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("load user: %w", err)
-		}
 	}
 	cur.session, cur.user, cur.csrfClaim, cur.familyHash = s, u, c.CSRF, s.TokenHash
 	return nil
@@ -365,21 +356,13 @@ func (a *Auth) refreshTokens(w http.ResponseWriter, r *http.Request, cur *curren
 	ctx := r.Context()
 	fh := familyHash(c.SessionID)
 	for range 3 {
-		s, u, err := a.findSession(ctx, fh)
+		s, u, err := a.sessionUser(ctx, fh, cur.now)
 		if errors.Is(err, ErrNotFound) || err == nil && !subjectIs(c.Subject, s.UserID) {
 			a.clearTokenCookies(w, cur)
 			return ErrUnauthorized
 		}
 		if err != nil {
 			return fmt.Errorf("load token family: %w", err)
-		}
-		if u == nil {
-			if u, err = a.users.UserByID(ctx, s.UserID); errors.Is(err, ErrNotFound) {
-				a.clearTokenCookies(w, cur)
-				return ErrUnauthorized
-			} else if err != nil {
-				return fmt.Errorf("load user: %w", err)
-			}
 		}
 		switch {
 		case c.Generation == s.Generation:
