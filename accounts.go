@@ -84,10 +84,27 @@ func (a *Auth) SetPassword(ctx context.Context, username, pw string) error {
 	if err := a.users.UpdatePasswordHash(ctx, u.ID, hash, a.now()); err != nil {
 		return fmt.Errorf("update password: %w", err)
 	}
-	if _, err := a.sessions.DeleteUserSessions(ctx, u.ID); err != nil {
-		return fmt.Errorf("end sessions: %w", err)
+	// After the new hash, never before: a login that read the old hash
+	// made its session in the old epoch, which this ends.
+	_, err = a.EndUserSessions(ctx, u.ID)
+	return err
+}
+
+// EndUserSessions ends every session and token family of the user,
+// including any a concurrent login is creating right now: it advances the
+// user's epoch (one write; sessions of an older epoch are refused when
+// loaded), then deletes what it can find. It reports how many unexpired
+// sessions it deleted.
+func (a *Auth) EndUserSessions(ctx context.Context, userID int64) (int, error) {
+	if _, err := a.users.AdvanceEpoch(ctx, userID); err != nil {
+		return 0, fmt.Errorf("end sessions: %w", err)
 	}
-	return nil
+	n, err := a.sessions.DeleteUserSessions(ctx, userID)
+	if err != nil {
+		// The epoch already ended them; what is left is only garbage.
+		a.log.WarnContext(ctx, "ended sessions stay stored until they expire", "user_id", userID, "err", err)
+	}
+	return n, nil
 }
 
 // DeleteUser ends a user's sessions, then removes the user; the user store

@@ -102,6 +102,11 @@ type Config struct {
 	// Protection is the session protection mode. Default ProtectionBasic.
 	Protection SessionProtection
 
+	// MaxSessionsPerUser caps a user's live sessions (token families in
+	// token mode): a login past it ends the oldest, so one account cannot
+	// fill the store. Default 100; -1 turns the cap off.
+	MaxSessionsPerUser int
+
 	// Argon2 are the password hashing parameters. Default
 	// password.DefaultParams (OWASP: m=19 MiB, t=2, p=1).
 	Argon2 password.Params
@@ -161,6 +166,9 @@ func (c Config) withDefaults() Config {
 	if c.Protection == "" {
 		c.Protection = ProtectionBasic
 	}
+	if c.MaxSessionsPerUser == 0 {
+		c.MaxSessionsPerUser = 100
+	}
 	if c.Argon2 == (password.Params{}) {
 		c.Argon2 = password.DefaultParams()
 	}
@@ -214,6 +222,9 @@ func (c *Config) validate() error {
 	}
 	if c.IdleTimeout < 0 || c.TouchInterval < 0 || c.HashQueueTimeout < 0 || c.LoginRefill < 0 || c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("durations and sizes must not be negative"))
+	}
+	if c.MaxSessionsPerUser < 1 && c.MaxSessionsPerUser != -1 {
+		errs = append(errs, errors.New("MaxSessionsPerUser must be at least 1, or -1 for no cap"))
 	}
 	if c.MaxConcurrentHashes < 1 {
 		errs = append(errs, errors.New("MaxConcurrentHashes must be at least 1"))

@@ -1,6 +1,7 @@
 package latchkey
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -265,7 +266,38 @@ func (a *Auth) sessionUser(ctx context.Context, hash []byte, now time.Time) (*Se
 			return nil, nil, fmt.Errorf("load user: %w", err)
 		}
 	}
+	if s.UserEpoch != u.Epoch {
+		// Made before the user's credentials last changed (a login that
+		// raced a password change, say): dead, whatever the store says.
+		_ = a.sessions.DeleteSession(ctx, s.TokenHash)
+		return nil, nil, fmt.Errorf("session from user epoch %d, now %d: %w", s.UserEpoch, u.Epoch, ErrNotFound)
+	}
 	return s, u, nil
+}
+
+// createSession stores a new session (or token family) of its user, then
+// ends the user's oldest ones past Config.MaxSessionsPerUser.
+func (a *Auth) createSession(ctx context.Context, s *Session) error {
+	if err := a.sessions.CreateSession(ctx, s); err != nil {
+		return err
+	}
+	if a.cfg.MaxSessionsPerUser < 0 {
+		return nil
+	}
+	live, err := a.sessions.ListUserSessions(ctx, s.UserID) // newest first
+	if err != nil {
+		a.log.WarnContext(ctx, "session cap: cannot list the user's sessions", "user_id", s.UserID, "err", err)
+		return nil // the new session is good; the cap applies at the next login
+	}
+	for _, old := range live[min(len(live), a.cfg.MaxSessionsPerUser):] {
+		if bytes.Equal(old.TokenHash, s.TokenHash) {
+			continue // a clock step could sort it last; never end the one just made
+		}
+		if err := a.sessions.DeleteSession(ctx, old.TokenHash); err != nil {
+			a.log.WarnContext(ctx, "session cap: cannot end an old session", "user_id", s.UserID, "err", err)
+		}
+	}
+	return nil
 }
 
 // sameStore reports whether users and sessions are the same pointer, the
@@ -412,8 +444,9 @@ func (a *Auth) startSession(w http.ResponseWriter, r *http.Request, cur *current
 		Fresh:         true,
 		UserAgent:     truncateUA(r.UserAgent()),
 		IP:            a.ClientIP(r),
+		UserEpoch:     u.Epoch,
 	}
-	if err := a.sessions.CreateSession(ctx, s); err != nil {
+	if err := a.createSession(ctx, s); err != nil {
 		return "", fmt.Errorf("create session: %w", err)
 	}
 	var expires time.Time // a browser-session cookie unless "remember me"

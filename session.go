@@ -29,6 +29,9 @@ type Session struct {
 	UserAgent string
 	// IP is the client address at login, for session listings.
 	IP string
+	// UserEpoch is the user's Epoch when the session was made; the session
+	// is valid only while the user's Epoch is still this.
+	UserEpoch int64
 	// Generation counts the refresh-token rotations of a token-mode session
 	// (a refresh-token family); it stays 0 for cookie sessions. Only
 	// RotateSession changes it.

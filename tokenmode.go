@@ -286,8 +286,9 @@ func (a *Auth) startFamily(w http.ResponseWriter, r *http.Request, cur *current,
 		UserAgent:     truncateUA(r.UserAgent()),
 		IP:            a.ClientIP(r),
 		RotatedAt:     now.Truncate(time.Second),
+		UserEpoch:     u.Epoch,
 	}
-	if err := a.sessions.CreateSession(ctx, s); err != nil {
+	if err := a.createSession(ctx, s); err != nil {
 		return "", fmt.Errorf("create token family: %w", err)
 	}
 	if cur.anonID != nil {

@@ -18,8 +18,13 @@ type User struct {
 	Email string
 	// PasswordHash is a PHC string (argon2id) or an imported bcrypt hash.
 	PasswordHash string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Epoch counts the user's credential changes (password set, every
+	// session ended). A session remembers the epoch it was made in and is
+	// dead once the user's has moved on, so a login racing a password
+	// change cannot leave a session behind it.
+	Epoch     int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // UserStore keeps users. Implementations must be safe for concurrent use.
@@ -39,6 +44,10 @@ type UserStore interface {
 	// It returns ErrNotFound if no user has this id.
 	UpdatePasswordHash(ctx context.Context, id int64, hash string, updatedAt time.Time) error
 
+	// AdvanceEpoch increments the user's Epoch in one atomic step and
+	// returns the new value, ending every session made before it. It returns
+	// ErrNotFound if no user has this id.
+	AdvanceEpoch(ctx context.Context, id int64) (int64, error)
 	// DeleteUser removes the user. It returns ErrNotFound if no user has this
 	// id. Sessions are not the user store's business: callers delete them
 	// from the SessionStore first. A store that implements APITokenStore

@@ -139,6 +139,19 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, id int64, hash string, u
 	return nil
 }
 
+// AdvanceEpoch implements latchkey.UserStore.
+func (s *Store) AdvanceEpoch(ctx context.Context, id int64) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return 0, fmt.Errorf("memstore: advance epoch of user %d: %w", id, latchkey.ErrNotFound)
+	}
+	u.Epoch++
+	s.users[id] = u
+	return u.Epoch, nil
+}
+
 // DeleteUser implements latchkey.UserStore.
 func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 	s.mu.Lock()

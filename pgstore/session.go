@@ -13,7 +13,7 @@ import (
 )
 
 const sessionColumns = `token_hash, user_id, created_at, last_seen_at, idle_expires_at, expires_at, remember, fresh, user_agent, ip,
-	generation, rotated_at`
+	generation, rotated_at, user_epoch`
 
 // unexpired is the condition Session.Expired negates, at now ($1).
 const unexpired = `idle_expires_at > $1 AND expires_at > $1`
@@ -22,7 +22,7 @@ func scanSession(row pgx.Row) (*latchkey.Session, error) {
 	var s latchkey.Session
 	var ua []byte
 	if err := row.Scan(&s.TokenHash, &s.UserID, &s.CreatedAt, &s.LastSeenAt, &s.IdleExpiresAt, &s.ExpiresAt,
-		&s.Remember, &s.Fresh, &ua, &s.IP, &s.Generation, &s.RotatedAt); err != nil {
+		&s.Remember, &s.Fresh, &ua, &s.IP, &s.Generation, &s.RotatedAt, &s.UserEpoch); err != nil {
 		return nil, err
 	}
 	s.UserAgent = string(ua)
@@ -47,9 +47,9 @@ func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error
 		idle = expires
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		bytes.Clone(sess.TokenHash), sess.UserID, ms(sess.CreatedAt), ms(sess.LastSeenAt), idle, expires,
-		sess.Remember, sess.Fresh, []byte(sess.UserAgent), sess.IP, sess.Generation, ms(sess.RotatedAt))
+		sess.Remember, sess.Fresh, []byte(sess.UserAgent), sess.IP, sess.Generation, ms(sess.RotatedAt), sess.UserEpoch)
 	if isUniqueViolation(err, "") {
 		return fmt.Errorf("pgstore: create session: %w", latchkey.ErrConflict)
 	}

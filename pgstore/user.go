@@ -10,11 +10,11 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
-const userColumns = `id, username, username_key, email, password_hash, created_at, updated_at`
+const userColumns = `id, username, username_key, email, password_hash, epoch, created_at, updated_at`
 
 func scanUser(row pgx.Row) (*latchkey.User, error) {
 	var u latchkey.User
-	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.Email, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.Email, &u.PasswordHash, &u.Epoch, &u.CreatedAt, &u.UpdatedAt); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
@@ -28,9 +28,9 @@ func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	defer cancel()
 	var id int64
 	err := s.pool.QueryRow(ctx, `INSERT INTO users
-		(username, username_key, email, password_hash, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		u.Username, u.UsernameKey, u.Email, u.PasswordHash, ms(u.CreatedAt), ms(u.UpdatedAt)).Scan(&id)
+		(username, username_key, email, password_hash, epoch, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		u.Username, u.UsernameKey, u.Email, u.PasswordHash, u.Epoch, ms(u.CreatedAt), ms(u.UpdatedAt)).Scan(&id)
 	if isUniqueViolation(err, "users_username_key") {
 		return fmt.Errorf("pgstore: create user: %w", latchkey.ErrUsernameTaken)
 	}
@@ -76,6 +76,22 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, id int64, hash string, u
 	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`,
 		hash, ms(updatedAt), id)
 	return affectedOne(tag, err, fmt.Sprintf("update password hash of user %d", id))
+}
+
+// AdvanceEpoch implements latchkey.UserStore: one UPDATE … RETURNING,
+// atomic under the row lock.
+func (s *Store) AdvanceEpoch(ctx context.Context, id int64) (int64, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var epoch int64
+	err := s.pool.QueryRow(ctx, `UPDATE users SET epoch = epoch + 1 WHERE id = $1 RETURNING epoch`, id).Scan(&epoch)
+	if isNoRows(err) {
+		return 0, fmt.Errorf("pgstore: advance epoch of user %d: %w", id, latchkey.ErrNotFound)
+	}
+	if err != nil {
+		return 0, wrap(fmt.Sprintf("advance epoch of user %d", id), err)
+	}
+	return epoch, nil
 }
 
 // DeleteUser implements latchkey.UserStore.

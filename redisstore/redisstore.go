@@ -366,7 +366,8 @@ func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error
 	fields := []any{"u", sess.UserID, "c", ms(sess.CreatedAt), "l", ms(sess.LastSeenAt),
 		"i", idle, "e", expires, "r", flag(sess.Remember), "f", flag(sess.Fresh),
 		"a", sess.UserAgent, "p", sess.IP,
-		"g", strconv.FormatInt(sess.Generation, 10), "t", ms(sess.RotatedAt)}
+		"g", strconv.FormatInt(sess.Generation, 10), "t", ms(sess.RotatedAt),
+		"k", strconv.FormatInt(sess.UserEpoch, 10)}
 	if s.oneServer() {
 		created, err := createIndexedScript.Run(ctx, s.client, []string{s.indexKey(sess.UserID), s.sessionKey(member)},
 			append([]any{ms(s.now()), expires, member, idle}, fields...)...).Int()
@@ -395,8 +396,9 @@ func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error
 }
 
 // decode turns a session hash into a Session; ok is false for a missing
-// (empty) hash. A hash written before sessions had a generation ("g") and
-// a rotation time ("t") decodes as generation 0, never rotated.
+// (empty) hash. A hash written before sessions had a generation ("g"), a
+// rotation time ("t") and a user epoch ("k") decodes as generation 0, never
+// rotated, epoch 0.
 func decode(tokenHash []byte, h map[string]string) (sess *latchkey.Session, ok bool, err error) {
 	if len(h) == 0 {
 		return nil, false, nil
@@ -422,6 +424,11 @@ func decode(tokenHash []byte, h map[string]string) (sess *latchkey.Session, ok b
 	if t, ok := h["t"]; ok {
 		if s.RotatedAt, err = fromMS(t); err != nil {
 			return nil, false, fmt.Errorf("field t: %w", err)
+		}
+	}
+	if k, ok := h["k"]; ok {
+		if s.UserEpoch, err = strconv.ParseInt(k, 10, 64); err != nil {
+			return nil, false, fmt.Errorf("field k: %w", err)
 		}
 	}
 	return s, true, nil

@@ -12,7 +12,7 @@ import (
 )
 
 const sessionColumns = `token_hash, user_id, created_at, last_seen_at, idle_expires_at, expires_at, remember, fresh, user_agent, ip,
-	generation, rotated_at`
+	generation, rotated_at, user_epoch`
 
 // unexpired is the condition Session.Expired negates, at now in ms (twice).
 const unexpired = `idle_expires_at > ? AND expires_at > ?`
@@ -35,7 +35,7 @@ func scanSession(row interface{ Scan(...any) error }) (*latchkey.Session, error)
 	var s latchkey.Session
 	var created, lastSeen, idle, expires, rotated int64
 	if err := row.Scan(&s.TokenHash, &s.UserID, &created, &lastSeen, &idle, &expires,
-		&s.Remember, &s.Fresh, &s.UserAgent, &s.IP, &s.Generation, &rotated); err != nil {
+		&s.Remember, &s.Fresh, &s.UserAgent, &s.IP, &s.Generation, &rotated, &s.UserEpoch); err != nil {
 		return nil, err
 	}
 	s.CreatedAt, s.LastSeenAt = fromMS(created), fromMS(lastSeen)
@@ -53,10 +53,10 @@ func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error
 	}
 	expires := toMS(sess.ExpiresAt)
 	_, err := s.writer.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.TokenHash, sess.UserID, toMS(sess.CreatedAt), toMS(sess.LastSeenAt),
 		min(toMS(sess.IdleExpiresAt), expires), expires,
-		sess.Remember, sess.Fresh, sess.UserAgent, sess.IP, sess.Generation, toMS(sess.RotatedAt))
+		sess.Remember, sess.Fresh, sess.UserAgent, sess.IP, sess.Generation, toMS(sess.RotatedAt), sess.UserEpoch)
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
 		return fmt.Errorf("sqlitestore: create session: %w", latchkey.ErrConflict)
 	}
@@ -189,8 +189,8 @@ func (s *Store) PruneSessions(ctx context.Context, limit int) (int, error) {
 // The token hash and the user's id are known already and not selected:
 // the driver's cost grows with every column.
 const findSessionUserSQL = `SELECT s.user_id, s.created_at, s.last_seen_at, s.idle_expires_at,
-	s.expires_at, s.remember, s.fresh, s.user_agent, s.ip, s.generation, s.rotated_at,
-	u.username, u.username_key, u.email, u.password_hash, u.created_at, u.updated_at
+	s.expires_at, s.remember, s.fresh, s.user_agent, s.ip, s.generation, s.rotated_at, s.user_epoch,
+	u.username, u.username_key, u.email, u.password_hash, u.epoch, u.created_at, u.updated_at
 	FROM sessions s LEFT JOIN users u ON u.id = s.user_id
 	WHERE s.token_hash = ? AND s.idle_expires_at > ? AND s.expires_at > ?`
 
@@ -210,13 +210,13 @@ func (s *Store) FindSessionUser(ctx context.Context, tokenHash []byte) (*latchke
 		user                         latchkey.User
 		created, lastSeen            int64
 		idle, expires, rotated       int64
-		uCreated, uUpdated           sql.NullInt64
+		uCreated, uUpdated, uEpoch   sql.NullInt64
 		name, key, email, passwdHash sql.NullString
 	}{}
 	err := s.findSessionUser.QueryRowContext(ctx, tokenHash, now, now).Scan(
 		&r.sess.UserID, &r.created, &r.lastSeen, &r.idle, &r.expires,
-		&r.sess.Remember, &r.sess.Fresh, &r.sess.UserAgent, &r.sess.IP, &r.sess.Generation, &r.rotated,
-		&r.name, &r.key, &r.email, &r.passwdHash, &r.uCreated, &r.uUpdated)
+		&r.sess.Remember, &r.sess.Fresh, &r.sess.UserAgent, &r.sess.IP, &r.sess.Generation, &r.rotated, &r.sess.UserEpoch,
+		&r.name, &r.key, &r.email, &r.passwdHash, &r.uEpoch, &r.uCreated, &r.uUpdated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, fmt.Errorf("sqlitestore: find session: %w", latchkey.ErrNotFound)
 	}
@@ -232,6 +232,6 @@ func (s *Store) FindSessionUser(ctx context.Context, tokenHash []byte) (*latchke
 		return sess, nil, nil
 	}
 	u.ID, u.Username, u.UsernameKey, u.Email, u.PasswordHash = sess.UserID, r.name.String, r.key.String, r.email.String, r.passwdHash.String
-	u.CreatedAt, u.UpdatedAt = fromMS(r.uCreated.Int64), fromMS(r.uUpdated.Int64)
+	u.Epoch, u.CreatedAt, u.UpdatedAt = r.uEpoch.Int64, fromMS(r.uCreated.Int64), fromMS(r.uUpdated.Int64)
 	return sess, u, nil
 }

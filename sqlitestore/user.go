@@ -11,14 +11,14 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-const userColumns = `id, username, username_key, email, password_hash, created_at, updated_at`
+const userColumns = `id, username, username_key, email, password_hash, epoch, created_at, updated_at`
 
 const userByIDSQL = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
 
 func scanUser(row interface{ Scan(...any) error }) (*latchkey.User, error) {
 	var u latchkey.User
 	var created, updated int64
-	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.Email, &u.PasswordHash, &created, &updated); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.Email, &u.PasswordHash, &u.Epoch, &created, &updated); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
@@ -28,9 +28,9 @@ func scanUser(row interface{ Scan(...any) error }) (*latchkey.User, error) {
 // CreateUser implements latchkey.UserStore.
 func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	res, err := s.writer.ExecContext(ctx, `INSERT INTO users
-		(username, username_key, email, password_hash, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
-		u.Username, u.UsernameKey, u.Email, u.PasswordHash, toMS(u.CreatedAt), toMS(u.UpdatedAt))
+		(username, username_key, email, password_hash, epoch, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.Username, u.UsernameKey, u.Email, u.PasswordHash, u.Epoch, toMS(u.CreatedAt), toMS(u.UpdatedAt))
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
 		// username_key is the only UNIQUE column; ids come from AUTOINCREMENT.
 		return fmt.Errorf("sqlitestore: create user: %w", latchkey.ErrUsernameTaken)
@@ -75,6 +75,19 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, id int64, hash string, u
 	res, err := s.writer.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,
 		hash, toMS(updatedAt), id)
 	return affectedOne(res, err, fmt.Sprintf("update password hash of user %d", id))
+}
+
+// AdvanceEpoch implements latchkey.UserStore: one UPDATE … RETURNING.
+func (s *Store) AdvanceEpoch(ctx context.Context, id int64) (int64, error) {
+	var epoch int64
+	err := s.writer.QueryRowContext(ctx, `UPDATE users SET epoch = epoch + 1 WHERE id = ? RETURNING epoch`, id).Scan(&epoch)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("sqlitestore: advance epoch of user %d: %w", id, latchkey.ErrNotFound)
+	}
+	if err != nil {
+		return 0, wrap(fmt.Sprintf("advance epoch of user %d", id), err)
+	}
+	return epoch, nil
 }
 
 // DeleteUser implements latchkey.UserStore.

@@ -94,6 +94,7 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 			{name: "DuplicateUsernameIsTaken", fn: testDuplicateUsernameIsTaken},
 			{name: "IDsAreNeverReused", fn: testIDsAreNeverReused},
 			{name: "UpdatePasswordHash", fn: testUpdatePasswordHash},
+			{name: "AdvanceEpoch", fn: testAdvanceEpoch},
 			{name: "DeleteUser", fn: testDeleteUser},
 			{name: "ListUsersPages", fn: testListUsersPages},
 			{name: "ReturnedUserIsACopy", fn: testReturnedUserIsACopy},
@@ -204,6 +205,7 @@ func newSession(userID int64, now time.Time, idle, absolute time.Duration) *latc
 		Fresh:         true,
 		UserAgent:     "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
 		IP:            "203.0.113.7",
+		UserEpoch:     3, // not the zero value, so a store that drops it fails
 	}
 }
 
@@ -233,6 +235,9 @@ func checkUser(tb testing.TB, what string, got, want *latchkey.User) {
 	}
 	if got.ID != want.ID {
 		tb.Errorf("%s: ID: got %d, want %d", what, got.ID, want.ID)
+	}
+	if got.Epoch != want.Epoch {
+		tb.Errorf("%s: Epoch: got %d, want %d", what, got.Epoch, want.Epoch)
 	}
 	for _, f := range []struct{ name, got, want string }{
 		{"Username", got.Username, want.Username},
@@ -285,6 +290,9 @@ func checkSession(tb testing.TB, what string, got, want *latchkey.Session) {
 	}
 	if got.Generation != want.Generation {
 		tb.Errorf("%s: Generation: got %d, want %d", what, got.Generation, want.Generation)
+	}
+	if got.UserEpoch != want.UserEpoch {
+		tb.Errorf("%s: UserEpoch: got %d, want %d", what, got.UserEpoch, want.UserEpoch)
 	}
 	if got.Remember != want.Remember {
 		tb.Errorf("%s: Remember: got %v, want %v", what, got.Remember, want.Remember)
@@ -445,6 +453,48 @@ func testUpdatePasswordHash(t *testing.T, f *fixture) {
 
 	err = f.users.UpdatePasswordHash(f.ctx, other.ID+100, "x", f.clock.Now())
 	checkErr(t, "UpdatePasswordHash(unknown id)", err, latchkey.ErrNotFound)
+}
+
+// testAdvanceEpoch: each call adds exactly one, atomically, to that user
+// only, and the users read back carry it.
+func testAdvanceEpoch(t *testing.T, f *fixture) {
+	u := f.createUser(t, "alice")
+	other := f.createUser(t, "bob")
+	for want := int64(1); want <= 2; want++ {
+		got, err := f.users.AdvanceEpoch(f.ctx, u.ID)
+		if err != nil || got != want {
+			t.Fatalf("AdvanceEpoch: got %d, %v; want %d", got, err, want)
+		}
+	}
+	const n = 16
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if _, err := f.users.AdvanceEpoch(f.ctx, u.ID); err != nil {
+				t.Errorf("concurrent AdvanceEpoch: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	want := *u
+	want.Epoch = 2 + n
+	got, err := f.users.UserByID(f.ctx, u.ID)
+	if err != nil {
+		t.Fatalf("UserByID: %v", err)
+	}
+	checkUser(t, "after AdvanceEpoch", got, &want)
+	got, err = f.users.UserByUsernameKey(f.ctx, u.UsernameKey)
+	if err != nil {
+		t.Fatalf("UserByUsernameKey: %v", err)
+	}
+	checkUser(t, "after AdvanceEpoch, by key", got, &want)
+	got, err = f.users.UserByID(f.ctx, other.ID)
+	if err != nil {
+		t.Fatalf("UserByID(other): %v", err)
+	}
+	checkUser(t, "other user", got, other)
+	_, err = f.users.AdvanceEpoch(f.ctx, other.ID+100)
+	checkErr(t, "AdvanceEpoch(unknown id)", err, latchkey.ErrNotFound)
 }
 
 func testDeleteUser(t *testing.T, f *fixture) {

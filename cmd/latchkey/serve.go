@@ -44,6 +44,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.cfg.Secure, "cookie-secure", false, "always set Secure (and __Host-) cookies; otherwise only over TLS")
 	fs.StringVar(&o.sameSite, "same-site", "", "cookie SameSite: strict, lax or none (default: strict; lax or none in cross-origin mode, from the origins)")
 	fs.StringVar(&o.protection, "session-protection", "basic", "on User-Agent change: off, basic (mark non-fresh) or strong (log out)")
+	fs.IntVar(&o.cfg.MaxSessionsPerUser, "max-sessions-per-user", 100, "live sessions one user may have; a login past it ends the oldest (-1: no cap)")
 	fs.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", 2*time.Hour, "session idle timeout")
 	fs.DurationVar(&o.cfg.AbsoluteTimeout, "absolute-timeout", 24*time.Hour, "session absolute lifetime")
 	fs.DurationVar(&o.cfg.RememberIdleTimeout, "remember-idle-timeout", 14*24*time.Hour, "idle timeout with \"remember me\"")
@@ -88,6 +89,9 @@ func (o *options) config(stderr io.Writer) (latchkey.Config, error) {
 	// Config reads 0 as "the default": refuse it here, where it was typed.
 	if cfg.LoginBurst < 1 {
 		return cfg, fmt.Errorf("--login-burst %d: want at least 1", cfg.LoginBurst)
+	}
+	if cfg.MaxSessionsPerUser < 1 && cfg.MaxSessionsPerUser != -1 {
+		return cfg, fmt.Errorf("--max-sessions-per-user %d: want at least 1, or -1 for no cap", cfg.MaxSessionsPerUser)
 	}
 	if cfg.LoginRefill <= 0 {
 		return cfg, fmt.Errorf("--login-refill %v: want a positive duration", cfg.LoginRefill)
