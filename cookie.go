@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 	"time"
 )
@@ -78,25 +79,48 @@ func cookieName(base string, secure bool) string {
 	return hostPrefix + base
 }
 
-// readTokenCookie returns the token in the one cookie named name. A missing,
-// malformed or duplicated cookie (for instance one planted alongside ours
-// with another Domain or Path) reads as absent; present reports whether any
-// cookie of that name was sent.
-func readTokenCookie(r *http.Request, name string) (t [tokenBytes]byte, ok, present bool) {
-	if t, ok, present, sure := scanTokenCookie(r.Header["Cookie"], name); sure {
-		return t, ok, present
-	}
-	return readTokenCookieSlow(r, name)
+// maxCookieCandidates bounds the same-named cookies one request can make
+// latchkey try, so piling cookies up cannot multiply store reads.
+const maxCookieCandidates = 4
+
+// tokenCandidates are the well-formed tokens among the cookies of one name,
+// in the order sent, without repeats; a fixed array, so the common case of
+// one cookie allocates nothing.
+type tokenCandidates struct {
+	n       int
+	tok     [maxCookieCandidates][tokenBytes]byte
+	present bool // a cookie of that name was sent, well-formed or not
+	all     bool // every cookie of that name is among tok (none skipped as excess)
 }
 
-// readTokenCookieSlow is readTokenCookie through net/http's cookie parser.
-func readTokenCookieSlow(r *http.Request, name string) (t [tokenBytes]byte, ok, present bool) {
-	cs := r.CookiesNamed(name)
-	if len(cs) != 1 {
-		return t, false, len(cs) > 0
+func (c *tokenCandidates) list() [][tokenBytes]byte { return c.tok[:c.n] }
+
+// tokenCookies reads every cookie named name. Several can arrive for good
+// reasons and bad (one tossed from a sibling subdomain, or set over plain
+// HTTP, beside ours): callers try each rather than give up on all.
+func tokenCookies(r *http.Request, name string) (c tokenCandidates) {
+	if t, ok, present, sure := scanTokenCookie(r.Header["Cookie"], name); sure && (ok || !present) {
+		c.present, c.all = present, true
+		if ok {
+			c.tok[0], c.n = t, 1
+		}
+		return c
 	}
-	t, ok = parseToken(cs[0].Value)
-	return t, ok, true
+	cs := r.CookiesNamed(name)
+	c.present, c.all = len(cs) > 0, true
+	for _, ck := range cs {
+		t, ok := parseToken(ck.Value)
+		if !ok || slices.Contains(c.list(), t) {
+			continue
+		}
+		if c.n == maxCookieCandidates {
+			c.all = false
+			break
+		}
+		c.tok[c.n] = t
+		c.n++
+	}
+	return c
 }
 
 // cookieWriter sets latchkey's cookies with consistent attributes.
@@ -155,9 +179,10 @@ func (c cookieWriter) clearNamed(w http.ResponseWriter, name, path string, httpO
 // 3000 by default), so beyond this one it decides.
 const maxScannedCookies = 300
 
-// scanTokenCookie is readTokenCookie without allocating, splitting the
-// header as net/http does, for the common case: every cookie of this name
-// holds a well-formed token. Where net/http's answer could differ (such a
+// scanTokenCookie reads the one cookie named name without allocating,
+// splitting the header as net/http does, for the common case: every cookie
+// of this name holds a well-formed token; present reports whether any was
+// sent, and ok whether exactly one was. Where net/http's answer could differ (such a
 // cookie holds anything else, which it may skip or unquote; or there are
 // many cookies), it gives up with sure false. FuzzScanTokenCookie checks it
 // against net/http.

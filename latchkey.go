@@ -169,7 +169,11 @@ func (a *Auth) guard(next http.Handler, required bool) http.Handler {
 type current struct {
 	session *Session
 	user    *User
-	anonID  []byte // the valid anonymous CSRF cookie, if any
+	anonID  []byte // the anonymous CSRF cookie tokens are issued for, if any
+	// anonAlt are further well-formed anonymous cookies of the same name
+	// (one tossed beside ours): a token bound to any of them is accepted,
+	// so a planted one cannot lock the browser out of logging in.
+	anonAlt [][]byte
 	cookies cookieWriter
 	now     time.Time
 
@@ -207,36 +211,60 @@ func (c *current) context(ctx context.Context) context.Context {
 }
 
 // load reads the session and anonymous cookies of r. A missing, malformed,
-// duplicated, unknown or expired session reads as logged out (and a bad
-// cookie is cleared); only store failures are errors.
+// unknown or expired session reads as logged out (and a bad cookie is
+// cleared); only store failures are errors. When several cookies carry the
+// session cookie's name, each is tried: one planted beside ours must not log
+// the user out, so the valid one is used and nothing is cleared that could
+// delete it.
 func (a *Auth) load(w http.ResponseWriter, r *http.Request) (*current, error) {
 	secure := a.Secure(r)
 	now := a.now()
 	cur := &current{now: now, cookies: cookieWriter{secure: secure, sameSite: a.cfg.SameSite, domain: a.cfg.CookieDomain, partitioned: a.cfg.Partitioned, now: now}}
-	if id, ok, _ := readTokenCookie(r, cookieName(anonCookie, secure)); ok {
-		cur.anonID = id[:]
+	if anon := tokenCookies(r, cookieName(anonCookie, secure)); anon.n > 0 {
+		for i, id := range anon.list() {
+			if i == 0 {
+				cur.anonID = id[:]
+			} else {
+				cur.anonAlt = append(cur.anonAlt, id[:])
+			}
+		}
 	}
 	if a.tokens != nil {
 		return cur, a.loadJWT(r.Context(), w, r, cur)
 	}
-	tok, ok, present := readTokenCookie(r, cookieName(sessionCookie, secure))
-	if !ok {
-		if present {
-			cur.cookies.clear(w, sessionCookie, true)
-		}
+	cands := tokenCookies(r, cookieName(sessionCookie, secure))
+	if !cands.present {
 		return cur, nil
 	}
 	ctx := r.Context()
-	s, u, err := a.sessionUser(ctx, hashToken(tok), now)
-	if errors.Is(err, ErrNotFound) {
-		cur.cookies.clear(w, sessionCookie, true)
+	var s *Session
+	var u *User
+	for _, tok := range cands.list() {
+		cs, cu, err := a.sessionUser(ctx, hashToken(tok), now)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load session: %w", err)
+		}
+		if s != nil && u.ID != cu.ID {
+			// Valid sessions of two users: one was planted to log this
+			// browser into the planter's account. Use neither, clear none.
+			a.log.WarnContext(ctx, "session cookies of two users in one request; treated as logged out", "ip", a.ClientIP(r))
+			return cur, nil
+		}
+		if s == nil {
+			s, u = cs, cu
+		}
+	}
+	if s == nil {
+		if cands.all {
+			cur.cookies.clear(w, sessionCookie, true) // none of them is any good
+		}
 		return cur, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("load session: %w", err)
-	}
 	if ok, err := a.refresh(ctx, s, r.UserAgent(), now); err != nil || !ok {
-		if err == nil {
+		if err == nil && cands.n == 1 && cands.all {
 			cur.cookies.clear(w, sessionCookie, true)
 		}
 		return cur, err
@@ -384,10 +412,17 @@ func (a *Auth) checkCSRF(r *http.Request, cur *current) error {
 	if binding == nil {
 		return &csrfError{"no CSRF cookie; get a token from GET " + a.cfg.APIPrefix + "/getcsrf first"}
 	}
-	if !a.keys.valid(tok, kind, binding) {
-		return &csrfError{"invalid or stale token; get a new one from GET " + a.cfg.APIPrefix + "/getcsrf"}
+	if a.keys.valid(tok, kind, binding) {
+		return nil
 	}
-	return nil
+	if kind == bindAnon {
+		for _, alt := range cur.anonAlt {
+			if a.keys.valid(tok, kind, alt) {
+				return nil
+			}
+		}
+	}
+	return &csrfError{"invalid or stale token; get a new one from GET " + a.cfg.APIPrefix + "/getcsrf"}
 }
 
 // issueCSRF gives the browser a token: for its session if it has one, else
@@ -456,7 +491,7 @@ func (a *Auth) startSession(w http.ResponseWriter, r *http.Request, cur *current
 	cur.cookies.set(w, sessionCookie, encodeToken(tok), true, expires)
 	if cur.anonID != nil {
 		cur.cookies.clear(w, anonCookie, true) // pre-login tokens die with it
-		cur.anonID = nil
+		cur.anonID, cur.anonAlt = nil, nil
 	}
 	cur.session, cur.user = s, u
 	return a.issueCSRF(w, cur), nil
@@ -483,7 +518,7 @@ func (a *Auth) endSession(w http.ResponseWriter, r *http.Request, cur *current) 
 	}
 	cur.session, cur.user = nil, nil
 	id := newToken()
-	cur.anonID = id[:]
+	cur.anonID, cur.anonAlt = id[:], nil
 	cur.cookies.set(w, anonCookie, encodeToken(id), true, time.Time{})
 	a.issueCSRF(w, cur)
 	return nil

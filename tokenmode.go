@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -213,14 +214,21 @@ func (t *tokens) pair(s *Session, sid string, u *User) (access, refresh string, 
 	return access, refresh, c, nil
 }
 
-// readJWTCookie returns the value of the one cookie named name; none, or
-// several (one planted beside ours), read as absent.
-func readJWTCookie(r *http.Request, name string) (string, bool) {
-	cs := r.CookiesNamed(name)
-	if len(cs) != 1 || cs[0].Value == "" {
-		return "", false
+// jwtCookies returns the non-empty values of the cookies named name, at
+// most maxCookieCandidates (all reports whether that is every one). Callers
+// try each: a cookie planted beside ours must not log the user out.
+func jwtCookies(r *http.Request, name string) (vals []string, all bool) {
+	all = true
+	for _, c := range r.CookiesNamed(name) {
+		if c.Value == "" || slices.Contains(vals, c.Value) {
+			continue
+		}
+		if len(vals) == maxCookieCandidates {
+			return vals, false
+		}
+		vals = append(vals, c.Value)
 	}
-	return cs[0].Value, true
+	return vals, all
 }
 
 func accessCookieName(secure bool) string { return cookieName(accessCookie, secure) }
@@ -237,28 +245,47 @@ func refreshCookieName(secure bool) string {
 // token_expired, and logout can still revoke its family); anything else
 // invalid, or a revoked family, reads as logged out and clears the cookies.
 func (a *Auth) loadJWT(ctx context.Context, w http.ResponseWriter, r *http.Request, cur *current) error {
-	raw, ok := readJWTCookie(r, accessCookieName(cur.cookies.secure))
-	if !ok {
-		return nil
+	raws, all := jwtCookies(r, accessCookieName(cur.cookies.secure))
+	var (
+		s       *Session
+		u       *User
+		claims  *jwtcookie.Claims
+		expired *jwtcookie.Claims // an authentic but expired token, if no live one
+	)
+	for _, raw := range raws {
+		c, err := a.tokens.keys.Parse(raw, a.tokens.expect(jwtcookie.Access, cur.now))
+		if errors.Is(err, jwtcookie.ErrExpired) {
+			if expired == nil {
+				expired = c
+			}
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		cs, cu, err := a.sessionUser(ctx, familyHash(c.SessionID), cur.now)
+		if errors.Is(err, ErrNotFound) || err == nil && !subjectIs(c.Subject, cs.UserID) {
+			continue // revoked: logged out, or reuse was detected
+		}
+		if err != nil {
+			return fmt.Errorf("load token family: %w", err)
+		}
+		if s != nil && u.ID != cu.ID {
+			a.log.WarnContext(ctx, "access tokens of two users in one request; treated as logged out", "ip", a.ClientIP(r))
+			return nil
+		}
+		if s == nil {
+			s, u, claims = cs, cu, c
+		}
 	}
-	c, err := a.tokens.keys.Parse(raw, a.tokens.expect(jwtcookie.Access, cur.now))
-	if errors.Is(err, jwtcookie.ErrExpired) {
-		cur.expired, cur.csrfClaim, cur.familyHash = true, c.CSRF, familyHash(c.SessionID)
-		return nil
+	switch {
+	case s != nil:
+		cur.session, cur.user, cur.csrfClaim, cur.familyHash = s, u, claims.CSRF, s.TokenHash
+	case expired != nil:
+		cur.expired, cur.csrfClaim, cur.familyHash = true, expired.CSRF, familyHash(expired.SessionID)
+	case len(raws) > 0 && all:
+		a.clearTokenCookies(w, cur) // none of them is any good
 	}
-	if err != nil {
-		a.clearTokenCookies(w, cur)
-		return nil
-	}
-	s, u, err := a.sessionUser(ctx, familyHash(c.SessionID), cur.now)
-	if errors.Is(err, ErrNotFound) || err == nil && !subjectIs(c.Subject, s.UserID) {
-		a.clearTokenCookies(w, cur) // revoked: logged out, or reuse was detected
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("load token family: %w", err)
-	}
-	cur.session, cur.user, cur.csrfClaim, cur.familyHash = s, u, c.CSRF, s.TokenHash
 	return nil
 }
 
@@ -293,7 +320,7 @@ func (a *Auth) startFamily(w http.ResponseWriter, r *http.Request, cur *current,
 	}
 	if cur.anonID != nil {
 		cur.cookies.clear(w, anonCookie, true)
-		cur.anonID = nil
+		cur.anonID, cur.anonAlt = nil, nil
 	}
 	if err := a.setTokenCookies(w, cur, s, sid, u); err != nil {
 		return "", err
@@ -342,17 +369,9 @@ func (a *Auth) refreshTokens(w http.ResponseWriter, r *http.Request, cur *curren
 	if err := a.crossOrigin(r, r.Method); err != nil {
 		return &csrfError{"cross-origin request refused"}
 	}
-	raw, ok := readJWTCookie(r, refreshCookieName(cur.cookies.secure))
-	if !ok {
-		return ErrUnauthorized
-	}
-	c, err := a.tokens.keys.Parse(raw, a.tokens.expect(jwtcookie.Refresh, cur.now))
+	c, err := a.refreshClaims(w, r, cur)
 	if err != nil {
-		a.clearTokenCookies(w, cur)
-		return ErrUnauthorized
-	}
-	if tok, ok := requestCSRFToken(r); !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(c.CSRF)) != 1 {
-		return &csrfError{"missing or wrong token; send the csrf_refresh_token cookie's value in the X-CSRF-TOKEN header"}
+		return err
 	}
 	ctx := r.Context()
 	fh := familyHash(c.SessionID)
@@ -398,6 +417,35 @@ func (a *Auth) refreshTokens(w http.ResponseWriter, r *http.Request, cur *curren
 		}
 	}
 	return &retryError{err: ErrBusy, after: time.Second}
+}
+
+// refreshClaims finds the refresh token to rotate: of the refresh cookies
+// sent (one planted beside ours must not get in the way), the authentic one
+// whose CSRF value the request's header carries.
+func (a *Auth) refreshClaims(w http.ResponseWriter, r *http.Request, cur *current) (*jwtcookie.Claims, error) {
+	raws, all := jwtCookies(r, refreshCookieName(cur.cookies.secure))
+	if len(raws) == 0 {
+		return nil, ErrUnauthorized
+	}
+	tok, hasTok := requestCSRFToken(r)
+	authentic := false
+	for _, raw := range raws {
+		c, err := a.tokens.keys.Parse(raw, a.tokens.expect(jwtcookie.Refresh, cur.now))
+		if err != nil {
+			continue
+		}
+		authentic = true
+		if hasTok && subtle.ConstantTimeCompare([]byte(tok), []byte(c.CSRF)) == 1 {
+			return c, nil
+		}
+	}
+	if !authentic {
+		if all {
+			a.clearTokenCookies(w, cur)
+		}
+		return nil, ErrUnauthorized
+	}
+	return nil, &csrfError{"missing or wrong token; send the csrf_refresh_token cookie's value in the X-CSRF-TOKEN header"}
 }
 
 func (a *Auth) refreshed(w http.ResponseWriter, cur *current, s *Session, sid string, u *User) error {
