@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/latchkey/latchkey/username"
 )
 
 // CreateUser validates and creates a user, as registration does: the
@@ -36,7 +38,8 @@ func (a *Auth) createUser(ctx context.Context, display, key, pw, email string) (
 		return nil, err
 	}
 	now := a.now()
-	u := &User{Username: display, UsernameKey: key, Email: email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	u := &User{Username: display, UsernameKey: key, UsernameSkeleton: username.Skeleton(display),
+		Email: email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 	if err := a.users.CreateUser(ctx, u); err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}

@@ -146,6 +146,32 @@ func TestRegisterRefusals(t *testing.T) {
 	}
 }
 
+// TestRegisterLookAlikes: a name that looks like a taken one (UTS #39
+// skeleton) or equals it case-folded is refused as taken, and lookalikes
+// cannot log in to the account they imitate either.
+func TestRegisterLookAlikes(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("admin", "admin's long password")
+	e.addUser("σας", "sigma's long password")
+	for _, name := range []string{"\u0430dmin", "adm\u0456n", "admi\u0307n", "ADM\u0130N", "adrnin", "ΣΑΣ", "σασ"} {
+		t.Run(name, func(t *testing.T) {
+			b := e.browser()
+			b.CSRF()
+			r := b.Post("/api/register", map[string]any{"username": name, "password": "a fine password"})
+			if r.Status != 409 || r.ErrCode() != "username_taken" {
+				t.Errorf("register %q: %d %s, want 409 username_taken", name, r.Status, r.Raw)
+			}
+		})
+	}
+	if users, _ := e.auth.ListUsers(context.Background(), 0, 100); len(users) != 2 {
+		t.Errorf("users after look-alike registrations = %d, want 2", len(users))
+	}
+	b := e.browser()
+	if r := b.Login("\u0430dmin", "admin's long password"); r.Status != 401 {
+		t.Errorf("login as a look-alike of admin with admin's password: %d, want 401", r.Status)
+	}
+}
+
 func TestConcurrentRegistrationOneWins(t *testing.T) {
 	e := newEnv(t)
 	names := []string{"Racer", "racer", "RACER", "rAcEr", "Racer", "racer", "RACER", "racer"}

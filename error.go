@@ -83,7 +83,7 @@ func errorResponse(err error) (status int, body apiError, known bool) {
 	case errors.Is(err, ErrCSRF):
 		return http.StatusForbidden, apiError{"csrf_failed", csrfMessage(err), ""}, true
 	case errors.Is(err, ErrUsernameTaken):
-		return http.StatusConflict, apiError{"username_taken", "That username is already taken.", "username"}, true
+		return http.StatusConflict, apiError{"username_taken", "That username, or one that looks the same, is already taken.", "username"}, true
 	case errors.Is(err, ErrTooManyAttempts):
 		return http.StatusTooManyRequests, apiError{"too_many_attempts", "Too many failed attempts. Wait a little and try again.", ""}, true
 	case errors.Is(err, ErrBusy):

@@ -14,6 +14,10 @@ type User struct {
 	// UsernameKey is the case-folded form of Username that the store keeps
 	// unique; see NormalizeUsername.
 	UsernameKey string
+	// UsernameSkeleton is username.Skeleton(Username): names that look
+	// alike share it, so the store keeps it unique too. Users stored before
+	// it existed may have it empty until the store fills it in.
+	UsernameSkeleton string
 	// Email is optional; empty when not given.
 	Email string
 	// PasswordHash is a PHC string (argon2id) or an imported bcrypt hash.
@@ -31,7 +35,8 @@ type User struct {
 type UserStore interface {
 	// CreateUser inserts u, sets u.ID, and keeps u.CreatedAt and u.UpdatedAt
 	// as given. It returns ErrUsernameTaken if another user has the same
-	// UsernameKey, even when both are created concurrently.
+	// UsernameKey, or the same non-empty UsernameSkeleton, even when both
+	// are created concurrently.
 	CreateUser(ctx context.Context, u *User) error
 
 	// UserByID returns ErrNotFound if no user has this id.

@@ -41,6 +41,7 @@ type Store struct {
 	users    map[int64]latchkey.User
 	userIDs  []int64 // ascending, for ListUsers paging
 	keyToID  map[string]int64
+	skelToID map[string]int64            // UsernameSkeleton to ID, for the non-empty ones
 	sessions map[string]latchkey.Session // by string(TokenHash)
 	// byUser indexes sessions by user, so per-user calls do not scan.
 	byUser map[int64]map[string]struct{}
@@ -62,6 +63,7 @@ func New() *Store {
 	return &Store{
 		users:    make(map[int64]latchkey.User),
 		keyToID:  make(map[string]int64),
+		skelToID: make(map[string]int64),
 		sessions: make(map[string]latchkey.Session),
 		byUser:   make(map[int64]map[string]struct{}),
 
@@ -90,6 +92,9 @@ func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	if _, ok := s.keyToID[u.UsernameKey]; ok {
 		return fmt.Errorf("memstore: create user: %w", latchkey.ErrUsernameTaken)
 	}
+	if _, ok := s.skelToID[u.UsernameSkeleton]; ok && u.UsernameSkeleton != "" {
+		return fmt.Errorf("memstore: create user: looks like another: %w", latchkey.ErrUsernameTaken)
+	}
 	s.lastID++
 	c := *u
 	c.ID = s.lastID
@@ -98,6 +103,9 @@ func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	s.users[c.ID] = c
 	s.userIDs = append(s.userIDs, c.ID) // IDs only grow, so this stays sorted
 	s.keyToID[c.UsernameKey] = c.ID
+	if c.UsernameSkeleton != "" {
+		s.skelToID[c.UsernameSkeleton] = c.ID
+	}
 	u.ID = c.ID
 	return nil
 }
@@ -162,6 +170,9 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 	}
 	delete(s.users, id)
 	delete(s.keyToID, u.UsernameKey)
+	if s.skelToID[u.UsernameSkeleton] == id {
+		delete(s.skelToID, u.UsernameSkeleton)
+	}
 	for tid, t := range s.tokens { // as ON DELETE CASCADE does in the SQL stores
 		if t.UserID == id {
 			s.deleteTokenLocked(tid)

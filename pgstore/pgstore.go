@@ -25,6 +25,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/migrations"
+	"github.com/latchkey/latchkey/username"
 )
 
 var (
@@ -214,6 +215,33 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return wrap("migrate", err)
+	}
+	return s.fillSkeletons(ctx)
+}
+
+// fillSkeletons gives users stored before usernames had a skeleton theirs,
+// so new names are checked against them too. A user whose name looks like
+// an earlier user's keeps none: both stay, as they were, and can log in.
+// Each UPDATE stands alone, so instances doing this together only lose a
+// race to each other.
+func (s *Store) fillSkeletons(ctx context.Context) error {
+	type row struct {
+		id   int64
+		name string
+	}
+	rows, err := queryAll(ctx, s, "fill username skeletons", func(r pgx.Row) (*row, error) {
+		var v row
+		return &v, r.Scan(&v.id, &v.name)
+	}, `SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		_, err := s.pool.Exec(ctx, `UPDATE users SET username_skeleton = $1 WHERE id = $2 AND username_skeleton IS NULL`,
+			username.Skeleton(r.name), r.id)
+		if err != nil && !isUniqueViolation(err, "users_username_skeleton") {
+			return wrap("fill username skeletons", err)
+		}
 	}
 	return nil
 }

@@ -184,7 +184,8 @@ func TestOpenBadDSNHidesIt(t *testing.T) {
 
 // A database from before sessions had a generation keeps its sessions
 // through the upgrade; they read as generation 0, never rotated, and rotate
-// from there.
+// from there. Its users get username skeletons, but for a look-alike of an
+// earlier one, which stays as it was.
 func TestUpgradeKeepsSessionsUnrotated(t *testing.T) {
 	ctx := t.Context()
 	dsn := testenv.PostgresDSN(t)
@@ -215,6 +216,12 @@ func TestUpgradeKeepsSessionsUnrotated(t *testing.T) {
 	if err != nil {
 		t.Fatalf("inserting a version 1 session: %v", err)
 	}
+	for _, u := range storetest.OldUsers {
+		if _, err := conn.Exec(ctx, `INSERT INTO users (username, username_key, password_hash, created_at, updated_at)
+			VALUES ($1, $2, 'x', now(), now())`, u.Name, u.Key); err != nil {
+			t.Fatalf("inserting a version 1 user: %v", err)
+		}
+	}
 
 	s, err := pgstore.Open(ctx, dsn)
 	if err != nil {
@@ -222,6 +229,7 @@ func TestUpgradeKeepsSessionsUnrotated(t *testing.T) {
 	}
 	defer s.Close()
 	storetest.CheckOldSession(t, s, hash, now)
+	storetest.CheckOldUsers(t, s)
 }
 
 // A failure deletes other keys whose bucket has refilled, and only those,

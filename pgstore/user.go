@@ -10,11 +10,11 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
-const userColumns = `id, username, username_key, email, password_hash, epoch, created_at, updated_at`
+const userColumns = `id, username, username_key, COALESCE(username_skeleton, ''), email, password_hash, epoch, created_at, updated_at`
 
 func scanUser(row pgx.Row) (*latchkey.User, error) {
 	var u latchkey.User
-	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.Email, &u.PasswordHash, &u.Epoch, &u.CreatedAt, &u.UpdatedAt); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.UsernameSkeleton, &u.Email, &u.PasswordHash, &u.Epoch, &u.CreatedAt, &u.UpdatedAt); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
@@ -28,10 +28,10 @@ func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	defer cancel()
 	var id int64
 	err := s.pool.QueryRow(ctx, `INSERT INTO users
-		(username, username_key, email, password_hash, epoch, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		u.Username, u.UsernameKey, u.Email, u.PasswordHash, u.Epoch, ms(u.CreatedAt), ms(u.UpdatedAt)).Scan(&id)
-	if isUniqueViolation(err, "users_username_key") {
+		(username, username_key, username_skeleton, email, password_hash, epoch, created_at, updated_at)
+		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8) RETURNING id`,
+		u.Username, u.UsernameKey, u.UsernameSkeleton, u.Email, u.PasswordHash, u.Epoch, ms(u.CreatedAt), ms(u.UpdatedAt)).Scan(&id)
+	if isUniqueViolation(err, "users_username_key") || isUniqueViolation(err, "users_username_skeleton") {
 		return fmt.Errorf("pgstore: create user: %w", latchkey.ErrUsernameTaken)
 	}
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/migrations"
+	"github.com/latchkey/latchkey/username"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -254,6 +255,30 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	return s.fillSkeletons(ctx)
+}
+
+// fillSkeletons gives users stored before usernames had a skeleton theirs,
+// so new names are checked against them too. A user whose name looks like
+// an earlier user's keeps none: both stay, as they were, and can log in.
+func (s *Store) fillSkeletons(ctx context.Context) error {
+	type row struct {
+		id   int64
+		name string
+	}
+	rows, err := queryAll(ctx, s.writer, "fill username skeletons", func(r interface{ Scan(...any) error }) (*row, error) {
+		var v row
+		return &v, r.Scan(&v.id, &v.name)
+	}, `SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		_, err := s.writer.ExecContext(ctx, `UPDATE users SET username_skeleton = ? WHERE id = ?`, username.Skeleton(r.name), r.id)
+		if err != nil && !isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+			return wrap("fill username skeletons", err)
+		}
 	}
 	return nil
 }

@@ -260,7 +260,8 @@ func BenchmarkFindSessionUser(b *testing.B) {
 
 // A database from before sessions had a generation keeps its sessions
 // through the upgrade; they read as generation 0, never rotated, and rotate
-// from there.
+// from there. Its users get username skeletons, but for a look-alike of an
+// earlier one, which stays as it was.
 func TestUpgradeKeepsSessionsUnrotated(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "latchkey.db")
@@ -287,6 +288,12 @@ func TestUpgradeKeepsSessionsUnrotated(t *testing.T) {
 	if err != nil {
 		t.Fatalf("inserting a version 1 session: %v", err)
 	}
+	for _, u := range storetest.OldUsers {
+		if _, err := db.ExecContext(ctx, `INSERT INTO users (username, username_key, password_hash, created_at, updated_at)
+			VALUES (?, ?, 'x', 0, 0)`, u.Name, u.Key); err != nil {
+			t.Fatalf("inserting a version 1 user: %v", err)
+		}
+	}
 	db.Close()
 
 	s, err := sqlitestore.Open(ctx, path)
@@ -295,4 +302,5 @@ func TestUpgradeKeepsSessionsUnrotated(t *testing.T) {
 	}
 	defer s.Close()
 	storetest.CheckOldSession(t, s, hash, now)
+	storetest.CheckOldUsers(t, s)
 }

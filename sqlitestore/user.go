@@ -11,14 +11,14 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-const userColumns = `id, username, username_key, email, password_hash, epoch, created_at, updated_at`
+const userColumns = `id, username, username_key, COALESCE(username_skeleton, ''), email, password_hash, epoch, created_at, updated_at`
 
 const userByIDSQL = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
 
 func scanUser(row interface{ Scan(...any) error }) (*latchkey.User, error) {
 	var u latchkey.User
 	var created, updated int64
-	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.Email, &u.PasswordHash, &u.Epoch, &created, &updated); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.UsernameSkeleton, &u.Email, &u.PasswordHash, &u.Epoch, &created, &updated); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
@@ -28,11 +28,12 @@ func scanUser(row interface{ Scan(...any) error }) (*latchkey.User, error) {
 // CreateUser implements latchkey.UserStore.
 func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	res, err := s.writer.ExecContext(ctx, `INSERT INTO users
-		(username, username_key, email, password_hash, epoch, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.Username, u.UsernameKey, u.Email, u.PasswordHash, u.Epoch, toMS(u.CreatedAt), toMS(u.UpdatedAt))
+		(username, username_key, username_skeleton, email, password_hash, epoch, created_at, updated_at)
+		VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?)`,
+		u.Username, u.UsernameKey, u.UsernameSkeleton, u.Email, u.PasswordHash, u.Epoch, toMS(u.CreatedAt), toMS(u.UpdatedAt))
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
-		// username_key is the only UNIQUE column; ids come from AUTOINCREMENT.
+		// username_key and username_skeleton are the UNIQUE columns; ids
+		// come from AUTOINCREMENT.
 		return fmt.Errorf("sqlitestore: create user: %w", latchkey.ErrUsernameTaken)
 	}
 	if err != nil {

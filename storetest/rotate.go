@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/username"
 )
 
 // rotationTests check Session.Generation and RotatedAt and
@@ -284,5 +285,36 @@ func CheckOldSession(tb testing.TB, sessions latchkey.SessionStore, hash []byte,
 	}
 	if got, err := sessions.FindSession(ctx, hash); err != nil || got.Generation != 1 || !got.RotatedAt.Equal(rot.RotatedAt) {
 		tb.Errorf("after RotateSession: got (%+v, %v), want generation 1 rotated at %v", got, err, rot.RotatedAt)
+	}
+}
+
+// OldUsers are users written before stores kept username skeletons, as
+// upgrade tests insert them (ids 1, 2, 3): two look alike.
+var OldUsers = []struct{ Name, Key string }{{"admin", "admin"}, {"\u0430dmin", "\u0430dmin"}, {"bob", "bob"}}
+
+// CheckOldUsers checks OldUsers after a schema upgrade: every one still
+// there and found by key; the first of the look-alikes, and the others, got
+// their skeleton, the later look-alike none; and a new look-alike name is
+// refused.
+func CheckOldUsers(tb testing.TB, users latchkey.UserStore) {
+	tb.Helper()
+	ctx := context.Background()
+	for i, o := range OldUsers {
+		u, err := users.UserByUsernameKey(ctx, o.Key)
+		if err != nil {
+			tb.Fatalf("old user %q: %v", o.Name, err)
+		}
+		want := username.Skeleton(o.Name)
+		if i == 1 {
+			want = "" // looks like user 1, who keeps the skeleton
+		}
+		if u.ID != int64(i+1) || u.UsernameSkeleton != want {
+			tb.Errorf("old user %q: id %d, skeleton %q; want %d, %q", o.Name, u.ID, u.UsernameSkeleton, i+1, want)
+		}
+	}
+	display, key, _ := latchkey.NormalizeUsername("adm\u0456n")
+	err := users.CreateUser(ctx, &latchkey.User{Username: display, UsernameKey: key, UsernameSkeleton: username.Skeleton(display), PasswordHash: "x"})
+	if !errors.Is(err, latchkey.ErrUsernameTaken) {
+		tb.Errorf("CreateUser of a name like an old user's: %v, want ErrUsernameTaken", err)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/username"
 )
 
 // Stores is what a factory returns.
@@ -92,6 +93,8 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 			{name: "LookupReturnsEqualFields", fn: testLookupReturnsEqualFields},
 			{name: "UnknownUserIsNotFound", fn: testUnknownUserIsNotFound},
 			{name: "DuplicateUsernameIsTaken", fn: testDuplicateUsernameIsTaken},
+			{name: "LookAlikeUsernameIsTaken", fn: testLookAlikeUsernameIsTaken},
+			{name: "EmptySkeletonsDoNotCollide", fn: testEmptySkeletonsDoNotCollide},
 			{name: "IDsAreNeverReused", fn: testIDsAreNeverReused},
 			{name: "UpdatePasswordHash", fn: testUpdatePasswordHash},
 			{name: "AdvanceEpoch", fn: testAdvanceEpoch},
@@ -123,6 +126,7 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 		{"AttemptLimiter", attemptTests(limiter)},
 		{"Concurrency", []test{
 			{name: "RegisterSameUsername", fn: testConcurrentRegisterSameUsername},
+			{name: "RegisterLookAlikeUsernames", fn: testConcurrentRegisterLookAlikes},
 			{name: "SessionsOfOneUser", fn: testConcurrentSessionsOfOneUser},
 		}},
 		{"Values", []test{
@@ -170,12 +174,13 @@ func newUser(tb testing.TB, name string, now time.Time) *latchkey.User {
 		tb.Fatalf("NormalizeUsername(%q): %v", name, err)
 	}
 	return &latchkey.User{
-		Username:     display,
-		UsernameKey:  key,
-		Email:        key + "@example.com",
-		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$" + key,
-		CreatedAt:    now,
-		UpdatedAt:    now,
+		Username:         display,
+		UsernameKey:      key,
+		UsernameSkeleton: username.Skeleton(display),
+		Email:            key + "@example.com",
+		PasswordHash:     "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$" + key,
+		CreatedAt:        now,
+		UpdatedAt:        now,
 	}
 }
 
@@ -242,6 +247,7 @@ func checkUser(tb testing.TB, what string, got, want *latchkey.User) {
 	for _, f := range []struct{ name, got, want string }{
 		{"Username", got.Username, want.Username},
 		{"UsernameKey", got.UsernameKey, want.UsernameKey},
+		{"UsernameSkeleton", got.UsernameSkeleton, want.UsernameSkeleton},
 		{"Email", got.Email, want.Email},
 		{"PasswordHash", got.PasswordHash, want.PasswordHash},
 	} {
@@ -408,6 +414,51 @@ func testDuplicateUsernameIsTaken(t *testing.T, f *fixture) {
 	}
 	checkUser(t, "first user after the duplicates", got, first)
 	f.createUser(t, "alicia") // a different name still registers
+}
+
+// testLookAlikeUsernameIsTaken: names with other keys but the same
+// skeleton are refused, and the first user is untouched.
+func testLookAlikeUsernameIsTaken(t *testing.T, f *fixture) {
+	first := f.createUser(t, "admin")
+	for _, name := range []string{"\u0430dmin", "adm\u0456n", "admi\u0307n", "adrnin"} {
+		t.Run(name, func(t *testing.T) {
+			u := newUser(t, name, f.clock.Now())
+			if u.UsernameKey == first.UsernameKey {
+				t.Fatalf("%q has admin's key; the case tests nothing", name)
+			}
+			err := f.users.CreateUser(f.ctx, u)
+			checkErr(t, fmt.Sprintf("CreateUser(%q)", name), err, latchkey.ErrUsernameTaken)
+			if _, err := f.users.UserByUsernameKey(f.ctx, u.UsernameKey); !errors.Is(err, latchkey.ErrNotFound) {
+				t.Errorf("UserByUsernameKey(%q) after a refused create: %v, want ErrNotFound", u.UsernameKey, err)
+			}
+		})
+	}
+	got, err := f.users.UserByID(f.ctx, first.ID)
+	if err != nil {
+		t.Fatalf("UserByID: %v", err)
+	}
+	checkUser(t, "first user", got, first)
+	// Deleting the user frees the look-alike name too.
+	if err := f.users.DeleteUser(f.ctx, first.ID); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	f.createUser(t, "\u0430dmin")
+}
+
+// testEmptySkeletonsDoNotCollide: users without a skeleton (stored before
+// stores kept one) are many, and unique by key alone.
+func testEmptySkeletonsDoNotCollide(t *testing.T, f *fixture) {
+	for _, name := range []string{"old-one", "old-two"} {
+		u := newUser(t, name, f.clock.Now())
+		u.UsernameSkeleton = ""
+		if err := f.users.CreateUser(f.ctx, u); err != nil {
+			t.Fatalf("CreateUser(%q) without a skeleton: %v", name, err)
+		}
+		got, err := f.users.UserByID(f.ctx, u.ID)
+		if err != nil || got.UsernameSkeleton != "" {
+			t.Errorf("UserByID(%q): skeleton %q, %v; want empty", name, got.UsernameSkeleton, err)
+		}
+	}
 }
 
 func testIDsAreNeverReused(t *testing.T, f *fixture) {
@@ -957,6 +1008,32 @@ func testConcurrentRegisterSameUsername(t *testing.T, f *fixture) {
 	list, err := f.users.ListUsers(f.ctx, 0, 100)
 	if err != nil || len(list) != 1 {
 		t.Errorf("ListUsers: got (%d users, %v), want 1", len(list), err)
+	}
+}
+
+// testConcurrentRegisterLookAlikes: of look-alike names registered at
+// once, exactly one is created.
+func testConcurrentRegisterLookAlikes(t *testing.T, f *fixture) {
+	names := []string{"admin", "\u0430dmin", "adm\u0456n", "admi\u0307n", "\u0430dm\u0456n", "ADMIN"}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created := 0
+	for _, name := range names {
+		wg.Go(func() {
+			err := f.users.CreateUser(f.ctx, newUser(t, name, f.clock.Now()))
+			switch {
+			case err == nil:
+				mu.Lock()
+				created++
+				mu.Unlock()
+			case !errors.Is(err, latchkey.ErrUsernameTaken):
+				t.Errorf("CreateUser(%q): %v, want nil or ErrUsernameTaken", name, err)
+			}
+		})
+	}
+	wg.Wait()
+	if created != 1 {
+		t.Errorf("%d of %d look-alike names were created, want 1", created, len(names))
 	}
 }
 

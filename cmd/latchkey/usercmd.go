@@ -138,7 +138,7 @@ func describe(err error) error {
 	case errors.Is(err, latchkey.ErrNotFound):
 		return errors.New("no such user")
 	case errors.Is(err, latchkey.ErrUsernameTaken):
-		return errors.New("that username is already taken")
+		return errors.New("that username, or one that looks the same, is already taken")
 	}
 	return err
 }
