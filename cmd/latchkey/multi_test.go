@@ -272,6 +272,38 @@ func TestTwoInstances(t *testing.T) {
 	}
 }
 
+// TestTwoInstancesAccountRules: a password change from the CLI ends the
+// user's sessions on both instances, and a look-alike name is refused
+// through either.
+func TestTwoInstancesAccountRules(t *testing.T) {
+	a, b, stores := startPair(t)
+	onA, onB := newBrowser(t), newBrowser(t)
+	onA.do("GET", a.url, "/api/getcsrf", nil)
+	if r := onA.do("POST", a.url, "/api/register", creds("carol", "carol's long password")); r.Status != 201 {
+		t.Fatalf("register through A: %d %v", r.Status, r.JSON)
+	}
+	onB.do("GET", b.url, "/api/getcsrf", nil)
+	if r := onB.do("POST", b.url, "/api/login", creds("carol", "carol's long password")); r.Status != 200 {
+		t.Fatalf("login through B: %d %v", r.Status, r.JSON)
+	}
+	args := append(append([]string{"user", "passwd", "--password-stdin", "--data", t.TempDir()}, stores...), "carol")
+	if out, err := runCmd(t, "carol's brand-new password\n", args...); err != nil {
+		t.Fatalf("user passwd: %v\n%s", err, out)
+	}
+	for _, br := range []*browser{onA, onB} {
+		for _, inst := range []*instance{a, b} {
+			if br.loggedIn(inst.url) {
+				t.Errorf("a session made before the password change is logged in on %s", inst.url)
+			}
+		}
+	}
+	look := newBrowser(t)
+	look.do("GET", b.url, "/api/getcsrf", nil)
+	if r := look.do("POST", b.url, "/api/register", creds("c\u0430rol", "another long password")); r.Status != 409 || r.ErrCode() != "username_taken" {
+		t.Errorf("look-alike of carol through B: %d %v, want 409 username_taken", r.Status, r.JSON)
+	}
+}
+
 // TestTwoInstancesShareLoginThrottle: failed logins count in the shared
 // store, so spreading them over the instances buys an attacker nothing.
 func TestTwoInstancesShareLoginThrottle(t *testing.T) {
