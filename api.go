@@ -311,7 +311,9 @@ func (a *Auth) logout(w http.ResponseWriter, r *http.Request, cur *current) erro
 	if err := a.endSession(w, r, cur); err != nil {
 		return err
 	}
-	w.Header().Set("Clear-Site-Data", `"cookies", "storage"`)
+	if len(a.cfg.ClearSiteData) > 0 {
+		w.Header().Set("Clear-Site-Data", clearSiteDataHeader(a.cfg.ClearSiteData))
+	}
 	writeJSON(w, http.StatusOK, map[string]bool{"logout": true})
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/apitest"
+	"github.com/latchkey/latchkey/memstore"
 )
 
 func TestPing(t *testing.T) {
@@ -306,14 +308,19 @@ func TestLogout(t *testing.T) {
 	if r.Status != 200 || r.JSON["logout"] != true {
 		t.Fatalf("logout: %d %s", r.Status, r.Raw)
 	}
-	if got := r.Header.Get("Clear-Site-Data"); got != `"cookies", "storage"` {
-		t.Errorf("Clear-Site-Data = %q", got)
+	// No Clear-Site-Data by default: its "cookies" would log the user out
+	// of every other app on the site.
+	if got, ok := r.Header["Clear-Site-Data"]; ok {
+		t.Errorf("Clear-Site-Data = %q by default, want none", got)
 	}
 	if c := setCookieHeader(r.Header, "latchkey_session"); c == nil || c.MaxAge >= 0 {
 		t.Errorf("session cookie not cleared: %+v", c)
 	}
 	if r.Header.Get("X-CSRFToken") == "" {
-		t.Errorf("logout must give a fresh anonymous CSRF token")
+		t.Errorf("logout must give a token for logging in again")
+	}
+	if c := setCookieHeader(r.Header, "latchkey_csrf"); c != nil && c.MaxAge < 0 {
+		t.Errorf("logout cleared the browser's CSRF cookie")
 	}
 	if b.LoggedIn() {
 		t.Errorf("still logged in after logout")
@@ -487,4 +494,75 @@ func TestAuthVerify(t *testing.T) {
 	if r := b.Get("/api/auth/verify", "X-Original-Method", "POST", "X-CSRFToken", b.Token(), "Sec-Fetch-Site", "cross-site"); r.Status != 403 {
 		t.Errorf("original cross-site POST: %d, want 403", r.Status)
 	}
+}
+
+func TestClearSiteDataOption(t *testing.T) {
+	e := newEnv(t, func(c *latchkey.Config) { c.ClearSiteData = []string{"storage", "cache"} })
+	e.addUser("gus", "gus's long password")
+	b := e.browser()
+	b.MustLogin("gus", "gus's long password")
+	r := b.Post("/api/logout", nil)
+	if got := r.Header.Get("Clear-Site-Data"); got != `"storage", "cache"` {
+		t.Errorf("Clear-Site-Data = %q, want the configured types", got)
+	}
+	for _, bad := range [][]string{{"cookie"}, {`"storage"`}, {""}} {
+		st := memstore.New()
+		if _, err := latchkey.New(latchkey.Config{Secrets: [][]byte{testSecret}, ClearSiteData: bad}, st, st); err == nil {
+			t.Errorf("New accepted Clear-Site-Data %q", bad)
+		}
+	}
+}
+
+// TestTokenOncePerPageLoad: a frontend that reads its token once per page
+// load, as the Flask-WTF tutorial's do, can log out (GET) and log in again
+// without reloading, whether the page was loaded logged out or logged in;
+// and no token read before a login authorises a write of that login.
+func TestTokenOncePerPageLoad(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("hal", "hal's long password")
+	login := func(b *apitest.Client, tok string) apitest.Resp {
+		return b.Do("POST", "/api/login", strings.NewReader(`{"username":"hal","password":"hal's long password"}`),
+			"Content-Type", "application/json", "X-CSRFToken", tok)
+	}
+	t.Run("page loaded logged out", func(t *testing.T) {
+		b := e.browser()
+		tok := b.Get("/api/getcsrf").JSON["csrfToken"].(string)
+		for i := range 3 {
+			if r := login(b, tok); r.Status != 200 {
+				t.Fatalf("login %d with the page's token: %d %s", i+1, r.Status, r.Raw)
+			}
+			// The pre-login token does not authorise the session's writes.
+			if r := b.Do("POST", "/api/logout", nil, "X-CSRFToken", tok); r.Status != 403 || !b.LoggedIn() {
+				t.Fatalf("POST logout with the pre-login token: %d, logged in %v; want 403, still logged in", r.Status, b.LoggedIn())
+			}
+			if r := b.Get("/api/logout"); r.Status != 200 || b.LoggedIn() {
+				t.Fatalf("GET logout: %d %s", r.Status, r.Raw)
+			}
+		}
+	})
+	t.Run("page loaded logged in", func(t *testing.T) {
+		b := e.browser()
+		b.MustLogin("hal", "hal's long password")
+		tok := b.Get("/api/getcsrf").JSON["csrfToken"].(string) // the meta tag of a page loaded now
+		if r := b.Do("POST", "/api/logout", nil, "X-CSRFToken", tok); r.Status != 200 {
+			t.Fatalf("POST logout with the session's token: %d %s", r.Status, r.Raw)
+		}
+		if r := login(b, tok); r.Status != 200 {
+			t.Fatalf("login again with the token the page had: %d %s", r.Status, r.Raw)
+		}
+		// A new session: the old session's token no longer writes.
+		if r := b.Do("POST", "/api/logout", nil, "X-CSRFToken", tok); r.Status != 403 || !b.LoggedIn() {
+			t.Errorf("POST logout with the previous session's token: %d; want 403", r.Status)
+		}
+	})
+	t.Run("another browser's token", func(t *testing.T) {
+		other := e.browser()
+		other.MustLogin("hal", "hal's long password")
+		foreign := other.Get("/api/getcsrf").JSON["csrfToken"].(string)
+		b := e.browser()
+		b.Get("/api/getcsrf")
+		if r := login(b, foreign); r.Status != 403 {
+			t.Errorf("login with another browser's token: %d, want 403", r.Status)
+		}
+	})
 }

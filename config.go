@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,6 +63,15 @@ type Config struct {
 	// CookieDomain sets the cookies' Domain. Default "" (host-only, which
 	// the __Host- prefix of Secure cookies requires).
 	CookieDomain string
+
+	// ClearSiteData are the Clear-Site-Data types a logout response asks the
+	// browser to clear ("cache", "storage", "executionContexts",
+	// "clientHints", "prefetchCache", "prerenderCache", "cookies", "*").
+	// Default none. Browsers apply "cookies" to the whole registrable domain
+	// and its subdomains: every other app on *.example.com (or on
+	// localhost) loses its cookies too, and so does latchkey's anonymous
+	// CSRF cookie, so the page must fetch a new token before logging in.
+	ClearSiteData []string
 
 	// TrustedProxies are the peers whose X-Forwarded-For, -Proto and -Host
 	// headers are believed. Default none: the headers are ignored.
@@ -190,6 +200,19 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// clearSiteDataTypes are the types of the Clear-Site-Data header
+// (W3C Clear Site Data, and the ones Chromium adds).
+var clearSiteDataTypes = []string{"cache", "cookies", "storage", "executionContexts", "clientHints", "prefetchCache", "prerenderCache", "*"}
+
+// clearSiteDataHeader is the header value for types: each quoted.
+func clearSiteDataHeader(types []string) string {
+	q := make([]string, len(types))
+	for i, t := range types {
+		q[i] = `"` + t + `"`
+	}
+	return strings.Join(q, ", ")
+}
+
 // validate checks a Config after defaults are applied.
 func (c *Config) validate() error {
 	var errs []error
@@ -222,6 +245,11 @@ func (c *Config) validate() error {
 	}
 	if c.IdleTimeout < 0 || c.TouchInterval < 0 || c.HashQueueTimeout < 0 || c.LoginRefill < 0 || c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("durations and sizes must not be negative"))
+	}
+	for _, t := range c.ClearSiteData {
+		if !slices.Contains(clearSiteDataTypes, t) {
+			errs = append(errs, fmt.Errorf("Clear-Site-Data type %q: want one of %s", t, strings.Join(clearSiteDataTypes, ", ")))
+		}
 	}
 	if c.MaxSessionsPerUser < 1 && c.MaxSessionsPerUser != -1 {
 		errs = append(errs, errors.New("MaxSessionsPerUser must be at least 1, or -1 for no cap"))

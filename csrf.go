@@ -12,15 +12,24 @@ import (
 
 // CSRF tokens are HMAC(key, kind || binding), where binding is what only
 // this browser holds in an HttpOnly cookie: the session token's hash once
-// logged in, the anonymous cookie's value before. So a token cannot be
-// forged without the key, is useless in another browser, needs no server
-// record, and dies when the session changes. Each issued copy is masked with
-// a fresh one-time pad (pad || pad XOR mac) so responses never repeat it,
-// which defeats BREACH-style compression attacks.
+// logged in, the anonymous cookie's value otherwise. So a token cannot be
+// forged without the key, is useless in another browser and needs no server
+// record. The anonymous cookie lives across logins and logouts, as the
+// Flask session that Flask-WTF binds its tokens to does; the session's
+// binding changes at every login. A token issued while logged in carries
+// both MACs: the session's, which authenticated writes need and which dies
+// with the session, and the browser's, so a page that read its token once
+// can still log in again after logging out. A token issued while logged out
+// carries only the browser's, so it never authorises an authenticated write.
+// Each issued copy is masked with a fresh one-time pad (pad || pad XOR macs)
+// so responses never repeat it, which defeats BREACH-style compression
+// attacks.
 const (
 	macBytes          = sha256.Size
-	csrfTokenBytes    = 2 * macBytes
-	encodedCSRFTokens = 86 // base64url, no padding, of csrfTokenBytes
+	csrfTokenBytes    = 2 * macBytes // one MAC
+	encodedCSRFTokens = 86           // base64url, no padding, of csrfTokenBytes
+	dualTokenBytes    = 4 * macBytes // session MAC, then browser MAC
+	encodedDualTokens = 171
 )
 
 // csrfHeaders are the request headers a token is read from, in order:
@@ -56,34 +65,62 @@ func csrfMAC(key []byte, kind bindingKind, binding []byte) []byte {
 	return m.Sum(nil)
 }
 
-// issue returns a freshly masked token for the binding, signed with the first key.
-func (k csrfKeys) issue(kind bindingKind, binding []byte) string {
-	mac := csrfMAC(k[0], kind, binding)
-	var raw [csrfTokenBytes]byte
-	rand.Read(raw[:macBytes])
-	subtle.XORBytes(raw[macBytes:], raw[:macBytes], mac)
-	return b64.EncodeToString(raw[:])
+// issue returns a freshly masked token for the binding, signed with the
+// first key; with a browser binding too (dual), it carries both MACs.
+func (k csrfKeys) issue(kind bindingKind, binding, browser []byte) string {
+	macs := csrfMAC(k[0], kind, binding)
+	if browser != nil {
+		macs = append(macs, csrfMAC(k[0], bindAnon, browser)...)
+	}
+	raw := make([]byte, 2*len(macs))
+	rand.Read(raw[:len(macs)])
+	subtle.XORBytes(raw[len(macs):], raw[:len(macs)], macs)
+	return b64.EncodeToString(raw)
 }
 
-// parseCSRFToken unmasks a token; ok is false for anything malformed.
-func parseCSRFToken(tok string) (mac []byte, ok bool) {
-	if len(tok) != encodedCSRFTokens {
-		return nil, false
-	}
-	var raw [csrfTokenBytes]byte
-	if n, err := b64.Decode(raw[:], []byte(tok)); err != nil || n != csrfTokenBytes {
-		return nil, false
-	}
-	mac = make([]byte, macBytes)
-	subtle.XORBytes(mac, raw[:macBytes], raw[macBytes:])
-	return mac, true
+// tokenMACs are the MACs of one token: one, or a session's and a browser's.
+type tokenMACs struct {
+	n   int
+	buf [2 * macBytes]byte
 }
 
-// valid reports whether tok was issued for this binding under any key.
+func (m *tokenMACs) first() []byte { return m.buf[:macBytes] }
+func (m *tokenMACs) last() []byte  { return m.buf[(m.n-1)*macBytes : m.n*macBytes] }
+
+// parseCSRFToken unmasks a token into its MACs; ok is false for anything
+// malformed.
+func parseCSRFToken(tok string) (m tokenMACs, ok bool) {
+	var n int
+	switch len(tok) {
+	case encodedCSRFTokens:
+		n = csrfTokenBytes
+	case encodedDualTokens:
+		n = dualTokenBytes
+	default:
+		return m, false
+	}
+	var buf [dualTokenBytes]byte
+	raw := buf[:n]
+	if got, err := b64.Decode(raw, []byte(tok)); err != nil || got != n {
+		return m, false
+	}
+	m.n = n / csrfTokenBytes
+	subtle.XORBytes(m.buf[:n/2], raw[:n/2], raw[n/2:])
+	return m, true
+}
+
+// valid reports whether tok was issued for this binding under any key: a
+// session binding is the first MAC of a token, a browser (anonymous)
+// binding the last, so a token issued while logged out (one browser MAC)
+// never passes for a session.
 func (k csrfKeys) valid(tok string, kind bindingKind, binding []byte) bool {
-	mac, ok := parseCSRFToken(tok)
+	macs, ok := parseCSRFToken(tok)
 	if !ok || binding == nil {
 		return false
+	}
+	mac := macs.first()
+	if kind == bindAnon {
+		mac = macs.last()
 	}
 	for _, key := range k {
 		if hmac.Equal(mac, csrfMAC(key, kind, binding)) {

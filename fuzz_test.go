@@ -110,18 +110,21 @@ func FuzzCookieHeader(f *testing.F) {
 func FuzzCSRFToken(f *testing.F) {
 	keys, _ := newCSRFKeys([][]byte{bytes.Repeat([]byte("k"), 32)})
 	binding := hashToken(newToken())
-	valid := keys.issue(bindSession, binding)
-	f.Add(valid)
-	f.Add(valid[:85])
-	f.Add(strings.Repeat("A", 86))
-	f.Add("")
+	browser := newToken()
+	valid := keys.issue(bindSession, binding, nil)
+	dual := keys.issue(bindSession, binding, browser[:])
+	anon := keys.issue(bindAnon, browser[:], nil)
+	for _, s := range []string{valid, dual, anon, valid[:85], dual[:170], strings.Repeat("A", 86), strings.Repeat("A", 171), ""} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, tok string) {
-		mac, ok := parseCSRFToken(tok)
-		if ok && len(mac) != macBytes {
-			t.Fatalf("mac of %d bytes", len(mac))
+		macs, ok := parseCSRFToken(tok)
+		if ok && macs.n != 1 && macs.n != 2 {
+			t.Fatalf("%d MACs", macs.n)
 		}
 		// Only tokens the key issued for this binding verify; any other
-		// input that verifies is a forgery.
+		// input that verifies is a forgery. A browser (anonymous) binding
+		// never passes for a session: the kinds are in the MACs.
 		if keys.valid(tok, bindSession, binding) {
 			if keys.valid(tok, bindAnon, binding) {
 				t.Fatalf("token valid for both binding kinds")
@@ -129,6 +132,9 @@ func FuzzCSRFToken(f *testing.F) {
 			if !ok {
 				t.Fatalf("valid token %q does not parse", tok)
 			}
+		}
+		if keys.valid(tok, bindSession, browser[:]) {
+			t.Fatalf("token valid as a session binding for the browser cookie")
 		}
 		if keys.valid(tok, bindSession, nil) {
 			t.Fatalf("token valid with no binding")

@@ -62,7 +62,7 @@ func BenchmarkCSRFCheck(b *testing.B) {
 	r, _ := hotRequest(b)
 	r.Method = "POST"
 	r.Header.Set("Sec-Fetch-Site", "same-origin")
-	r.Header.Set("X-CSRFToken", a.keys.issue(bindSession, cur.session.TokenHash))
+	r.Header.Set("X-CSRFToken", a.keys.issue(bindSession, cur.session.TokenHash, nil))
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := a.checkCSRF(r, cur); err != nil {

@@ -425,24 +425,26 @@ func (a *Auth) checkCSRF(r *http.Request, cur *current) error {
 	return &csrfError{"invalid or stale token; get a new one from GET " + a.cfg.APIPrefix + "/getcsrf"}
 }
 
-// issueCSRF gives the browser a token: for its session if it has one, else
-// for its anonymous cookie, created if needed. The token goes in the
-// X-CSRFToken header and the JS-readable XSRF-TOKEN cookie.
+// issueCSRF gives the browser a token: for its session if it has one (and
+// for the browser too, so the same token still logs in again after a
+// logout), else for the browser alone. The browser is its anonymous cookie,
+// created if needed. The token goes in the X-CSRFToken header and the
+// JS-readable XSRF-TOKEN cookie.
 func (a *Auth) issueCSRF(w http.ResponseWriter, cur *current) string {
-	var tok string
 	if cur.csrfClaim != "" {
 		w.Header()["X-CSRFToken"] = []string{cur.csrfClaim}
 		return cur.csrfClaim
 	}
+	if cur.anonID == nil {
+		id := newToken()
+		cur.anonID = id[:]
+		cur.cookies.set(w, anonCookie, encodeToken(id), true, time.Time{})
+	}
+	var tok string
 	if cur.session != nil {
-		tok = a.keys.issue(bindSession, cur.session.TokenHash)
+		tok = a.keys.issue(bindSession, cur.session.TokenHash, cur.anonID)
 	} else {
-		if cur.anonID == nil {
-			id := newToken()
-			cur.anonID = id[:]
-			cur.cookies.set(w, anonCookie, encodeToken(id), true, time.Time{})
-		}
-		tok = a.keys.issue(bindAnon, cur.anonID)
+		tok = a.keys.issue(bindAnon, cur.anonID, nil)
 	}
 	w.Header()["X-CSRFToken"] = []string{tok} // Flask-WTF's exact spelling
 	cur.cookies.set(w, xsrfCookie, tok, false, time.Time{})
@@ -489,16 +491,15 @@ func (a *Auth) startSession(w http.ResponseWriter, r *http.Request, cur *current
 		expires = s.ExpiresAt
 	}
 	cur.cookies.set(w, sessionCookie, encodeToken(tok), true, expires)
-	if cur.anonID != nil {
-		cur.cookies.clear(w, anonCookie, true) // pre-login tokens die with it
-		cur.anonID, cur.anonAlt = nil, nil
-	}
+	// The browser's anonymous cookie stays: tokens bound to it alone never
+	// pass for the session, and it lets the next login after a logout use
+	// the token the page already has.
 	cur.session, cur.user = s, u
 	return a.issueCSRF(w, cur), nil
 }
 
 // endSession deletes the browser's session, clears its cookie and gives it
-// a fresh anonymous CSRF token so it can log in again without a reload.
+// a token for logging in again; the token it had works for that too.
 func (a *Auth) endSession(w http.ResponseWriter, r *http.Request, cur *current) error {
 	if a.tokens != nil {
 		if cur.familyHash != nil {
@@ -517,10 +518,7 @@ func (a *Auth) endSession(w http.ResponseWriter, r *http.Request, cur *current) 
 		cur.cookies.clear(w, sessionCookie, true)
 	}
 	cur.session, cur.user = nil, nil
-	id := newToken()
-	cur.anonID, cur.anonAlt = id[:], nil
-	cur.cookies.set(w, anonCookie, encodeToken(id), true, time.Time{})
-	a.issueCSRF(w, cur)
+	a.issueCSRF(w, cur) // for the browser, whose cookie stays: created if it had none
 	return nil
 }
 

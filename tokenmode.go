@@ -318,10 +318,7 @@ func (a *Auth) startFamily(w http.ResponseWriter, r *http.Request, cur *current,
 	if err := a.createSession(ctx, s); err != nil {
 		return "", fmt.Errorf("create token family: %w", err)
 	}
-	if cur.anonID != nil {
-		cur.cookies.clear(w, anonCookie, true)
-		cur.anonID, cur.anonAlt = nil, nil
-	}
+	// The anonymous cookie stays, as in session mode (see startSession).
 	if err := a.setTokenCookies(w, cur, s, sid, u); err != nil {
 		return "", err
 	}

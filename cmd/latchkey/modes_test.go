@@ -52,6 +52,7 @@ func TestConfigCheckRefusals(t *testing.T) {
 		{"no login burst", []string{"--login-burst", "0"}, "--login-burst 0: want at least 1"},
 		{"negative login refill", []string{"--login-refill", "-1s"}, "--login-refill -1s: want a positive duration"},
 		{"no login refill", []string{"--login-refill", "0"}, "--login-refill 0s: want a positive duration"},
+		{"unknown Clear-Site-Data type", []string{"--clear-site-data", "storage,everything"}, `Clear-Site-Data type "everything"`},
 		{"no sessions per user", []string{"--max-sessions-per-user", "0"}, "--max-sessions-per-user 0: want at least 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

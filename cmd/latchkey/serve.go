@@ -44,6 +44,14 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.cfg.Secure, "cookie-secure", false, "always set Secure (and __Host-) cookies; otherwise only over TLS")
 	fs.StringVar(&o.sameSite, "same-site", "", "cookie SameSite: strict, lax or none (default: strict; lax or none in cross-origin mode, from the origins)")
 	fs.StringVar(&o.protection, "session-protection", "basic", "on User-Agent change: off, basic (mark non-fresh) or strong (log out)")
+	fs.Func("clear-site-data", `Clear-Site-Data types a logout asks the browser to clear, comma-separated, e.g. "storage,cache" (default none). "cookies" clears the cookies of the whole site and its subdomains: every other app on *.example.com or localhost too`, func(s string) error {
+		for _, t := range strings.Split(s, ",") {
+			if t = strings.Trim(strings.TrimSpace(t), `"`); t != "" {
+				o.cfg.ClearSiteData = append(o.cfg.ClearSiteData, t)
+			}
+		}
+		return nil
+	})
 	fs.IntVar(&o.cfg.MaxSessionsPerUser, "max-sessions-per-user", 100, "live sessions one user may have; a login past it ends the oldest (-1: no cap)")
 	fs.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", 2*time.Hour, "session idle timeout")
 	fs.DurationVar(&o.cfg.AbsoluteTimeout, "absolute-timeout", 24*time.Hour, "session absolute lifetime")
