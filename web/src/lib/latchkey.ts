@@ -603,10 +603,11 @@ export function createClient(opts: ClientOptions = {}): Client {
     },
     async logout() {
       await request('/logout', { method: 'POST' });
-      // latchkey answers with Clear-Site-Data: "cookies", which browsers
-      // apply after the response's Set-Cookie, so the rotated token is
-      // bound to cookies that are gone. Fetch a new one when next needed
-      // rather than have the next write refused.
+      // latchkey configured with --clear-site-data cookies answers with
+      // Clear-Site-Data, which browsers apply after the response's
+      // Set-Cookie, so the new token is bound to cookies that are gone.
+      // Fetch a new one when next needed rather than have the next write
+      // refused.
       token = '';
       announce({ type: 'logout' });
     },
