@@ -30,7 +30,7 @@ func (a *Auth) routes() http.Handler {
 	}
 	var h http.Handler = apiHeaders(a.jsonMuxErrors(mux))
 	if a.cors != nil {
-		h = a.cors.Handler(h)
+		h = a.logCORSRefusals(a.cors.Handler(h))
 	}
 	return a.recoverer(a.SecurityHeaders(h))
 }
@@ -398,6 +398,8 @@ func (a *Auth) writeError(w http.ResponseWriter, r *http.Request, err error, fla
 	status, body, known := errorResponse(err)
 	if !known {
 		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		a.logRefusal(r, status, body)
 	}
 	if re, ok := errors.AsType[*retryError](err); ok {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((re.after+time.Second-1)/time.Second))))

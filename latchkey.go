@@ -31,7 +31,8 @@ type Auth struct {
 	hashSem  chan struct{}
 	attempts *attempts
 	cors     *cors.Cors // nil without AllowedOrigins
-	tokens   *tokens    // nil in session mode
+	refusals *refusalLog
+	tokens   *tokens // nil in session mode
 	gateway  http.Handler
 	handler  http.Handler
 }
@@ -60,6 +61,7 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 		cop:      http.NewCrossOriginProtection(),
 		hashSem:  make(chan struct{}, cfg.MaxConcurrentHashes),
 		attempts: newAttempts(cfg, sessions),
+		refusals: newRefusalLog(cfg.Logger, cfg.Now),
 	}
 	if len(cfg.AllowedOrigins) > 0 {
 		// Exact origins only (ParseOrigin refused wildcards and null); the
