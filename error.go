@@ -31,6 +31,9 @@ var (
 	ErrBusy = errors.New("latchkey: busy")
 	// ErrTooManyAttempts: too many failed logins for this username from this client.
 	ErrTooManyAttempts = errors.New("latchkey: too many attempts")
+	// ErrInvalidPath: the gateway refuses a path that a backend could read
+	// as outside the API prefix, such as /api/%2e%2e/admin.
+	ErrInvalidPath = errors.New("latchkey: path not allowed")
 	// ErrStoreUnavailable: a store could not be reached in time.
 	ErrStoreUnavailable = errors.New("latchkey: store unavailable")
 )
@@ -92,6 +95,8 @@ func errorResponse(err error) (status int, body apiError, known bool) {
 		return http.StatusServiceUnavailable, apiError{"store_unavailable", "The server cannot reach its storage. Try again shortly.", ""}, true
 	case errors.Is(err, ErrUpstream):
 		return http.StatusBadGateway, apiError{"upstream_unavailable", "The application server behind latchkey cannot be reached.", ""}, true
+	case errors.Is(err, ErrInvalidPath):
+		return http.StatusBadRequest, apiError{"invalid_path", "This path is not forwarded: a segment is, or decodes to, '.' or '..', or holds an encoded '/', '\\' or NUL.", ""}, true
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, apiError{"not_found", "Not found.", ""}, true
 	case errors.Is(err, errMethodNotAllowed):
