@@ -156,15 +156,51 @@ func TestGatewayClientIdentityHeaders(t *testing.T) {
 		})
 	}
 
-	// verify, nginx's auth_request target, answers with latchkey's values only.
-	r := b.Get("/api/auth/verify", "X_Latchkey_User_Id", "999", "X-Latchkey-Username", "root", "X-Latchkey-Role", "admin")
-	if r.Status != 204 {
-		t.Fatalf("verify: %d %s", r.Status, r.Raw)
+}
+
+// verify, nginx's auth_request target, cannot strip what nginx passes to
+// the backend, so it refuses a request carrying latchkey's headers in any
+// spelling nginx would not replace, and a cross-origin WebSocket handshake.
+func TestVerifyClientHeaders(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addUser("alice", "correct horse battery")
+	b := e.browser()
+	b.MustLogin("alice", "correct horse battery")
+	if r := e.browser().Get("/api/auth/verify", "X-Latchkey-Role", "admin"); r.Status != 401 {
+		t.Errorf("anonymous: %d %s, want 401", r.Status, r.Raw)
 	}
-	for name, v := range cgiView(r.Header) {
-		if strings.HasPrefix(name, "HTTP_X_LATCHKEY_") && !slices.Equal(v, want[name]) {
-			t.Errorf("verify answered %s = %q, want %q", name, v, want[name])
-		}
+	for _, tc := range []struct {
+		name     string
+		header   []string
+		want     int
+		wantCode string
+	}{
+		{"none", nil, 204, ""},
+		{"canonical identity, which nginx replaces", []string{"X-Latchkey-User-Id", "999", "x-latchkey-username", "root"}, 204, ""},
+		{"forwarding headers, which nginx replaces", []string{"X-Forwarded-For", "6.6.6.6", "Forwarded", "for=6.6.6.6"}, 204, ""},
+		{"underscores", []string{"X_Latchkey_User_Id", "999"}, 403, "reserved_header"},
+		{"mixed separators", []string{"X-Latchkey_Username", "root"}, 403, "reserved_header"},
+		{"another latchkey name", []string{"X-Latchkey-Role", "admin"}, 403, "reserved_header"},
+		{"latchkey's error header", []string{"X-Latchkey-Error", "none"}, 403, "reserved_header"},
+		{"forwarding header with underscores", []string{"X_Forwarded_For", "6.6.6.6"}, 403, "reserved_header"},
+		{"same-origin WebSocket", []string{"Upgrade", "websocket", "Origin", e.srv.URL}, 204, ""},
+		{"cross-origin WebSocket", []string{"Upgrade", "websocket", "Origin", "https://evil.example"}, 403, "csrf_failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := b.Get("/api/auth/verify", tc.header...)
+			if r.Status != tc.want || r.ErrCode() != tc.wantCode {
+				t.Fatalf("verify: %d %s, want %d %s", r.Status, r.Raw, tc.want, tc.wantCode)
+			}
+			if tc.want != 204 {
+				if got := r.Header.Get(latchkey.HeaderError); got != tc.wantCode {
+					t.Errorf("%s = %q, want %q (nginx drops the body)", latchkey.HeaderError, got, tc.wantCode)
+				}
+				return
+			}
+			if r.Header.Get(latchkey.HeaderUserID) != fmt.Sprint(alice.ID) || r.Header.Get(latchkey.HeaderUsername) != "alice" {
+				t.Errorf("verify answered %v", r.Header)
+			}
+		})
 	}
 }
 
