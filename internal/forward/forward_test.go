@@ -188,3 +188,10 @@ func stripParams(p string) string {
 	}
 	return strings.Join(segs, "/")
 }
+
+// Owned runs on every header of every request verify answers.
+func TestOwnedDoesNotAllocate(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { forward.Owned("X_Latchkey_User_Id"); forward.Owned("Accept-Encoding") }); n != 0 {
+		t.Errorf("Owned allocates %v times", n)
+	}
+}
