@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/forward"
 	"github.com/latchkey/latchkey/password"
 )
 
@@ -331,15 +333,29 @@ func (a *Auth) logoutGET(w http.ResponseWriter, r *http.Request, cur *current) e
 // verify answers nginx auth_request subrequests: 204 with the user's
 // identity in headers for a valid session, 401 otherwise. nginx sends the
 // original request's headers; when it also sends X-Original-Method and that
-// method changes state, the CSRF check runs as it would on the original.
+// method changes state, the CSRF check runs as it would on the original,
+// and when it passes Upgrade, the WebSocket Origin check. A request
+// carrying headers that nginx would pass to the backend in latchkey's name
+// (reservedHeader) is refused with 403.
 func (a *Auth) verify(w http.ResponseWriter, r *http.Request, cur *current) error {
-	if cur.user == nil {
-		// nginx answers the client itself and drops this body; the header
-		// lets it still say token_expired, which makes clients refresh.
-		err := cur.unauthenticated()
+	// nginx answers the client itself and drops the body of a refusal; the
+	// header lets it still say which, e.g. token_expired, which makes
+	// clients refresh.
+	refuse := func(err error) error {
 		_, body, _ := errorResponse(err)
 		w.Header().Set(HeaderError, body.Code)
 		return err
+	}
+	if cur.user == nil {
+		return refuse(cur.unauthenticated())
+	}
+	if name, ok := reservedHeader(r.Header); ok {
+		return refuse(fmt.Errorf("%w: %s", ErrReservedHeader, name))
+	}
+	if cur.apiToken == nil && forward.IsUpgrade(r) {
+		if err := a.checkUpgrade(r); err != nil {
+			return refuse(err)
+		}
 	}
 	if m := r.Header.Get("X-Original-Method"); m != "" && unsafeMethod(m) {
 		orig := r.Clone(r.Context())
@@ -361,6 +377,25 @@ const (
 	// that answer the client themselves (nginx auth_request).
 	HeaderError = "X-Latchkey-Error"
 )
+
+// replacedByProxy are the headers that a proxy asking verify must set, or
+// clear, on the request it passes on, replacing the client's, as
+// deploy/nginx/auth-request.conf does. The proxy can only be relied on to
+// replace these exact names (nginx drops names with '_'); verify refuses a
+// request carrying any other header that forward.Owned names, since the
+// proxy would pass it to the backend.
+var replacedByProxy = []string{HeaderUserID, HeaderUsername, "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"}
+
+// reservedHeader returns the name of a header in h that the client may not
+// send through a proxy asking verify.
+func reservedHeader(h http.Header) (string, bool) {
+	for name := range h {
+		if forward.Owned(name) && !slices.Contains(replacedByProxy, name) {
+			return name, true
+		}
+	}
+	return "", false
+}
 
 func setIdentityHeaders(h http.Header, u *User) {
 	h.Set(HeaderUserID, strconv.FormatInt(u.ID, 10))

@@ -11,19 +11,25 @@ import (
 // bearerToken returns the credentials of an "Authorization: Bearer …"
 // header; ok is false when there is no such header (another scheme, such
 // as the Basic auth of a staging proxy, is not ours and is ignored).
-// Several Authorization headers are ambiguous and read as a bad token.
+// Several Authorization headers, one of them Bearer, are ambiguous and read
+// as a bad token.
 func bearerToken(r *http.Request) (tok string, ok bool) {
 	vals := r.Header.Values("Authorization")
 	if len(vals) == 0 {
 		return "", false
 	}
-	scheme, rest, _ := strings.Cut(vals[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
+	bearer := false
+	for _, v := range vals {
+		scheme, _, _ := strings.Cut(v, " ")
+		bearer = bearer || strings.EqualFold(scheme, "Bearer")
+	}
+	if !bearer {
 		return "", false
 	}
 	if len(vals) > 1 {
-		return "", true
+		return "", true // in any order: a token must not ride beside a cookie
 	}
+	_, rest, _ := strings.Cut(vals[0], " ")
 	return strings.TrimLeft(rest, " "), true
 }
 

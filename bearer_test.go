@@ -1,11 +1,7 @@
 package latchkey_test
 
 import (
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -124,37 +120,17 @@ func flip(c byte) string {
 
 // The gateway passes the user's identity to the backend, never the token.
 func TestBearerTokenThroughGateway(t *testing.T) {
-	u, seen := recordingUpstream(t)
-	e := newEnv(t, func(c *latchkey.Config) { c.Upstream = u })
+	up := recordingUpstream(t)
+	e := newEnv(t, func(c *latchkey.Config) { c.Upstream = up.url })
 	e.addUser("alice", "correct horse battery")
 	plain, _ := e.newToken("ci", 0)
 	if r := e.raw("POST", "/api/orders", nil, "Authorization", "Bearer "+plain); r.Status != 200 {
 		t.Fatalf("gateway with a bearer token: %d %s", r.Status, r.Raw)
 	}
-	if seen := seen(); seen.Get("Authorization") != "" || seen.Get(latchkey.HeaderUsername) != "alice" {
+	if seen := up.last().Header; seen.Get("Authorization") != "" || seen.Get(latchkey.HeaderUsername) != "alice" {
 		t.Errorf("backend saw Authorization %q, user %q; want none and alice", seen.Get("Authorization"), seen.Get(latchkey.HeaderUsername))
 	}
 	if r := e.raw("POST", "/api/orders", nil, "Authorization", "Bearer lk_x"); r.Status != 401 {
 		t.Errorf("gateway with a bad bearer: %d", r.Status)
 	}
-}
-
-// recordingUpstream is a backend for the gateway that answers "ok" and
-// remembers the headers of the last request it got.
-func recordingUpstream(t *testing.T) (*url.URL, func() http.Header) {
-	t.Helper()
-	var mu sync.Mutex
-	var last http.Header
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		last = r.Header.Clone()
-		mu.Unlock()
-		w.Write([]byte("ok"))
-	}))
-	t.Cleanup(srv.Close)
-	u, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u, func() http.Header { mu.Lock(); defer mu.Unlock(); return last }
 }

@@ -31,6 +31,13 @@ var (
 	ErrBusy = errors.New("latchkey: busy")
 	// ErrTooManyAttempts: too many failed logins for this username from this client.
 	ErrTooManyAttempts = errors.New("latchkey: too many attempts")
+	// ErrInvalidPath: the gateway refuses a path that a backend could read
+	// as outside the API prefix, such as /api/%2e%2e/admin.
+	ErrInvalidPath = errors.New("latchkey: path not allowed")
+	// ErrReservedHeader: the request carries a header that only latchkey
+	// and the proxy in front of it may set, such as X-Latchkey-Role or
+	// X_Latchkey_User_Id; verify refuses it, since nginx would pass it on.
+	ErrReservedHeader = errors.New("latchkey: reserved header")
 	// ErrStoreUnavailable: a store could not be reached in time.
 	ErrStoreUnavailable = errors.New("latchkey: store unavailable")
 )
@@ -92,6 +99,10 @@ func errorResponse(err error) (status int, body apiError, known bool) {
 		return http.StatusServiceUnavailable, apiError{"store_unavailable", "The server cannot reach its storage. Try again shortly.", ""}, true
 	case errors.Is(err, ErrUpstream):
 		return http.StatusBadGateway, apiError{"upstream_unavailable", "The application server behind latchkey cannot be reached.", ""}, true
+	case errors.Is(err, ErrInvalidPath):
+		return http.StatusBadRequest, apiError{"invalid_path", "This path is not forwarded: a segment is, or decodes to, '.' or '..', or holds an encoded '/', '\\' or NUL.", ""}, true
+	case errors.Is(err, ErrReservedHeader):
+		return http.StatusForbidden, apiError{"reserved_header", "The request carries an X-Latchkey-* header, or an X-Forwarded-* one spelled with '_'; only latchkey and its proxy may set those.", ""}, true
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, apiError{"not_found", "Not found.", ""}, true
 	case errors.Is(err, errMethodNotAllowed):

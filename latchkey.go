@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/cors"
 
+	"github.com/latchkey/latchkey/internal/forward"
 	"github.com/latchkey/latchkey/password"
 )
 
@@ -136,13 +137,15 @@ func SessionFromContext(ctx context.Context) (*Session, bool) {
 
 // Require lets only logged-in requests through to next, answering others
 // with 401 JSON; requests that can change state also need a valid CSRF token
-// and must not come from another origin. The user is in the context.
+// and must not come from another origin, nor may WebSocket handshakes
+// (403). The user is in the context.
 func (a *Auth) Require(next http.Handler) http.Handler {
 	return a.guard(next, true)
 }
 
 // Optional loads the session, if any, into the context and enforces CSRF on
-// state-changing requests that carry one; anonymous requests pass through.
+// state-changing requests that carry one, and the Origin check on WebSocket
+// handshakes; anonymous requests pass through.
 func (a *Auth) Optional(next http.Handler) http.Handler {
 	return a.guard(next, false)
 }
@@ -150,6 +153,9 @@ func (a *Auth) Optional(next http.Handler) http.Handler {
 func (a *Auth) guard(next http.Handler, required bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cur, err := a.identify(w, r)
+		if err == nil && cur.apiToken == nil && forward.IsUpgrade(r) {
+			err = a.checkUpgrade(r)
+		}
 		if err == nil && required && cur.user == nil {
 			err = cur.unauthenticated()
 		}

@@ -462,13 +462,13 @@ func TestJWTNoGrace(t *testing.T) {
 // The gateway takes the access token like Require: the backend gets the
 // identity, never the token cookies, and an expired token says so.
 func TestJWTGateway(t *testing.T) {
-	u, seen := recordingUpstream(t)
-	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.Upstream = u })
+	up := recordingUpstream(t)
+	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.Upstream = up.url })
 	_, _, csrf := tokens(t, b)
 	if r := b.Do("POST", "/api/orders", nil, "X-CSRF-TOKEN", csrf); r.Status != 200 || r.Raw != "ok" {
 		t.Fatalf("gateway with an access token: %d %s", r.Status, r.Raw)
 	}
-	if seen := seen(); seen.Get(latchkey.HeaderUsername) != "alice" || strings.Contains(seen.Get("Cookie"), "token_cookie") {
+	if seen := up.last().Header; seen.Get(latchkey.HeaderUsername) != "alice" || strings.Contains(seen.Get("Cookie"), "token_cookie") {
 		t.Errorf("backend saw user %q, Cookie %q; want alice and no token cookies", seen.Get(latchkey.HeaderUsername), seen.Get("Cookie"))
 	}
 	if r := b.Do("POST", "/api/orders", nil); r.Status != 403 {

@@ -1,6 +1,7 @@
 package spa_test
 
 import (
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,11 +13,13 @@ import (
 )
 
 // FuzzHandlerPath feeds request paths, which are untrusted, to the file
-// lookup: whatever the path, no dot-file is served, nothing panics, and the
-// answer is a file, index.html or a 404.
+// lookup: whatever the path, no dot-file is served, not even through a
+// symbolic link, nothing panics, and the answer is a file, index.html or a
+// 404.
 func FuzzHandlerPath(f *testing.F) {
 	for _, s := range []string{"/", "/user", "/assets/index-4f3a9c1b.js", "/.env", "/a/../.env", "/.well-known/x",
-		"/..%2f.env", `/..\.env`, "/assets/./../.git/config", "//.env", "/\x00", "/a.b/c"} {
+		"/..%2f.env", `/..\.env`, "/assets/./../.git/config", "//.env", "/\x00", "/a.b/c",
+		"/env.txt", "/git/config", "/assets/up.js", "/chain.txt", "/good.js"} {
 		f.Add(s, "text/html")
 		f.Add(s, "*/*")
 	}
@@ -27,6 +30,12 @@ func FuzzHandlerPath(f *testing.F) {
 		".git/config":              {Data: []byte("SECRET")},
 		"assets/.hidden":           {Data: []byte("SECRET")},
 		".well-known/x":            {Data: []byte("WELLKNOWN")},
+		// Links may not lead where a URL may not.
+		"env.txt":      {Mode: fs.ModeSymlink, Data: []byte(".env")},
+		"git":          {Mode: fs.ModeSymlink, Data: []byte(".git")},
+		"assets/up.js": {Mode: fs.ModeSymlink, Data: []byte("../.env")},
+		"chain.txt":    {Mode: fs.ModeSymlink, Data: []byte("assets/up.js")},
+		"good.js":      {Mode: fs.ModeSymlink, Data: []byte("assets/index-4f3a9c1b.js")},
 	}
 	h := spa.Handler(files, spa.Options{CSRFToken: func(http.ResponseWriter, *http.Request) (string, error) { return "T", nil }})
 	f.Fuzz(func(t *testing.T, p, accept string) {

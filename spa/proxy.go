@@ -12,15 +12,24 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/forward"
 )
 
 // ProxyOptions configures Proxy. The zero value is ready to use.
 type ProxyOptions struct {
 	// TrustForwarded reports whether the request came through a trusted
 	// proxy whose X-Forwarded-For, -Host and -Proto headers are to be kept
-	// (the client address is then appended to X-Forwarded-For). Default:
+	// (the client address is then appended to X-Forwarded-For) and whose
+	// X-Forwarded-Host and -Proto the WebSocket Origin check uses. Default:
 	// trust nobody, so the upstream sees only what this hop observed.
 	TrustForwarded func(*http.Request) bool
+
+	// AllowedOrigins are origins, besides the proxy's own, whose pages may
+	// open WebSockets through it, exactly as browsers send them
+	// (scheme://host[:port], lower case, no default port; see
+	// latchkey.ParseOrigin). Default none.
+	AllowedOrigins []string
 
 	// StripCookies names cookies that are removed from requests before they
 	// reach the upstream, such as latchkey's session cookie: a frontend
@@ -35,10 +44,6 @@ type ProxyOptions struct {
 	Logger *slog.Logger
 }
 
-// Identity headers that latchkey sends to backends it vouches for; the
-// frontend is not one, so a client cannot smuggle them through it either.
-var identityHeaders = []string{"X-Latchkey-User-Id", "X-Latchkey-Username"}
-
 // Proxy returns a reverse proxy to upstream, for the SPA paths of proxy mode
 // (--spa-upstream): a Vite dev server, whose hot reload runs over a
 // websocket that the proxy carries, or any static server. upstream needs an
@@ -47,10 +52,14 @@ var identityHeaders = []string{"X-Latchkey-User-Id", "X-Latchkey-Username"}
 //
 // The upstream receives the request with Host set to its own host (a dev
 // server checks it), X-Forwarded-For/-Host/-Proto describing the client
-// (see ProxyOptions.TrustForwarded), and no X-Latchkey-* identity headers.
-// If it cannot be reached, the client gets a 502: a short HTML page for a
-// browser navigation, JSON otherwise; the cause goes to the log only. The
-// handler is safe for concurrent use.
+// (see ProxyOptions.TrustForwarded), and none of the headers latchkey sets
+// for backends (X-Latchkey-*, in any case and with '_' for '-'), since the
+// frontend is not a backend latchkey vouches for. A WebSocket handshake
+// (any Upgrade) from a page of another origin than the proxy's own or
+// ProxyOptions.AllowedOrigins gets a 403: it would carry the user's
+// cookies. If the upstream cannot be reached, the client gets a 502: a
+// short HTML page for a browser navigation, JSON otherwise; the cause goes
+// to the log only. The handler is safe for concurrent use.
 func Proxy(upstream *url.URL, opts ProxyOptions) (http.Handler, error) {
 	if upstream == nil || (upstream.Scheme != "http" && upstream.Scheme != "https") || upstream.Host == "" {
 		return nil, fmt.Errorf("spa: upstream %q: want an http:// or https:// URL with a host", upstream.Redacted())
@@ -74,28 +83,7 @@ func Proxy(upstream *url.URL, opts ProxyOptions) (http.Handler, error) {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(&target)
-			if opts.TrustForwarded != nil && opts.TrustForwarded(pr.In) {
-				// ReverseProxy removed them from Out; put back what a
-				// trusted proxy said, for SetXForwarded to extend.
-				for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
-					if v := pr.In.Header.Values(h); len(v) > 0 {
-						pr.Out.Header[h] = v
-					}
-				}
-				host, proto := pr.Out.Header.Get("X-Forwarded-Host"), pr.Out.Header.Get("X-Forwarded-Proto")
-				pr.SetXForwarded()
-				if host != "" {
-					pr.Out.Header.Set("X-Forwarded-Host", host)
-				}
-				if proto != "" {
-					pr.Out.Header.Set("X-Forwarded-Proto", proto)
-				}
-			} else {
-				pr.SetXForwarded()
-			}
-			for _, h := range identityHeaders {
-				pr.Out.Header.Del(h)
-			}
+			forward.Prepare(pr, opts.TrustForwarded != nil && opts.TrustForwarded(pr.In))
 			if len(strip) > 0 {
 				stripCookies(pr.Out, strip)
 			}
@@ -104,7 +92,30 @@ func Proxy(upstream *url.URL, opts ProxyOptions) (http.Handler, error) {
 		ErrorLog:     slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 		ErrorHandler: proxyError(opts.Logger, upstream.Redacted()),
 	}
-	return rp, nil
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if forward.IsUpgrade(r) {
+			host, secure := r.Host, r.TLS != nil
+			if opts.TrustForwarded != nil && opts.TrustForwarded(r) {
+				if h := firstValue(r.Header.Get("X-Forwarded-Host")); h != "" {
+					host = h
+				}
+				if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p != "" {
+					secure = strings.EqualFold(p, "https")
+				}
+			}
+			if err := forward.CheckOrigin(r, host, secure, opts.AllowedOrigins); err != nil {
+				writeError(w, http.StatusForbidden, "csrf_failed", "CSRF check failed: "+err.Error()+".")
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}), nil
+}
+
+// firstValue is the first of a header's comma-separated values.
+func firstValue(v string) string {
+	v, _, _ = strings.Cut(v, ",")
+	return strings.TrimSpace(v)
 }
 
 // stripCookies removes the named cookies from r's Cookie header.

@@ -214,3 +214,97 @@ func TestProxyRejectsBadUpstream(t *testing.T) {
 		t.Error("Proxy(nil) succeeded")
 	}
 }
+
+// Identity and forwarding headers are latchkey's to set, in any spelling a
+// frontend server may read them as; the client's never pass.
+func TestProxyOwnHeaders(t *testing.T) {
+	var got http.Header
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
+	t.Cleanup(up.Close)
+	px := proxyTo(t, up.URL, spa.ProxyOptions{})
+	for _, tc := range []struct {
+		name   string
+		header []string
+	}{
+		{"canonical", []string{"X-Latchkey-User-Id", "1", "X-Latchkey-Username", "admin"}},
+		{"underscores", []string{"X_Latchkey_User_Id", "1", "X_LATCHKEY_USERNAME", "admin"}},
+		{"repeated, mixed", []string{"x-latchkey-user-id", "1", "X_latchkey-User_ID", "2", "X-Latchkey-Role", "root"}},
+		{"forwarding, underscores", []string{"X_Forwarded_For", "6.6.6.6", "X_FORWARDED_HOST", "evil.example", "x_forwarded_proto", "https"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", px.URL+"/", nil)
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				req.Header.Add(tc.header[i], tc.header[i+1])
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			for name, v := range got {
+				cgi := strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+				switch {
+				case strings.HasPrefix(cgi, "X_LATCHKEY_"):
+					t.Errorf("upstream saw %s: %q", name, v)
+				case strings.HasPrefix(cgi, "X_FORWARDED_") && (len(v) != 1 || strings.Contains(v[0], "6.6.6.6") || v[0] == "evil.example" || v[0] == "https"):
+					t.Errorf("upstream saw %s: %q", name, v)
+				}
+			}
+		})
+	}
+}
+
+// A page of another origin cannot open a WebSocket through the proxy: the
+// handshake carries the user's cookies.
+func TestProxyWebsocketOrigin(t *testing.T) {
+	up := devServer(t)
+	plain := proxyTo(t, up.URL, spa.ProxyOptions{})
+	allowed := proxyTo(t, up.URL, spa.ProxyOptions{AllowedOrigins: []string{"http://localhost:5173"}})
+	trusted := proxyTo(t, up.URL, spa.ProxyOptions{TrustForwarded: func(*http.Request) bool { return true }})
+	for _, tc := range []struct {
+		name   string
+		px     *httptest.Server
+		header []string
+		ok     bool
+	}{
+		{"same origin", plain, []string{"Origin", plain.URL}, true},
+		{"no Origin", plain, nil, true},
+		{"cross-site", plain, []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, false},
+		{"cross-site, no Fetch Metadata", plain, []string{"Origin", "https://evil.example"}, false},
+		{"null", plain, []string{"Origin", "null"}, false},
+		{"allowed origin", allowed, []string{"Origin", "http://localhost:5173"}, true},
+		{"not allowed", allowed, []string{"Origin", "http://localhost:5174"}, false},
+		{"forwarded host, trusted", trusted, []string{"Origin", "https://app.example.com", "X-Forwarded-Host", "app.example.com", "X-Forwarded-Proto", "https"}, true},
+		{"forwarded host, Origin of the hop", trusted, []string{"Origin", trusted.URL, "X-Forwarded-Host", "app.example.com"}, false},
+		{"forwarded host, untrusted", plain, []string{"Origin", "https://app.example.com", "X-Forwarded-Host", "app.example.com"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				h.Add(tc.header[i], tc.header[i+1])
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(tc.px.URL, "http")+"/ws", &websocket.DialOptions{HTTPHeader: h})
+			if err == nil {
+				defer c.CloseNow()
+			}
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("handshake: %v", err)
+				}
+				if _, msg, err := c.Read(ctx); err != nil || string(msg) != `{"type":"connected"}` {
+					t.Errorf("first message = %q, %v", msg, err)
+				}
+				return
+			}
+			var body []byte
+			if res != nil && res.Body != nil {
+				body, _ = io.ReadAll(res.Body)
+			}
+			if err == nil || res == nil || res.StatusCode != http.StatusForbidden || !strings.Contains(string(body), `"csrf_failed"`) {
+				t.Errorf("handshake: %v %s, want 403 csrf_failed", err, body)
+			}
+		})
+	}
+}

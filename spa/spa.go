@@ -103,7 +103,10 @@ func HashedAsset(name string) bool {
 //
 //   - A path naming a file serves that file. Dot-files (any path segment
 //     starting with ".", except .well-known) are never served, nor are
-//     directories listed.
+//     directories listed. The same holds for where symbolic links lead,
+//     when files can read them (fs.ReadLinkFS, as os.DirFS and os.Root's
+//     FS can): a link to a dot-file, into a dot-directory or out of files
+//     is not followed.
 //   - Any other path that has no file extension, or that a browser
 //     navigates to (Accept: text/html) outside assets/, gets index.html
 //     with status 200, so client-side routes such as /user survive a
@@ -203,17 +206,70 @@ func fileName(urlPath string) (string, bool) {
 	if name == "" {
 		return "index.html", true
 	}
+	return name, servable(name)
+}
+
+// servable reports whether a clean name in the FS may be served: no
+// segment is a dot-file or dot-directory (except .well-known).
+func servable(name string) bool {
 	for seg := range strings.SplitSeq(name, "/") {
 		if strings.HasPrefix(seg, ".") && seg != ".well-known" {
-			return "", false
+			return false
 		}
 	}
-	if !fs.ValidPath(name) || strings.ContainsAny(name, `\:`) {
-		// Backslashes and colons mean something to os.DirFS on Windows;
-		// no SPA build has them in its file names.
-		return "", false
+	// Backslashes and colons mean something to os.DirFS on Windows; no SPA
+	// build has them in its file names.
+	return fs.ValidPath(name) && !strings.ContainsAny(name, `\:`)
+}
+
+// maxLinks bounds the symbolic links followed for one name, as the
+// kernel's MAXSYMLINKS does, so a loop ends.
+const maxLinks = 40
+
+// resolve follows the symbolic links along name, which servable accepted,
+// and returns the link-free name of what they lead to. It reports false
+// when a link leads to a name servable refuses, so a link cannot expose a
+// dot-file that the URL could not name; or out of the FS (an absolute
+// target, or one climbing above the root), which os.DirFS would follow; or
+// round in a loop. An FS without links (no fs.ReadLinkFS, as embed.FS)
+// returns name as it is.
+func resolve(files fs.FS, name string) (string, bool) {
+	links, ok := files.(fs.ReadLinkFS)
+	if !ok {
+		return name, true
 	}
-	return name, true
+	done, todo := "", strings.Split(name, "/")
+	for n := 0; len(todo) > 0; {
+		cur := path.Join(done, todo[0])
+		todo = todo[1:]
+		fi, err := links.Lstat(cur)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			done = cur // not a link; if missing, Open will say so
+			continue
+		}
+		if n++; n > maxLinks {
+			return "", false
+		}
+		target, err := links.ReadLink(cur)
+		if err != nil || path.IsAbs(target) {
+			return "", false
+		}
+		next := path.Join(path.Dir(cur), target)
+		if next == ".." || strings.HasPrefix(next, "../") || !servable(next) {
+			return "", false
+		}
+		done, todo = "", append(strings.Split(next, "/"), todo...)
+	}
+	return done, true
+}
+
+// open opens name after resolving its symbolic links (see resolve).
+func (h *handler) open(name string) (fs.File, error) {
+	resolved, ok := resolve(h.files, name)
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	return h.files.Open(resolved)
 }
 
 // isClientRoute reports whether a path with no file behind it is a route
@@ -240,7 +296,7 @@ func acceptsHTML(accept string) bool {
 // serveFile serves the regular file name and reports true, or reports false
 // without writing anything if there is no such regular file.
 func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, name string) bool {
-	f, err := h.files.Open(name)
+	f, err := h.open(name)
 	if err != nil {
 		return false
 	}
@@ -307,7 +363,7 @@ func (h *handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Read per response, not once: with --spa-dir the build may change.
-	page, err := fs.ReadFile(h.files, "index.html")
+	page, err := h.readIndex()
 	if err != nil {
 		writeError(w, http.StatusNotFound, "not_found", "This app has no index.html.")
 		return
@@ -326,6 +382,16 @@ func (h *handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodHead {
 		w.Write(page)
 	}
+}
+
+// readIndex reads index.html, through open like any file.
+func (h *handler) readIndex() ([]byte, error) {
+	f, err := h.open("index.html")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // emptyMeta is the placeholder an index.html may carry for the token.

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -409,5 +411,79 @@ func TestEmbeddedSPA(t *testing.T) {
 	if r := serve(t, h, "GET", "/"+src[1]); r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/javascript") ||
 		r.header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
 		t.Errorf("GET /%s = %d %q, Cache-Control %q", src[1], r.status, r.header.Get("Content-Type"), r.header.Get("Cache-Control"))
+	}
+}
+
+// A symbolic link cannot serve what its own name could not: a dot-file, a
+// file in a dot-directory, or a file out of the directory. Links within
+// the build to ordinary files work.
+func TestSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(name, data string) {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		must(os.MkdirAll(filepath.Dir(p), 0o755))
+		must(os.WriteFile(p, []byte(data), 0o644))
+	}
+	link := func(name, target string) {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		must(os.MkdirAll(filepath.Dir(p), 0o755))
+		must(os.Symlink(filepath.FromSlash(target), p))
+	}
+	write("index.html", indexHTML)
+	write("assets/real-1a2b3c4d.js", "REAL")
+	write(".env", "SECRET=1")
+	write(".git/config", "SECRET=2")
+	write("assets/.hidden/x.js", "SECRET=3")
+	must(os.WriteFile(filepath.Join(outside, "x.txt"), []byte("SECRET=4"), 0o644))
+	link("env.txt", ".env")
+	link("assets/env.js", "../.env")
+	link("git", ".git")
+	link("hidden", "assets/.hidden")
+	link("abs.txt", filepath.ToSlash(filepath.Join(dir, ".env")))
+	link("out.txt", filepath.ToSlash(filepath.Join(outside, "x.txt")))
+	link("up.txt", "../"+filepath.Base(outside)+"/x.txt")
+	link("chain1.txt", "chain2.txt")
+	link("chain2.txt", "assets/chain3.txt")
+	link("assets/chain3.txt", "../.env")
+	link("loop1.txt", "loop2.txt")
+	link("loop2.txt", "loop1.txt")
+	link("good.js", "assets/real-1a2b3c4d.js")
+	link("built", "assets")
+	link("via-dot.js", ".git/../assets/real-1a2b3c4d.js")
+
+	root, err := os.OpenRoot(dir)
+	must(err)
+	t.Cleanup(func() { root.Close() })
+	for _, fsys := range []struct {
+		name  string
+		files fs.FS
+	}{
+		{"os.Root", root.FS()},
+		{"os.DirFS", os.DirFS(dir)},
+	} {
+		t.Run(fsys.name, func(t *testing.T) {
+			h := spa.Handler(fsys.files, spa.Options{})
+			for _, p := range []string{"/env.txt", "/assets/env.js", "/git/config", "/hidden/x.js", "/abs.txt", "/out.txt", "/up.txt", "/chain1.txt", "/loop1.txt"} {
+				// Without an extension, a path is a client route: index.html.
+				if r := serve(t, h, "GET", p, "Accept", scriptLoad); (r.status != 404 && path.Ext(p) != "") || strings.Contains(r.body, "SECRET") {
+					t.Errorf("GET %s = %d %q, want 404", p, r.status, r.body)
+				}
+				if r := serve(t, h, "GET", p, "Accept", browserNav); strings.Contains(r.body, "SECRET") {
+					t.Errorf("GET %s as a navigation = %d %q", p, r.status, r.body)
+				}
+			}
+			for _, p := range []string{"/good.js", "/built/real-1a2b3c4d.js", "/assets/real-1a2b3c4d.js"} {
+				if r := serve(t, h, "GET", p, "Accept", scriptLoad); r.status != 200 || r.body != "REAL" {
+					t.Errorf("GET %s = %d %q, want the file", p, r.status, r.body)
+				}
+			}
+		})
 	}
 }

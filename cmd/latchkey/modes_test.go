@@ -297,6 +297,14 @@ func TestServeSPAUpstream(t *testing.T) {
 	if err != nil || string(msg) != "echo hmr" {
 		t.Errorf("websocket echo: %q %v", msg, err)
 	}
+	// Another site's page cannot open one with the user's cookies.
+	evil := &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"https://evil.example"}}}
+	if conn, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.url, "http")+"/", evil); err == nil || res == nil || res.StatusCode != http.StatusForbidden {
+		if err == nil {
+			conn.CloseNow()
+		}
+		t.Errorf("cross-origin websocket through latchkey: %v, want 403", err)
+	}
 	if r := c.Get("/api/data"); r.Status != 200 || r.JSON["username"] != "test" {
 		t.Errorf("API alongside the proxy: %d %v", r.Status, r.JSON)
 	}

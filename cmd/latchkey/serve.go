@@ -269,7 +269,12 @@ func (s *serveSetup) frontend(auth *latchkey.Auth, log *slog.Logger) (http.Handl
 		return spa.Handler(files, spa.Options{CSRFToken: auth.CSRFToken, CSP: s.d.csp, Logger: log}), nil
 	case s.d.spaUpstream != "":
 		u, _ := url.Parse(s.d.spaUpstream) // checked by deployment.apply
-		return spa.Proxy(u, spa.ProxyOptions{TrustForwarded: auth.FromTrustedProxy, StripCookies: latchkey.OwnCookieNames(), Logger: log})
+		return spa.Proxy(u, spa.ProxyOptions{
+			TrustForwarded: auth.FromTrustedProxy,
+			AllowedOrigins: auth.Config().AllowedOrigins,
+			StripCookies:   latchkey.OwnCookieNames(),
+			Logger:         log,
+		})
 	}
 	return nil, nil
 }

@@ -9,13 +9,17 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/apitest"
@@ -242,6 +246,9 @@ type backendSaw struct {
 	Method, Path, Body string
 	UserID, Username   []string
 	Authorization      []string
+	// Owned is every header a CGI-style backend reads as latchkey's
+	// (HTTP_X_LATCHKEY_*, HTTP_X_FORWARDED_*, HTTP_FORWARDED), by its CGI name.
+	Owned map[string][]string
 }
 
 func startBackend(t *testing.T) *backend {
@@ -251,12 +258,22 @@ func startBackend(t *testing.T) *backend {
 		be.mu.Lock()
 		be.hits++
 		be.mu.Unlock()
+		if r.Header.Get("Upgrade") != "" {
+			// A backend that trusts nginx and latchkey to have checked Origin.
+			c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+			if err != nil {
+				return
+			}
+			defer c.CloseNow()
+			c.Write(r.Context(), websocket.MessageText, []byte("hello "+r.Header.Get("X-Latchkey-Username")))
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(backendSaw{
 			Method: r.Method, Path: r.URL.RequestURI(), Body: string(body),
 			UserID: r.Header.Values("X-Latchkey-User-Id"), Username: r.Header.Values("X-Latchkey-Username"),
-			Authorization: r.Header.Values("Authorization"),
+			Authorization: r.Header.Values("Authorization"), Owned: owned(r.Header),
 		})
 	}))
 	t.Cleanup(be.Close)
@@ -273,6 +290,20 @@ func startAuthRequest(t *testing.T, lk *latchkeyServer) (*backend, *nginxtest.Se
 		"BACKEND_ADDR":  be.Listener.Addr().String(),
 		"SERVER_NAME":   "localhost",
 	})
+}
+
+// owned returns the headers that CGI, PHP, WSGI or Rack would present as
+// HTTP_X_LATCHKEY_*, HTTP_X_FORWARDED_* or HTTP_FORWARDED, whatever their
+// spelling.
+func owned(h http.Header) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range h {
+		cgi := "HTTP_" + strings.ToUpper(strings.ReplaceAll(k, "-", "_"))
+		if strings.HasPrefix(cgi, "HTTP_X_LATCHKEY_") || strings.HasPrefix(cgi, "HTTP_X_FORWARDED_") || cgi == "HTTP_FORWARDED" {
+			out[cgi] = append(out[cgi], v...)
+		}
+	}
+	return out
 }
 
 func (be *backend) count() int { be.mu.Lock(); defer be.mu.Unlock(); return be.hits }
@@ -363,6 +394,131 @@ func TestAuthRequest(t *testing.T) {
 	be.Close()
 	if r := z.Get("/notes"); r.Status != 502 || r.ErrCode() != "bad_gateway" {
 		t.Errorf("with the backend down = %d %q, want 502 bad_gateway", r.Status, r.Raw)
+	}
+}
+
+// TestAuthRequestHeaderSpellings: whatever spelling of latchkey's headers
+// a client sends, exactly as written on the wire, the backend behind
+// auth-request.conf sees only the values nginx got from latchkey. nginx
+// replaces the names it sets in any case and drops names with '_';
+// latchkey refuses other X-Latchkey-* names, which nginx would pass on.
+func TestAuthRequestHeaderSpellings(t *testing.T) {
+	lk := startLatchkey(t)
+	alice := lk.addUser(t, "alice", "correct horse battery")
+	be, ngx := startAuthRequest(t, lk)
+	b := newBrowser(t, ngx.URL)
+	b.MustLogin("alice", "correct horse battery")
+	want := map[string][]string{
+		"HTTP_X_LATCHKEY_USER_ID":  {strconv.FormatInt(alice.ID, 10)},
+		"HTTP_X_LATCHKEY_USERNAME": {"alice"},
+		"HTTP_X_FORWARDED_FOR":     {"127.0.0.1"},
+		"HTTP_X_FORWARDED_HOST":    {ngx.Addr},
+		"HTTP_X_FORWARDED_PROTO":   {"http"},
+	}
+	for _, tc := range []struct {
+		name       string
+		header     http.Header // sent with these exact names
+		wantStatus int
+	}{
+		{"underscores", http.Header{"X_Latchkey_User_Id": {"999"}, "X_LATCHKEY_USERNAME": {"root"}}, 200},
+		{"mixed case", http.Header{"x-LATCHKEY-user-ID": {"999"}, "X-latchkey-USERNAME": {"root"}}, 200},
+		{"mixed separators", http.Header{"X-Latchkey_User-Id": {"999"}, "x_latchkey-username": {"root"}}, 200},
+		{"repeated", http.Header{"X-Latchkey-User-Id": {"999", "998"}, "x-latchkey-user-id": {"997"}, "X_Latchkey_User_Id": {"996"}}, 200},
+		{"forwarding headers", http.Header{"X-Forwarded-For": {"6.6.6.6"}, "X_Forwarded_For": {"6.6.6.6"}, "X_FORWARDED_HOST": {"evil.example"}, "x_forwarded_proto": {"https"}, "Forwarded": {"for=6.6.6.6"}}, 200},
+		{"another latchkey name", http.Header{"X-Latchkey-Role": {"admin"}}, 403},
+		{"another latchkey name, odd case", http.Header{"x-LATCHKEY-role": {"admin"}, "X_Latchkey_Role": {"admin"}}, 403},
+		{"latchkey's error header", http.Header{"X-Latchkey-Error": {"none"}}, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b.Header = tc.header
+			defer func() { b.Header = nil }()
+			before := be.count()
+			r := b.Get("/notes")
+			if r.Status != tc.wantStatus {
+				t.Fatalf("GET /notes = %d %q, want %d", r.Status, r.Raw, tc.wantStatus)
+			}
+			if tc.wantStatus != 200 {
+				if r.ErrCode() != "reserved_header" || be.count() != before {
+					t.Errorf("GET /notes = %d %q, backend reached: %v; want 403 reserved_header, not reached", r.Status, r.Raw, be.count() != before)
+				}
+				return
+			}
+			var s backendSaw
+			if err := json.Unmarshal([]byte(r.Raw), &s); err != nil {
+				t.Fatal(err)
+			}
+			for name, v := range s.Owned {
+				if !slices.Equal(v, want[name]) {
+					t.Errorf("backend saw %s = %q, want %q", name, v, want[name])
+				}
+			}
+			for name, v := range want {
+				if !slices.Equal(s.Owned[name], v) {
+					t.Errorf("backend saw %s = %q, want %q", name, s.Owned[name], v)
+				}
+			}
+		})
+	}
+}
+
+// TestAuthRequestWebSocket: WebSockets reach the backend with the user's
+// identity, but a page of another origin cannot open one with the user's
+// cookies, although the handshake is a GET.
+func TestAuthRequestWebSocket(t *testing.T) {
+	lk := startLatchkey(t, func(c *latchkey.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	lk.addUser(t, "alice", "correct horse battery")
+	be, ngx := startAuthRequest(t, lk)
+	b := newBrowser(t, ngx.URL)
+	b.MustLogin("alice", "correct horse battery")
+	var cookies []string
+	for _, c := range b.Cookies("/") {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	for _, tc := range []struct {
+		name     string
+		header   []string
+		want     int
+		wantCode string
+	}{
+		{"same origin", []string{"Origin", ngx.URL}, 101, ""},
+		{"no Origin", nil, 101, ""},
+		{"cross-site", []string{"Origin", "https://evil.example"}, 403, "csrf_failed"},
+		{"cross-site, Fetch Metadata", []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, 403, "csrf_failed"},
+		{"no cookie", []string{"Origin", ngx.URL, "Cookie", ""}, 401, "unauthorized"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{"Cookie": {strings.Join(cookies, "; ")}}
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				h.Set(tc.header[i], tc.header[i+1])
+			}
+			before := be.count()
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			c, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ngx.URL, "http")+"/live", &websocket.DialOptions{HTTPHeader: h})
+			if tc.want == 101 {
+				if err != nil {
+					t.Fatalf("handshake: %v", err)
+				}
+				defer c.CloseNow()
+				if _, msg, err := c.Read(ctx); err != nil || string(msg) != "hello alice" {
+					t.Errorf("first message = %q, %v; want hello alice", msg, err)
+				}
+				return
+			}
+			if err == nil {
+				c.CloseNow()
+			}
+			var body []byte
+			if res != nil && res.Body != nil {
+				body, _ = io.ReadAll(res.Body)
+			}
+			if res == nil || res.StatusCode != tc.want || !strings.Contains(string(body), `"`+tc.wantCode+`"`) {
+				t.Errorf("handshake: %v %s, want %d %s", err, body, tc.want, tc.wantCode)
+			}
+			if be.count() != before {
+				t.Error("a refused handshake reached the backend")
+			}
+		})
 	}
 }
 
