@@ -29,8 +29,11 @@ var (
 	ErrCSRF = errors.New("latchkey: CSRF check failed")
 	// ErrBusy: too many password hashes are running; retry shortly.
 	ErrBusy = errors.New("latchkey: busy")
-	// ErrTooManyAttempts: too many failed logins for this username from this client.
+	// ErrTooManyAttempts: too many failed logins from this client, for this
+	// username or in all.
 	ErrTooManyAttempts = errors.New("latchkey: too many attempts")
+	// ErrTooManyRegistrations: too many registrations from this client.
+	ErrTooManyRegistrations = errors.New("latchkey: too many registrations")
 	// ErrStoreUnavailable: a store could not be reached in time.
 	ErrStoreUnavailable = errors.New("latchkey: store unavailable")
 )
@@ -86,6 +89,8 @@ func errorResponse(err error) (status int, body apiError, known bool) {
 		return http.StatusConflict, apiError{"username_taken", "That username is already taken.", "username"}, true
 	case errors.Is(err, ErrTooManyAttempts):
 		return http.StatusTooManyRequests, apiError{"too_many_attempts", "Too many failed attempts. Wait a little and try again.", ""}, true
+	case errors.Is(err, ErrTooManyRegistrations):
+		return http.StatusTooManyRequests, apiError{"too_many_attempts", "Too many sign-ups from this address. Wait a little and try again.", ""}, true
 	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable, apiError{"busy", "The server is busy. Try again in a moment.", ""}, true
 	case errors.Is(err, ErrStoreUnavailable):
