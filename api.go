@@ -116,6 +116,9 @@ func (a *Auth) register(w http.ResponseWriter, r *http.Request, cur *current) er
 		return fail(err)
 	}
 	ctx := r.Context()
+	if err := a.chargeRegistration(ctx, a.ClientIP(r), a.now()); err != nil {
+		return fail(err)
+	}
 	u, err := a.CreateUser(ctx, name, pw, email)
 	if err != nil {
 		return fail(err)
@@ -167,41 +170,38 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request, cur *current) error
 
 // authenticate checks a username and password. Unknown usernames cost the
 // same argon2id work as wrong passwords, so timing does not reveal which
-// names exist; failures are throttled per client and username.
+// names exist. Each attempt takes its throttle tokens (see throttles) before
+// any hashing, and gives them back unless the password was checked and
+// wrong.
 func (a *Auth) authenticate(ctx context.Context, ip, name, pw string) (*User, error) {
 	_, key, nameErr := NormalizeUsername(name)
 	if nameErr != nil {
 		key = strings.ToLower(strings.TrimSpace(name))
 	}
-	throttleKey := attemptKey(ip, key)
-	now := a.now()
-	wait, err := a.attempts.wait(ctx, throttleKey, now)
+	spent, err := a.chargeLogin(ctx, ip, key, a.now())
 	if err != nil {
 		return nil, err
 	}
-	if wait > 0 {
-		return nil, &retryError{err: ErrTooManyAttempts, after: wait}
-	}
 	if len(pw) > password.MaxBytes {
-		a.attempts.fail(ctx, throttleKey, now)
 		return nil, ErrInvalidCredentials
 	}
 	var u *User
 	if nameErr == nil {
 		found, err := a.users.UserByUsernameKey(ctx, key)
 		if err != nil && !errors.Is(err, ErrNotFound) {
+			spent.unchecked(ctx, a.now())
 			return nil, err
 		}
 		u = found
 	}
 	release, err := a.acquireHashSlot(ctx)
 	if err != nil {
+		spent.unchecked(ctx, a.now())
 		return nil, err
 	}
 	defer release()
 	if u == nil {
 		a.hasher.VerifyDummy(pw)
-		a.attempts.fail(ctx, throttleKey, now)
 		return nil, ErrInvalidCredentials
 	}
 	ok, rehash, err := a.hasher.Verify(u.PasswordHash, pw)
@@ -209,10 +209,9 @@ func (a *Auth) authenticate(ctx context.Context, ip, name, pw string) (*User, er
 		a.log.ErrorContext(ctx, "stored password hash is unusable", "user_id", u.ID, "err", err)
 	}
 	if !ok {
-		a.attempts.fail(ctx, throttleKey, now)
 		return nil, ErrInvalidCredentials
 	}
-	a.attempts.reset(ctx, throttleKey)
+	spent.succeeded(ctx, a.now())
 	if rehash {
 		a.upgradeHash(ctx, u, pw)
 	}

@@ -130,11 +130,33 @@ type Config struct {
 
 	// LoginBurst is how many failed logins one client may make for one
 	// username before it gets 429; one more is allowed every LoginRefill.
-	// Defaults 20 and 3s. Failures are counted in the SessionStore if it is
-	// an AttemptLimiter, so instances sharing it share the limit; otherwise
-	// in this process.
+	// Defaults 20 and 3s. A client is an IPv4 address or an IPv6 /64. This
+	// and the budgets below are counted in the SessionStore if it is an
+	// AttemptLimiter, so instances sharing it share them; otherwise in this
+	// process.
 	LoginBurst  int
 	LoginRefill time.Duration
+
+	// LoginIPBurst is how many failed logins one client may make across
+	// all usernames before it gets 429, so that trying a common password
+	// on many accounts (spraying) costs what guessing one does; one more
+	// is allowed every LoginIPRefill. Successful logins do not count.
+	// Defaults 100 and 1m: Auth0's suspicious-IP threshold (100 failures
+	// per address across accounts), refilled faster than Auth0's 100 a day
+	// so that a shared address (an office NAT) recovers from its users'
+	// typos within the hour; a sprayer gets 1,440 guesses a day from one
+	// address.
+	LoginIPBurst  int
+	LoginIPRefill time.Duration
+
+	// RegisterBurst is how many registrations one client may attempt,
+	// successful or not, before it gets 429; one more is allowed every
+	// RegisterRefill. Defaults 25 and 12s: Mastodon's 25 sign-ups per
+	// address per 5 minutes, as a bucket, so a class signing up together
+	// fits while a script makes at most 300 accounts an hour per address
+	// and no longer fills the hashing slots that logins need.
+	RegisterBurst  int
+	RegisterRefill time.Duration
 
 	// MaxBodyBytes bounds JSON request bodies. Default 64 KiB.
 	MaxBodyBytes int64
@@ -167,6 +189,8 @@ func (c Config) withDefaults() Config {
 	def(&c.TouchInterval, time.Minute)
 	def(&c.HashQueueTimeout, 3*time.Second)
 	def(&c.LoginRefill, 3*time.Second)
+	def(&c.LoginIPRefill, time.Minute)
+	def(&c.RegisterRefill, 12*time.Second)
 	if c.TokenMode == "" {
 		c.TokenMode = TokenModeSession
 	}
@@ -187,6 +211,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LoginBurst == 0 {
 		c.LoginBurst = 20
+	}
+	if c.LoginIPBurst == 0 {
+		c.LoginIPBurst = 100
+	}
+	if c.RegisterBurst == 0 {
+		c.RegisterBurst = 25
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 64 << 10
@@ -243,8 +273,11 @@ func (c *Config) validate() error {
 	if c.IdleTimeout > c.AbsoluteTimeout || c.RememberIdleTimeout > c.RememberAbsoluteTimeout {
 		errs = append(errs, errors.New("idle timeout must not exceed the absolute timeout"))
 	}
-	if c.IdleTimeout < 0 || c.TouchInterval < 0 || c.HashQueueTimeout < 0 || c.LoginRefill < 0 || c.MaxBodyBytes < 0 {
+	if c.IdleTimeout < 0 || c.TouchInterval < 0 || c.HashQueueTimeout < 0 || c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("durations and sizes must not be negative"))
+	}
+	if c.LoginBurst < 0 || c.LoginRefill < 0 || c.LoginIPBurst < 0 || c.LoginIPRefill < 0 || c.RegisterBurst < 0 || c.RegisterRefill < 0 {
+		errs = append(errs, errors.New("throttle bursts and refills must not be negative"))
 	}
 	for _, t := range c.ClearSiteData {
 		if !slices.Contains(clearSiteDataTypes, t) {

@@ -29,7 +29,8 @@ var (
 	ErrCSRF = errors.New("latchkey: CSRF check failed")
 	// ErrBusy: too many password hashes are running; retry shortly.
 	ErrBusy = errors.New("latchkey: busy")
-	// ErrTooManyAttempts: too many failed logins for this username from this client.
+	// ErrTooManyAttempts: too many failed logins from this client, for this
+	// username or in all.
 	ErrTooManyAttempts = errors.New("latchkey: too many attempts")
 	// ErrInvalidPath: the gateway refuses a path that a backend could read
 	// as outside the API prefix, such as /api/%2e%2e/admin.
@@ -38,6 +39,8 @@ var (
 	// and the proxy in front of it may set, such as X-Latchkey-Role or
 	// X_Latchkey_User_Id; verify refuses it, since nginx would pass it on.
 	ErrReservedHeader = errors.New("latchkey: reserved header")
+	// ErrTooManyRegistrations: too many registrations from this client.
+	ErrTooManyRegistrations = errors.New("latchkey: too many registrations")
 	// ErrStoreUnavailable: a store could not be reached in time.
 	ErrStoreUnavailable = errors.New("latchkey: store unavailable")
 )
@@ -93,6 +96,8 @@ func errorResponse(err error) (status int, body apiError, known bool) {
 		return http.StatusConflict, apiError{"username_taken", "That username, or one that looks the same, is already taken.", "username"}, true
 	case errors.Is(err, ErrTooManyAttempts):
 		return http.StatusTooManyRequests, apiError{"too_many_attempts", "Too many failed attempts. Wait a little and try again.", ""}, true
+	case errors.Is(err, ErrTooManyRegistrations):
+		return http.StatusTooManyRequests, apiError{"too_many_attempts", "Too many sign-ups from this address. Wait a little and try again.", ""}, true
 	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable, apiError{"busy", "The server is busy. Try again in a moment.", ""}, true
 	case errors.Is(err, ErrStoreUnavailable):

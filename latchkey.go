@@ -20,22 +20,22 @@ import (
 // Auth is latchkey's authentication service: the JSON API, the Require
 // middleware and the session logic behind both. It is safe for concurrent use.
 type Auth struct {
-	cfg      Config
-	users    UserStore
-	sessions SessionStore
-	finder   SessionUserFinder // nil unless users and sessions are one store that has it
-	log      *slog.Logger
-	now      func() time.Time
-	hasher   *password.Hasher
-	keys     csrfKeys
-	cop      *http.CrossOriginProtection
-	hashSem  chan struct{}
-	attempts *attempts
-	cors     *cors.Cors // nil without AllowedOrigins
-	refusals *refusalLog
-	tokens   *tokens // nil in session mode
-	gateway  http.Handler
-	handler  http.Handler
+	cfg       Config
+	users     UserStore
+	sessions  SessionStore
+	finder    SessionUserFinder // nil unless users and sessions are one store that has it
+	log       *slog.Logger
+	now       func() time.Time
+	hasher    *password.Hasher
+	keys      csrfKeys
+	cop       *http.CrossOriginProtection
+	hashSem   chan struct{}
+	throttles *throttles
+	cors      *cors.Cors // nil without AllowedOrigins
+	refusals  *refusalLog
+	tokens    *tokens // nil in session mode
+	gateway   http.Handler
+	handler   http.Handler
 }
 
 // New returns an Auth serving cfg with the given stores.
@@ -52,17 +52,17 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 		return nil, err
 	}
 	a := &Auth{
-		cfg:      cfg,
-		users:    users,
-		sessions: sessions,
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		hasher:   password.New(cfg.Argon2),
-		keys:     keys,
-		cop:      http.NewCrossOriginProtection(),
-		hashSem:  make(chan struct{}, cfg.MaxConcurrentHashes),
-		attempts: newAttempts(cfg, sessions),
-		refusals: newRefusalLog(cfg.Logger, cfg.Now),
+		cfg:       cfg,
+		users:     users,
+		sessions:  sessions,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		hasher:    password.New(cfg.Argon2),
+		keys:      keys,
+		cop:       http.NewCrossOriginProtection(),
+		hashSem:   make(chan struct{}, cfg.MaxConcurrentHashes),
+		throttles: newThrottles(cfg, sessions),
+		refusals:  newRefusalLog(cfg.Logger, cfg.Now),
 	}
 	if len(cfg.AllowedOrigins) > 0 {
 		// Exact origins only (ParseOrigin refused wildcards and null); the

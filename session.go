@@ -117,30 +117,40 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// AttemptLimiter is implemented by session stores that count failed logins
-// for every instance sharing them, so that N instances behind a load
-// balancer allow an attacker the attempts of one, not N times as many. Auth
-// uses it, found by type assertion on its SessionStore, instead of counting
-// in its own memory. Implementations must be safe for concurrent use.
+// AttemptLimiter is implemented by session stores that count login and
+// registration attempts for every instance sharing them, so that N
+// instances behind a load balancer allow an attacker the attempts of one,
+// not N times as many. Auth uses it, found by type assertion on its
+// SessionStore, instead of counting in its own memory. Implementations must
+// be safe for concurrent use.
 //
 // Each key has a token bucket of burst tokens, refilled at one per refill
-// (a refill of zero or less never throttles). Only failures spend tokens, and
-// a key never seen, or forgotten, has a full bucket; so a store may forget a
-// key once its bucket has refilled, and must not sooner. Keys are opaque
-// strings Auth derives (a hex SHA-256 of the client address and the
-// username), never a raw name or address. now is the caller's clock, so every
-// instance and the tests decide time alike; stores may keep it to the
-// millisecond.
+// (a refill of zero or less never throttles). A key never seen, or
+// forgotten, has a full bucket; so a store may forget a key once its bucket
+// has refilled, and must not sooner. Keys are opaque strings Auth derives (a
+// hex SHA-256 of a purpose, the client address and perhaps the username),
+// never a raw name or address; each purpose (failed logins per username,
+// failed logins per client, registrations) has its own keys and its own
+// burst and refill. now is the caller's clock, so every instance and the
+// tests decide time alike; stores may keep it to the millisecond.
+//
+// Auth takes a token before it checks a password, so that concurrent
+// guesses cannot outrun the bucket, and gives it back (AttemptRefund) or
+// forgets the key (AttemptReset) when the attempt turns out not to count.
 type AttemptLimiter interface {
-	// AttemptWait reports how long key must wait before its next login
-	// attempt (0: now): until its bucket holds a whole token.
-	AttemptWait(ctx context.Context, key string, burst int, refill time.Duration, now time.Time) (time.Duration, error)
+	// AttemptTake spends one token of key's bucket if it holds a whole one,
+	// and returns 0. Otherwise it spends nothing and returns how long until
+	// the bucket holds one (see AttemptBucketWait). It is atomic: of n
+	// concurrent calls on a bucket holding k whole tokens, min(n, k) take
+	// one.
+	AttemptTake(ctx context.Context, key string, burst int, refill time.Duration, now time.Time) (time.Duration, error)
 
-	// AttemptFailed spends one token of key's bucket, atomically: of n
-	// concurrent calls, each spends one. The bucket may go below zero (calls
-	// that passed AttemptWait together), and then takes longer to refill.
-	AttemptFailed(ctx context.Context, key string, burst int, refill time.Duration, now time.Time) error
+	// AttemptRefund gives back one token that AttemptTake spent from key,
+	// atomically; the bucket never holds more than burst (a refund to a
+	// full or forgotten bucket does nothing).
+	AttemptRefund(ctx context.Context, key string, refill time.Duration, now time.Time) error
 
-	// AttemptReset forgets key (refills its bucket) after a successful login.
+	// AttemptReset forgets key (refills its bucket), as after a successful
+	// login.
 	AttemptReset(ctx context.Context, key string) error
 }

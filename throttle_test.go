@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,28 +29,33 @@ type sharedAttempts struct {
 	fail error
 }
 
-func (s *sharedAttempts) AttemptWait(_ context.Context, key string, burst int, refill time.Duration, now time.Time) (time.Duration, error) {
+func (s *sharedAttempts) AttemptTake(_ context.Context, key string, burst int, refill time.Duration, now time.Time) (time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.keys = append(s.keys, key)
 	if s.fail != nil {
 		return 0, s.fail
 	}
-	return latchkey.AttemptBucketWait(s.full[key], burst, refill, now), nil
-}
-
-func (s *sharedAttempts) AttemptFailed(_ context.Context, key string, _ int, refill time.Duration, now time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.keys = append(s.keys, key)
-	if s.fail != nil {
-		return s.fail
+	if wait := latchkey.AttemptBucketWait(s.full[key], burst, refill, now); wait > 0 {
+		return wait, nil
 	}
 	full := s.full[key]
 	if full.Before(now) {
 		full = now
 	}
 	s.full[key] = full.Add(refill)
+	return 0, nil
+}
+
+func (s *sharedAttempts) AttemptRefund(_ context.Context, key string, refill time.Duration, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	if full, ok := s.full[key]; ok {
+		s.full[key] = full.Add(-refill)
+	}
 	return nil
 }
 
@@ -208,5 +214,158 @@ func TestAttemptBucketWait(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// gatedUsers holds every username lookup, the step after the throttle and
+// before the hash, until the test opens the gate: so all the guesses that
+// got past the throttle are in flight together, the worst case for it.
+type gatedUsers struct {
+	latchkey.UserStore
+	arrived chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gatedUsers) UserByUsernameKey(ctx context.Context, key string) (*latchkey.User, error) {
+	g.arrived <- struct{}{}
+	<-g.gate
+	return g.UserStore.UserByUsernameKey(ctx, key)
+}
+
+// Concurrent guesses get no more password checks than the burst: each
+// takes its token before hashing, not after.
+func TestLoginThrottleConcurrentGuesses(t *testing.T) {
+	const n, right = 60, 49
+	e := newEnv(t)
+	e.addUser("wes", "wes's long password")
+	users := &gatedUsers{UserStore: e.store, arrived: make(chan struct{}, n), gate: make(chan struct{})}
+	a, err := latchkey.New(testConfig(e), users, e.store) // default LoginBurst: 20
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	results := make(chan apitest.Resp, n)
+	for i := range n {
+		b := apitest.New(t, srv.URL)
+		b.CSRF()
+		pw := fmt.Sprintf("guess %d", i)
+		if i == right {
+			pw = "wes's long password"
+		}
+		go func() { results <- b.Login("wes", pw) }()
+	}
+	// Open the gate once every guess is either held there or answered.
+	statuses := map[int]int{}
+	for arrived, answered := 0, 0; arrived+answered < n; {
+		select {
+		case <-users.arrived:
+			arrived++
+		case r := <-results:
+			statuses[r.Status]++
+			answered++
+		}
+	}
+	close(users.gate)
+	for answered := sum(statuses); answered < n; answered++ {
+		statuses[(<-results).Status]++
+	}
+	if checked := statuses[401] + statuses[200]; checked > 20 || statuses[429] != n-checked {
+		t.Errorf("%d concurrent guesses with a burst of 20: statuses %v; want at most 20 checked (401 or 200), the rest 429", n, statuses)
+	}
+}
+
+func sum(m map[int]int) int {
+	s := 0
+	for _, v := range m {
+		s += v
+	}
+	return s
+}
+
+func TestAttemptSpan(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		burst  int
+		refill time.Duration
+		want   time.Duration
+	}{
+		{"burst-1 refills", 3, time.Minute, 2 * time.Minute},
+		{"burst of one", 1, time.Minute, 0},
+		{"burst below one counts as one", -5, time.Minute, 0},
+		{"no refill", 3, 0, 0},
+		{"capped at 100 years", 1 << 40, time.Hour, 100 * 365 * 24 * time.Hour},
+		{"no overflow", 1 << 62, 1 << 62, 100 * 365 * 24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := latchkey.AttemptSpan(tc.burst, tc.refill); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// failingUsers fails username lookups while fail is set.
+type failingUsers struct {
+	latchkey.UserStore
+	fail atomic.Bool
+}
+
+func (f *failingUsers) UserByUsernameKey(ctx context.Context, key string) (*latchkey.User, error) {
+	if f.fail.Load() {
+		return nil, fmt.Errorf("users: %w", latchkey.ErrStoreUnavailable)
+	}
+	return f.UserStore.UserByUsernameKey(ctx, key)
+}
+
+// A login whose password was never checked (here the user store was down)
+// gives its tokens back: only checked failures count.
+func TestLoginThrottleRefundsUncheckedAttempts(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("wes", "wes's long password")
+	users := &failingUsers{UserStore: e.store}
+	cfg := testConfig(e)
+	cfg.LoginBurst, cfg.LoginRefill = 2, time.Hour
+	cfg.LoginIPBurst, cfg.LoginIPRefill = 3, time.Hour
+	a, err := latchkey.New(cfg, users, e.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := serveAuth(t, a)
+	users.fail.Store(true)
+	for i := range 5 {
+		if r := c.Login("wes", "wrong password"); r.Status != 503 || r.ErrCode() != "store_unavailable" {
+			t.Fatalf("with the user store down, attempt %d: got %d %s, want 503 store_unavailable", i+1, r.Status, r.Raw)
+		}
+	}
+	users.fail.Store(false)
+	for i := range 2 {
+		if r := c.Login("wes", "wrong password"); r.Status != 401 {
+			t.Fatalf("failure %d once the store is back: got %d %s, want 401", i+1, r.Status, r.Raw)
+		}
+	}
+	want429(t, "a 3rd failure for wes", c.Login("wes", "wrong password"), "3600")
+	if r := c.Login("ann", "wrong password"); r.Status != 401 {
+		t.Fatalf("a 3rd failure from the client: got %d %s, want 401", r.Status, r.Raw)
+	}
+	want429(t, "a 4th failure from the client", c.Login("bob", "wrong password"), "3600")
+}
+
+// Registration, like login, gets 503 at once when the store that counts
+// it cannot be reached, and creates nobody.
+func TestRegisterThrottleStoreUnavailable(t *testing.T) {
+	e := newEnv(t)
+	store := &throttlingStore{Store: e.store, sharedAttempts: &sharedAttempts{fail: fmt.Errorf("redis: %w", latchkey.ErrStoreUnavailable)}}
+	a, err := latchkey.New(testConfig(e), store, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := serveAuth(t, a)
+	c.CSRF()
+	if r := c.Post("/api/register", map[string]any{"username": "ann", "password": "ann's long password"}); r.Status != 503 || r.ErrCode() != "store_unavailable" {
+		t.Errorf("register: got %d %s, want 503 store_unavailable", r.Status, r.Raw)
+	}
+	if _, err := e.auth.LookupUser(context.Background(), "ann"); err == nil {
+		t.Errorf("the refused registration created its user")
 	}
 }

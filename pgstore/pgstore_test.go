@@ -232,21 +232,21 @@ func TestUpgradeKeepsSessionsUnrotated(t *testing.T) {
 	storetest.CheckOldUsers(t, s)
 }
 
-// A failure deletes other keys whose bucket has refilled, and only those,
+// A take deletes other keys whose bucket has refilled, and only those,
 // so login_attempts needs no pruning job.
-func TestAttemptFailedPrunesRefilledKeys(t *testing.T) {
+func TestAttemptTakePrunesRefilledKeys(t *testing.T) {
 	ctx := t.Context()
 	s, dsn := open(t)
 	now := time.Now()
 	for i, key := range []string{"refilled", "refilling"} {
 		// refill i+1 hours: "refilled" is full again an hour from now, "refilling" in two.
-		if err := s.AttemptFailed(ctx, key, 3, time.Duration(i+1)*time.Hour, now); err != nil {
-			t.Fatalf("AttemptFailed %s: %v", key, err)
+		if _, err := s.AttemptTake(ctx, key, 3, time.Duration(i+1)*time.Hour, now); err != nil {
+			t.Fatalf("AttemptTake %s: %v", key, err)
 		}
 	}
 	later := now.Add(90 * time.Minute)
-	if err := s.AttemptFailed(ctx, "another", 3, time.Hour, later); err != nil {
-		t.Fatalf("AttemptFailed another: %v", err)
+	if _, err := s.AttemptTake(ctx, "another", 3, time.Hour, later); err != nil {
+		t.Fatalf("AttemptTake another: %v", err)
 	}
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {

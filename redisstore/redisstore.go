@@ -42,12 +42,13 @@
 // cluster too. Sessions written before the hash held a generation ("g") and
 // a rotation time ("t") read as generation 0, never rotated.
 //
-// Failed logins are counted here too (latchkey.AttemptLimiter), so every
-// instance sharing the Redis throttles together. Each throttled key is a
-// string at PREFIX "a:" KEY (KEY is already a hex SHA-256 from latchkey)
-// holding, in Unix milliseconds, when its bucket is full again; it expires
-// then, when it no longer means anything. A failure moves it in one
-// single-key script, so the count is atomic in a cluster too.
+// Login and registration attempts are counted here too
+// (latchkey.AttemptLimiter), so every instance sharing the Redis throttles
+// together. Each throttled key is a string at PREFIX "a:" KEY (KEY is
+// already a hex SHA-256 from latchkey) holding, in Unix milliseconds, when
+// its bucket is full again; it expires then, when it no longer means
+// anything. Taking or refunding a token moves it in one single-key script,
+// so the count is atomic in a cluster too.
 //
 // Deadlines are also kept in the hash and checked against Store.Now, so a
 // session is gone the moment Session.Expired says so (native expiry is the
@@ -208,6 +209,9 @@ func unavailable(err error) bool {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+// roundUpMS returns d in whole milliseconds, rounded up.
+func roundUpMS(d time.Duration) int64 { return int64((d + time.Millisecond - 1) / time.Millisecond) }
+
 func fromMS(s string) (time.Time, error) {
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
@@ -275,14 +279,34 @@ redis.call('HSET', KEYS[1], 'l', ARGV[2], 'i', idle, 'f', ARGV[4], 'g', ARGV[6],
 redis.call('PEXPIREAT', KEYS[1], idle)
 return 1`)
 
-	// attemptFailScript: KEYS[1] a throttled key; ARGV now, refill (ms).
-	// Moves the instant the bucket is full again one refill on, from now
-	// if it had passed, and expires the key then. Lua numbers are doubles,
-	// exact for milliseconds; %d keeps them out of exponent notation.
-	attemptFailScript = redis.NewScript(`
+	// attemptTakeScript: KEYS[1] a throttled key; ARGV now, refill, span
+	// (ms; see latchkey.AttemptSpan). If the bucket holds a whole token,
+	// moves the instant it is full again one refill on, from now if it had
+	// passed, expires the key then, and returns 0; otherwise returns the
+	// wait. Lua numbers are doubles, exact for milliseconds; %d keeps them
+	// out of exponent notation.
+	attemptTakeScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
-local full = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now) + tonumber(ARGV[2])
+local full = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local wait = full - now - tonumber(ARGV[3])
+if wait > 0 then return wait end
+full = full + tonumber(ARGV[2])
 redis.call('SET', KEYS[1], string.format('%d', full), 'PX', string.format('%d', full - now))
+return 0`)
+
+	// attemptRefundScript: KEYS[1] a throttled key; ARGV now, refill (ms).
+	// Moves the instant the bucket is full again one refill back, deleting
+	// the key if that instant has passed.
+	attemptRefundScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local now = tonumber(ARGV[1])
+local full = tonumber(v) - tonumber(ARGV[2])
+if full <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], string.format('%d', full), 'PX', string.format('%d', full - now))
+end
 return 1`)
 
 	// deleteScript: KEYS[1] session. Returns the user id, or nil.
@@ -641,35 +665,32 @@ func (s *Store) ListUserSessions(ctx context.Context, userID int64) ([]latchkey.
 	return out, nil
 }
 
-// AttemptWait implements latchkey.AttemptLimiter with one GET.
-func (s *Store) AttemptWait(ctx context.Context, key string, burst int, refill time.Duration, now time.Time) (time.Duration, error) {
-	ctx, cancel := s.op(ctx)
-	defer cancel()
-	v, err := s.client.Get(ctx, s.attemptKey(key)).Result()
-	if errors.Is(err, redis.Nil) {
+// AttemptTake implements latchkey.AttemptLimiter with one script. The
+// refill is rounded up to whole milliseconds.
+func (s *Store) AttemptTake(ctx context.Context, key string, burst int, refill time.Duration, now time.Time) (time.Duration, error) {
+	if refill <= 0 {
 		return 0, nil
 	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	refillMS := roundUpMS(refill)
+	spanMS := latchkey.AttemptSpan(burst, time.Duration(refillMS)*time.Millisecond).Milliseconds()
+	wait, err := attemptTakeScript.Run(ctx, s.client, []string{s.attemptKey(key)}, ms(now), refillMS, spanMS).Int64()
 	if err != nil {
-		return 0, wrap("attempt wait", err)
+		return 0, wrap("attempt take", err)
 	}
-	full, err := fromMS(v)
-	if err != nil {
-		return 0, fmt.Errorf("redisstore: attempt wait: %w", err)
-	}
-	return latchkey.AttemptBucketWait(full, burst, refill, now), nil
+	return time.Duration(wait) * time.Millisecond, nil
 }
 
-// AttemptFailed implements latchkey.AttemptLimiter with one script. The
-// refill is rounded up to whole milliseconds.
-func (s *Store) AttemptFailed(ctx context.Context, key string, _ int, refill time.Duration, now time.Time) error {
+// AttemptRefund implements latchkey.AttemptLimiter with one script.
+func (s *Store) AttemptRefund(ctx context.Context, key string, refill time.Duration, now time.Time) error {
 	if refill <= 0 {
 		return nil
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	refillMS := int64((refill + time.Millisecond - 1) / time.Millisecond)
-	if err := attemptFailScript.Run(ctx, s.client, []string{s.attemptKey(key)}, ms(now), refillMS).Err(); err != nil {
-		return wrap("attempt failed", err)
+	if err := attemptRefundScript.Run(ctx, s.client, []string{s.attemptKey(key)}, ms(now), roundUpMS(refill)).Err(); err != nil {
+		return wrap("attempt refund", err)
 	}
 	return nil
 }

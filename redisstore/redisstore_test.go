@@ -157,30 +157,39 @@ func TestNativeExpiry(t *testing.T) {
 }
 
 // A throttled key is PREFIX "a:" KEY, holding when its bucket is full
-// again in Unix ms, and expires then; a reset deletes it.
+// again in Unix ms, and expires then; a refund moves both back, and a
+// reset deletes it.
 func TestAttemptKey(t *testing.T) {
 	ctx := t.Context()
 	s, c := open(t)
 	now := time.Now()
 	key := randomHex(32)
+	k := s.Prefix + "a:" + key
 	for range 3 {
-		if err := s.AttemptFailed(ctx, key, 5, time.Minute, now); err != nil {
-			t.Fatalf("AttemptFailed: %v", err)
+		if wait, err := s.AttemptTake(ctx, key, 5, time.Minute, now); err != nil || wait != 0 {
+			t.Fatalf("AttemptTake: got (%v, %v), want a token", wait, err)
 		}
 	}
-	full := now.Add(3 * time.Minute).UnixMilli()
-	if got, err := c.Get(ctx, s.Prefix+"a:"+key).Int64(); err != nil || got != full {
-		t.Errorf("value: got (%d, %v), want %d", got, err, full)
+	check := func(what string, ahead time.Duration) {
+		t.Helper()
+		if got, err := c.Get(ctx, k).Int64(); err != nil || got != now.Add(ahead).UnixMilli() {
+			t.Errorf("%s: value: got (%d, %v), want %d", what, got, err, now.Add(ahead).UnixMilli())
+		}
+		// The TTL is relative, so the expiry is Redis's time.Now, not ours, plus ahead.
+		ttl, err := c.PTTL(ctx, k).Result()
+		if err != nil || ttl <= ahead-time.Second || ttl > ahead {
+			t.Errorf("%s: TTL: got (%v, %v), want just under %v", what, ttl, err, ahead)
+		}
 	}
-	// The TTL is relative, so the expiry is Redis's time.Now, not ours, plus 3 minutes.
-	ttl, err := c.PTTL(ctx, s.Prefix+"a:"+key).Result()
-	if err != nil || ttl <= 3*time.Minute-time.Second || ttl > 3*time.Minute {
-		t.Errorf("TTL: got (%v, %v), want just under 3m", ttl, err)
+	check("after 3 takes", 3*time.Minute)
+	if err := s.AttemptRefund(ctx, key, time.Minute, now); err != nil {
+		t.Fatalf("AttemptRefund: %v", err)
 	}
+	check("after a refund", 2*time.Minute)
 	if err := s.AttemptReset(ctx, key); err != nil {
 		t.Fatalf("AttemptReset: %v", err)
 	}
-	if n, err := c.Exists(ctx, s.Prefix+"a:"+key).Result(); err != nil || n != 0 {
+	if n, err := c.Exists(ctx, k).Result(); err != nil || n != 0 {
 		t.Errorf("after AttemptReset: got (%d, %v) keys, want none", n, err)
 	}
 }

@@ -166,12 +166,18 @@ func roundTrip(t *testing.T, s *redisstore.Store) {
 	}
 	key := randomHex(32)
 	for range 2 {
-		if err := s.AttemptFailed(ctx, key, 2, time.Hour, now); err != nil {
-			t.Fatalf("AttemptFailed: %v", err)
+		if wait, err := s.AttemptTake(ctx, key, 2, time.Hour, now); err != nil || wait != 0 {
+			t.Fatalf("AttemptTake: got (%v, %v), want a token", wait, err)
 		}
 	}
-	if wait, err := s.AttemptWait(ctx, key, 2, time.Hour, now); err != nil || wait <= time.Hour-time.Millisecond || wait > time.Hour {
-		t.Errorf("AttemptWait: got (%v, %v), want 1h (to the ms)", wait, err)
+	if err := s.AttemptRefund(ctx, key, time.Hour, now); err != nil {
+		t.Fatalf("AttemptRefund: %v", err)
+	}
+	if wait, err := s.AttemptTake(ctx, key, 2, time.Hour, now); err != nil || wait != 0 {
+		t.Fatalf("AttemptTake after a refund: got (%v, %v), want a token", wait, err)
+	}
+	if wait, err := s.AttemptTake(ctx, key, 2, time.Hour, now); err != nil || wait <= time.Hour-time.Millisecond || wait > time.Hour {
+		t.Errorf("AttemptTake from an empty bucket: got (%v, %v), want a wait of 1h (to the ms)", wait, err)
 	}
 	if err := s.AttemptReset(ctx, key); err != nil {
 		t.Fatalf("AttemptReset: %v", err)

@@ -149,6 +149,29 @@ func TestLoginThrottleFlags(t *testing.T) {
 	}
 }
 
+// TestClientBudgetFlags: --login-ip-burst failed logins across usernames
+// and --register-burst registrations from one client, then 429 with a
+// Retry-After of the matching refill.
+func TestClientBudgetFlags(t *testing.T) {
+	s := startServe(t, nil, append([]string{"--data", t.TempDir(), "--login-ip-burst", "2", "--login-ip-refill", "1m",
+		"--register-burst", "1", "--register-refill", "30s"}, fastArgon2...)...)
+	c := apitest.New(t, s.url)
+	for _, name := range []string{"ann", "ben"} {
+		if r := c.Login(name, "Summer2026!"); r.Status != 401 {
+			t.Fatalf("failed login as %s: %d, want 401", name, r.Status)
+		}
+	}
+	if r := c.Login("cat", "Summer2026!"); r.Status != 429 || r.ErrCode() != "too_many_attempts" || r.Header.Get("Retry-After") != "60" {
+		t.Errorf("a 3rd username: %d %q, Retry-After %q; want 429 too_many_attempts, Retry-After 60", r.Status, r.ErrCode(), r.Header.Get("Retry-After"))
+	}
+	if r := c.Post("/api/register", map[string]string{"username": "dan", "password": "dan's long password"}); r.Status != 201 {
+		t.Fatalf("register: %d %v, want 201", r.Status, r.JSON)
+	}
+	if r := c.Post("/api/register", map[string]string{"username": "eve", "password": "eve's long password"}); r.Status != 429 || r.ErrCode() != "too_many_attempts" || r.Header.Get("Retry-After") != "30" {
+		t.Errorf("a 2nd registration: %d %q, Retry-After %q; want 429 too_many_attempts, Retry-After 30", r.Status, r.ErrCode(), r.Header.Get("Retry-After"))
+	}
+}
+
 func TestGracefulShutdownDrains(t *testing.T) {
 	s := startServe(t, nil, "--demo", "--data", t.TempDir(), "--argon2-memory", "32768", "--argon2-time", "12")
 	c := apitest.New(t, s.url)

@@ -54,6 +54,14 @@ func TestConfigCheckRefusals(t *testing.T) {
 		{"no login refill", []string{"--login-refill", "0"}, "--login-refill 0s: want a positive duration"},
 		{"unknown Clear-Site-Data type", []string{"--clear-site-data", "storage,everything"}, `Clear-Site-Data type "everything"`},
 		{"no sessions per user", []string{"--max-sessions-per-user", "0"}, "--max-sessions-per-user 0: want at least 1"},
+		{"no login IP burst", []string{"--login-ip-burst", "0"}, "--login-ip-burst 0: want at least 1"},
+		{"negative login IP burst", []string{"--login-ip-burst", "-5"}, "--login-ip-burst -5: want at least 1"},
+		{"no login IP refill", []string{"--login-ip-refill", "0"}, "--login-ip-refill 0s: want a positive duration"},
+		{"negative login IP refill", []string{"--login-ip-refill", "-1m"}, "--login-ip-refill -1m0s: want a positive duration"},
+		{"no register burst", []string{"--register-burst", "0"}, "--register-burst 0: want at least 1"},
+		{"negative register burst", []string{"--register-burst", "-1"}, "--register-burst -1: want at least 1"},
+		{"no register refill", []string{"--register-refill", "0"}, "--register-refill 0s: want a positive duration"},
+		{"negative register refill", []string{"--register-refill", "-12s"}, "--register-refill -12s: want a positive duration"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := runCmd(t, "", append([]string{"config", "check", "--data", t.TempDir()}, tc.args...)...)

@@ -336,6 +336,108 @@ func TestTwoInstancesShareLoginThrottle(t *testing.T) {
 	}
 }
 
+// sessionBackends are the shared stores that count attempts for a pair of
+// instances: sessions (and attempts) in Redis, or everything in PostgreSQL.
+var sessionBackends = []struct {
+	name   string
+	stores func(t *testing.T) []string
+}{
+	{"redis", sharedStores},
+	{"postgres", func(t *testing.T) []string { return []string{"--user-store", testenv.PostgresDSN(t)} }},
+}
+
+// startPairOn starts two instances on stores with the extra flags.
+func startPairOn(t *testing.T, stores []string, extra ...string) (a, b *instance) {
+	t.Helper()
+	bin := testenv.Binary(t, ".")
+	args := append(slices.Clone(stores), extra...)
+	return startInstance(t, bin, args...), startInstance(t, bin, args...)
+}
+
+// TestTwoInstancesShareClientBudgets: failed logins across usernames and
+// registrations count per client in the shared store, so spreading them
+// over the instances buys a sprayer or a sign-up flood nothing.
+func TestTwoInstancesShareClientBudgets(t *testing.T) {
+	for _, be := range sessionBackends {
+		t.Run(be.name, func(t *testing.T) {
+			a, b := startPairOn(t, be.stores(t), "--login-ip-burst", "3", "--login-ip-refill", "1h", "--register-burst", "2", "--register-refill", "1h")
+			insts, names := []*instance{a, b}, []string{"A", "B"}
+			br := newBrowser(t)
+			br.do("GET", a.url, "/api/getcsrf", nil)
+			for i, name := range []string{"alice", "bob"} {
+				if r := br.do("POST", insts[i].url, "/api/register", creds(name, alicePassword)); r.Status != 201 {
+					t.Fatalf("register %s through %s: %d %v", name, names[i], r.Status, r.JSON)
+				}
+			}
+			for i, inst := range insts {
+				r := br.do("POST", inst.url, "/api/register", creds("carol", alicePassword))
+				if r.Status != 429 || r.ErrCode() != "too_many_attempts" || r.Header.Get("Retry-After") != "3600" {
+					t.Errorf("3rd registration in all, on %s: got %d %v (Retry-After %q), want 429 too_many_attempts after 3600 s",
+						names[i], r.Status, r.JSON, r.Header.Get("Retry-After"))
+				}
+			}
+			for i := range 3 {
+				if r := br.do("POST", insts[i%2].url, "/api/login", creds(fmt.Sprintf("user%d", i), "Summer2026!")); r.Status != 401 {
+					t.Fatalf("failure %d (on %s): %d %v, want 401", i+1, names[i%2], r.Status, r.JSON)
+				}
+			}
+			for i, inst := range insts {
+				r := br.do("POST", inst.url, "/api/login", creds("user3", "Summer2026!"))
+				if r.Status != 429 || r.ErrCode() != "too_many_attempts" || r.Header.Get("Retry-After") != "3600" {
+					t.Errorf("4th username in all, on %s: got %d %v (Retry-After %q), want 429 too_many_attempts after 3600 s",
+						names[i], r.Status, r.JSON, r.Header.Get("Retry-After"))
+				}
+				if r := br.do("POST", inst.url, "/api/login", creds("alice", alicePassword)); r.Status != 429 {
+					t.Errorf("alice's right password on %s with the client's budget spent: got %d %v, want 429", names[i], r.Status, r.JSON)
+				}
+			}
+		})
+	}
+}
+
+// TestTwoInstancesConcurrentGuesses: guesses sent at once through both
+// instances get no more password checks than --login-burst, because each
+// takes its token from the shared bucket before hashing.
+func TestTwoInstancesConcurrentGuesses(t *testing.T) {
+	const n, burst = 24, 3
+	for _, be := range sessionBackends {
+		t.Run(be.name, func(t *testing.T) {
+			a, b := startPairOn(t, be.stores(t), "--login-burst", fmt.Sprint(burst), "--login-refill", "1h")
+			insts := []*instance{a, b}
+			br := newBrowser(t)
+			br.do("GET", a.url, "/api/getcsrf", nil)
+			if r := br.do("POST", a.url, "/api/register", creds("alice", alicePassword)); r.Status != 201 {
+				t.Fatalf("register: %d %v", r.Status, r.JSON)
+			}
+			results := make([]apitest.Resp, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				inst := insts[i%2]
+				c := newBrowser(t)
+				c.do("GET", inst.url, "/api/getcsrf", nil)
+				wg.Go(func() {
+					<-start
+					results[i] = c.do("POST", inst.url, "/api/login", creds("alice", fmt.Sprintf("guess %d", i)))
+				})
+			}
+			close(start)
+			wg.Wait()
+			statuses := map[int]int{}
+			for _, r := range results {
+				statuses[r.Status]++
+			}
+			if statuses[401] > burst || statuses[401]+statuses[429] != n {
+				t.Errorf("%d concurrent wrong guesses through both instances, --login-burst %d: statuses %v; want at most %d 401s, the rest 429",
+					n, burst, statuses, burst)
+			}
+			if r := br.do("POST", b.url, "/api/login", creds("alice", alicePassword)); r.Status != 429 {
+				t.Errorf("the right password after the guesses: got %d %v, want 429", r.Status, r.JSON)
+			}
+		})
+	}
+}
+
 // freePort returns a loopback port nothing listens on (just now).
 func freePort(t *testing.T) int {
 	t.Helper()

@@ -70,6 +70,10 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.cfg.MaxConcurrentHashes, "max-concurrent-hashes", 0, "password hashes computed at once (default: number of CPUs, at least 2)")
 	fs.IntVar(&o.cfg.LoginBurst, "login-burst", 20, "failed logins one client may make for one username before it gets 429 too_many_attempts")
 	fs.DurationVar(&o.cfg.LoginRefill, "login-refill", 3*time.Second, "after --login-burst failures, one more login attempt is allowed every this long")
+	fs.IntVar(&o.cfg.LoginIPBurst, "login-ip-burst", 100, "failed logins one client (IPv4 address, IPv6 /64) may make across all usernames before it gets 429 too_many_attempts")
+	fs.DurationVar(&o.cfg.LoginIPRefill, "login-ip-refill", time.Minute, "after --login-ip-burst failures, one more login attempt is allowed every this long")
+	fs.IntVar(&o.cfg.RegisterBurst, "register-burst", 25, "registrations, successful or not, one client may attempt before it gets 429 too_many_attempts")
+	fs.DurationVar(&o.cfg.RegisterRefill, "register-refill", 12*time.Second, "after --register-burst registrations, one more is allowed every this long")
 	o.stores.register(fs)
 	o.jwt.register(fs, &o.cfg)
 }
@@ -95,14 +99,24 @@ func (o *options) config(stderr io.Writer) (latchkey.Config, error) {
 	cfg.SameSite = ss
 	cfg.Protection = latchkey.SessionProtection(strings.ToLower(o.protection))
 	// Config reads 0 as "the default": refuse it here, where it was typed.
-	if cfg.LoginBurst < 1 {
-		return cfg, fmt.Errorf("--login-burst %d: want at least 1", cfg.LoginBurst)
+	for _, b := range []struct {
+		name   string
+		burst  int
+		refill time.Duration
+	}{
+		{"login", cfg.LoginBurst, cfg.LoginRefill},
+		{"login-ip", cfg.LoginIPBurst, cfg.LoginIPRefill},
+		{"register", cfg.RegisterBurst, cfg.RegisterRefill},
+	} {
+		if b.burst < 1 {
+			return cfg, fmt.Errorf("--%s-burst %d: want at least 1", b.name, b.burst)
+		}
+		if b.refill <= 0 {
+			return cfg, fmt.Errorf("--%s-refill %v: want a positive duration", b.name, b.refill)
+		}
 	}
 	if cfg.MaxSessionsPerUser < 1 && cfg.MaxSessionsPerUser != -1 {
 		return cfg, fmt.Errorf("--max-sessions-per-user %d: want at least 1, or -1 for no cap", cfg.MaxSessionsPerUser)
-	}
-	if cfg.LoginRefill <= 0 {
-		return cfg, fmt.Errorf("--login-refill %v: want a positive duration", cfg.LoginRefill)
 	}
 	if err := o.jwt.apply(&cfg); err != nil {
 		return cfg, err
