@@ -96,7 +96,9 @@ type SessionStore interface {
 // its UserStore and its SessionStore; nothing is cached across requests.
 type SessionUserFinder interface {
 	// FindSessionUser returns the unexpired session with this token hash
-	// and its user, read together, as FindSession and UserByID would. It
+	// and its user, read together, as FindSession and UserByID would, but
+	// for the user's UsernameSkeleton, which it may leave empty: no request
+	// needs it, and every column costs on this path. It
 	// returns ErrNotFound if there is no such session, and the session with
 	// a nil user if the session's user does not exist.
 	FindSessionUser(ctx context.Context, tokenHash []byte) (*Session, *User, error)

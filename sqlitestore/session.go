@@ -190,7 +190,7 @@ func (s *Store) PruneSessions(ctx context.Context, limit int) (int, error) {
 // the driver's cost grows with every column.
 const findSessionUserSQL = `SELECT s.user_id, s.created_at, s.last_seen_at, s.idle_expires_at,
 	s.expires_at, s.remember, s.fresh, s.user_agent, s.ip, s.generation, s.rotated_at, s.user_epoch,
-	u.username, u.username_key, u.username_skeleton, u.email, u.password_hash, u.epoch, u.created_at, u.updated_at
+	u.username, u.username_key, u.email, u.password_hash, u.epoch, u.created_at, u.updated_at
 	FROM sessions s LEFT JOIN users u ON u.id = s.user_id
 	WHERE s.token_hash = ? AND s.idle_expires_at > ? AND s.expires_at > ?`
 
@@ -206,18 +206,17 @@ func (s *Store) FindSessionUser(ctx context.Context, tokenHash []byte) (*latchke
 	// One allocation for everything Scan writes to: separate locals would
 	// each escape to the heap through Scan's ...any.
 	r := &struct {
-		sess                       latchkey.Session
-		user                       latchkey.User
-		created, lastSeen          int64
-		idle, expires, rotated     int64
-		uCreated, uUpdated, uEpoch sql.NullInt64
-		name, key, skel, email     sql.NullString
-		passwdHash                 sql.NullString
+		sess                         latchkey.Session
+		user                         latchkey.User
+		created, lastSeen            int64
+		idle, expires, rotated       int64
+		uCreated, uUpdated, uEpoch   sql.NullInt64
+		name, key, email, passwdHash sql.NullString
 	}{}
 	err := s.findSessionUser.QueryRowContext(ctx, tokenHash, now, now).Scan(
 		&r.sess.UserID, &r.created, &r.lastSeen, &r.idle, &r.expires,
 		&r.sess.Remember, &r.sess.Fresh, &r.sess.UserAgent, &r.sess.IP, &r.sess.Generation, &r.rotated, &r.sess.UserEpoch,
-		&r.name, &r.key, &r.skel, &r.email, &r.passwdHash, &r.uEpoch, &r.uCreated, &r.uUpdated)
+		&r.name, &r.key, &r.email, &r.passwdHash, &r.uEpoch, &r.uCreated, &r.uUpdated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, fmt.Errorf("sqlitestore: find session: %w", latchkey.ErrNotFound)
 	}
@@ -232,7 +231,7 @@ func (s *Store) FindSessionUser(ctx context.Context, tokenHash []byte) (*latchke
 	if !r.name.Valid { // username is NOT NULL: no user row matched
 		return sess, nil, nil
 	}
-	u.ID, u.Username, u.UsernameKey, u.UsernameSkeleton = sess.UserID, r.name.String, r.key.String, r.skel.String
+	u.ID, u.Username, u.UsernameKey = sess.UserID, r.name.String, r.key.String
 	u.Email, u.PasswordHash = r.email.String, r.passwdHash.String
 	u.Epoch, u.CreatedAt, u.UpdatedAt = r.uEpoch.Int64, fromMS(r.uCreated.Int64), fromMS(r.uUpdated.Int64)
 	return sess, u, nil
