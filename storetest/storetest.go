@@ -84,6 +84,7 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 	}
 	_, tokens := probe.Users.(latchkey.APITokenStore)
 	_, limiter := probe.Sessions.(latchkey.AttemptLimiter)
+	_, accountTokens := probe.Sessions.(latchkey.AccountTokenStore)
 	groups := []struct {
 		name  string
 		tests []test
@@ -124,6 +125,7 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 		{"Rotation", rotationTests},
 		{"APITokens", apiTokenTests(tokens)},
 		{"AttemptLimiter", attemptTests(limiter)},
+		{"AccountTokens", accountTokenTests(accountTokens)},
 		{"Concurrency", []test{
 			{name: "RegisterSameUsername", fn: testConcurrentRegisterSameUsername},
 			{name: "RegisterLookAlikeUsernames", fn: testConcurrentRegisterLookAlikes},
