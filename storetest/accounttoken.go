@@ -2,9 +2,9 @@ package storetest
 
 import (
 	"bytes"
-	"errors"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
