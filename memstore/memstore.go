@@ -50,6 +50,14 @@ type Store struct {
 	tokens      map[int64]latchkey.APIToken
 	tokenByHash map[string]int64    // by string(TokenHash)
 	tokenByName map[tokenName]int64 // unique per user
+
+	accountTokens map[accountTokenKey]latchkey.AccountToken
+}
+
+// accountTokenKey: a user has one account token per purpose.
+type accountTokenKey struct {
+	userID  int64
+	purpose latchkey.AccountPurpose
 }
 
 // tokenName is the per-user unique key of an API token.
@@ -70,6 +78,8 @@ func New() *Store {
 		tokens:      make(map[int64]latchkey.APIToken),
 		tokenByHash: make(map[string]int64),
 		tokenByName: make(map[tokenName]int64),
+
+		accountTokens: make(map[accountTokenKey]latchkey.AccountToken),
 	}
 }
 
