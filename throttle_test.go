@@ -120,11 +120,18 @@ func TestLoginThrottleSharedByInstances(t *testing.T) {
 		t.Errorf("after a success on the other instance: got %d, want 401 (the count was reset)", r.Status)
 	}
 
+	shared.checkHashed(t, "wes")
+}
+
+// checkHashed fails t unless every key the limiter was given is a hex
+// SHA-256, and none contains plain (a name or address).
+func (s *sharedAttempts) checkHashed(t *testing.T, plain string) {
+	t.Helper()
 	hex := regexp.MustCompile(`^[0-9a-f]{64}$`)
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	for _, k := range shared.keys {
-		if !hex.MatchString(k) || strings.Contains(k, "wes") {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.keys {
+		if !hex.MatchString(k) || strings.Contains(k, plain) {
 			t.Fatalf("key %q given to the store: want a hex SHA-256", k)
 		}
 	}
