@@ -13,6 +13,8 @@ var (
 	ErrNotFound = errors.New("latchkey: not found")
 	// ErrUsernameTaken: a user with the same case-folded username exists.
 	ErrUsernameTaken = errors.New("latchkey: username taken")
+	// ErrEmailTaken: another user has this address verified.
+	ErrEmailTaken = errors.New("latchkey: email taken")
 	// ErrConflict: a unique key other than the username collided.
 	ErrConflict = errors.New("latchkey: conflict")
 	// ErrInvalidCredentials: unknown username or wrong password (never says which).
@@ -92,6 +94,8 @@ func errorResponse(err error) (status int, body apiError, known bool) {
 		return http.StatusUnauthorized, apiError{"token_reused", "This login was ended because a refresh token was used twice. Log in again.", ""}, true
 	case errors.Is(err, ErrCSRF):
 		return http.StatusForbidden, apiError{"csrf_failed", csrfMessage(err), ""}, true
+	case errors.Is(err, ErrEmailTaken):
+		return http.StatusConflict, apiError{"email_taken", "Another account uses that email address.", "email"}, true
 	case errors.Is(err, ErrUsernameTaken):
 		return http.StatusConflict, apiError{"username_taken", "That username, or one that looks the same, is already taken.", "username"}, true
 	case errors.Is(err, ErrTooManyAttempts):

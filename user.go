@@ -2,6 +2,7 @@ package latchkey
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,9 @@ type User struct {
 	UsernameSkeleton string
 	// Email is optional; empty when not given.
 	Email string
+	// EmailVerified is set once the user followed a link mailed to Email.
+	// A verified address is unique among users (EmailKey).
+	EmailVerified bool
 	// PasswordHash is a PHC string (argon2id) or an imported bcrypt hash.
 	PasswordHash string
 	// Epoch counts the user's credential changes (password set, every
@@ -36,7 +40,8 @@ type UserStore interface {
 	// CreateUser inserts u, sets u.ID, and keeps u.CreatedAt and u.UpdatedAt
 	// as given. It returns ErrUsernameTaken if another user has the same
 	// UsernameKey, or the same non-empty UsernameSkeleton, even when both
-	// are created concurrently.
+	// are created concurrently, and ErrEmailTaken if u.EmailVerified and
+	// another user has the address verified.
 	CreateUser(ctx context.Context, u *User) error
 
 	// UserByID returns ErrNotFound if no user has this id.
@@ -45,6 +50,15 @@ type UserStore interface {
 	// UserByUsernameKey returns ErrNotFound if no user has this key.
 	UserByUsernameKey(ctx context.Context, key string) (*User, error)
 
+	// UserByEmail returns the user with this address, compared by
+	// EmailKey: the one that has it verified if any, else the earliest
+	// created. It returns ErrNotFound if no user has it.
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	// UpdateEmail sets the user's Email and EmailVerified and UpdatedAt. It
+	// returns ErrEmailTaken if verified and another user has the same
+	// address verified, even when both are set concurrently, and
+	// ErrNotFound if no user has this id.
+	UpdateEmail(ctx context.Context, id int64, email string, verified bool, updatedAt time.Time) error
 	// UpdatePasswordHash replaces the user's password hash and sets UpdatedAt.
 	// It returns ErrNotFound if no user has this id.
 	UpdatePasswordHash(ctx context.Context, id int64, hash string, updatedAt time.Time) error
@@ -64,3 +78,9 @@ type UserStore interface {
 	// limit of zero or less returns none.
 	ListUsers(ctx context.Context, afterID int64, limit int) ([]User, error)
 }
+
+// EmailKey is the form in which addresses are compared: lower case. Local
+// parts are case-sensitive by the letter of RFC 5321 and nowhere in
+// practice, and treating "Ann@x" and "ann@x" as two people would let one
+// claim the other's address.
+func EmailKey(email string) string { return strings.ToLower(email) }

@@ -42,6 +42,7 @@ type Store struct {
 	userIDs  []int64 // ascending, for ListUsers paging
 	keyToID  map[string]int64
 	skelToID map[string]int64            // UsernameSkeleton to ID, for the non-empty ones
+	verified map[string]int64            // EmailKey to ID, for verified addresses
 	sessions map[string]latchkey.Session // by string(TokenHash)
 	// byUser indexes sessions by user, so per-user calls do not scan.
 	byUser map[int64]map[string]struct{}
@@ -72,6 +73,7 @@ func New() *Store {
 		users:    make(map[int64]latchkey.User),
 		keyToID:  make(map[string]int64),
 		skelToID: make(map[string]int64),
+		verified: make(map[string]int64),
 		sessions: make(map[string]latchkey.Session),
 		byUser:   make(map[int64]map[string]struct{}),
 
@@ -105,6 +107,9 @@ func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	if _, ok := s.skelToID[u.UsernameSkeleton]; ok && u.UsernameSkeleton != "" {
 		return fmt.Errorf("memstore: create user: looks like another: %w", latchkey.ErrUsernameTaken)
 	}
+	if _, ok := s.verified[latchkey.EmailKey(u.Email)]; ok && u.EmailVerified {
+		return fmt.Errorf("memstore: create user: %w", latchkey.ErrEmailTaken)
+	}
 	s.lastID++
 	c := *u
 	c.ID = s.lastID
@@ -115,6 +120,9 @@ func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	s.keyToID[c.UsernameKey] = c.ID
 	if c.UsernameSkeleton != "" {
 		s.skelToID[c.UsernameSkeleton] = c.ID
+	}
+	if c.EmailVerified {
+		s.verified[latchkey.EmailKey(c.Email)] = c.ID
 	}
 	u.ID = c.ID
 	return nil
@@ -157,6 +165,47 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, id int64, hash string, u
 	return nil
 }
 
+// UserByEmail implements latchkey.UserStore. Unverified addresses are
+// found by a scan: memstore is for tests and demos.
+func (s *Store) UserByEmail(ctx context.Context, email string) (*latchkey.User, error) {
+	key := latchkey.EmailKey(email)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if id, ok := s.verified[key]; ok {
+		u := s.users[id]
+		return &u, nil
+	}
+	for _, id := range s.userIDs { // ascending: the earliest created first
+		if u := s.users[id]; u.Email != "" && latchkey.EmailKey(u.Email) == key {
+			return &u, nil
+		}
+	}
+	return nil, fmt.Errorf("memstore: user by email: %w", latchkey.ErrNotFound)
+}
+
+// UpdateEmail implements latchkey.UserStore.
+func (s *Store) UpdateEmail(ctx context.Context, id int64, email string, verified bool, updatedAt time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return fmt.Errorf("memstore: update email of user %d: %w", id, latchkey.ErrNotFound)
+	}
+	key := latchkey.EmailKey(email)
+	if other, taken := s.verified[key]; verified && taken && other != id {
+		return fmt.Errorf("memstore: update email of user %d: %w", id, latchkey.ErrEmailTaken)
+	}
+	if u.EmailVerified && s.verified[latchkey.EmailKey(u.Email)] == id {
+		delete(s.verified, latchkey.EmailKey(u.Email))
+	}
+	u.Email, u.EmailVerified, u.UpdatedAt = email, verified, norm(updatedAt)
+	if verified {
+		s.verified[key] = id
+	}
+	s.users[id] = u
+	return nil
+}
+
 // AdvanceEpoch implements latchkey.UserStore.
 func (s *Store) AdvanceEpoch(ctx context.Context, id int64) (int64, error) {
 	s.mu.Lock()
@@ -182,6 +231,9 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 	delete(s.keyToID, u.UsernameKey)
 	if s.skelToID[u.UsernameSkeleton] == id {
 		delete(s.skelToID, u.UsernameSkeleton)
+	}
+	if u.EmailVerified {
+		delete(s.verified, latchkey.EmailKey(u.Email))
 	}
 	for tid, t := range s.tokens { // as ON DELETE CASCADE does in the SQL stores
 		if t.UserID == id {

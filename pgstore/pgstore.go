@@ -216,31 +216,36 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := tx.Commit(ctx); err != nil {
 		return wrap("migrate", err)
 	}
-	return s.fillSkeletons(ctx)
+	return s.fillDerived(ctx)
 }
 
-// fillSkeletons gives users stored before usernames had a skeleton theirs,
-// so new names are checked against them too. A user whose name looks like
-// an earlier user's keeps none: both stay, as they were, and can log in.
-// Each UPDATE stands alone, so instances doing this together only lose a
-// race to each other.
-func (s *Store) fillSkeletons(ctx context.Context) error {
-	type row struct {
-		id   int64
-		name string
-	}
-	rows, err := queryAll(ctx, s, "fill username skeletons", func(r pgx.Row) (*row, error) {
-		var v row
-		return &v, r.Scan(&v.id, &v.name)
-	}, `SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY id`)
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		_, err := s.pool.Exec(ctx, `UPDATE users SET username_skeleton = $1 WHERE id = $2 AND username_skeleton IS NULL`,
-			username.Skeleton(r.name), r.id)
-		if err != nil && !isUniqueViolation(err, "users_username_skeleton") {
-			return wrap("fill username skeletons", err)
+// fillDerived gives users stored before usernames had a skeleton, and
+// addresses a compared form, theirs, so new names and addresses are checked
+// against them too. A user whose name looks like an earlier user's keeps no
+// skeleton: both stay, as they were, and can log in. Each UPDATE stands
+// alone, so instances doing this together only lose a race to each other.
+func (s *Store) fillDerived(ctx context.Context) error {
+	for _, c := range []struct{ column, from string }{{"username_skeleton", "username"}, {"email_key", "email"}} {
+		type row struct {
+			id  int64
+			src string
+		}
+		rows, err := queryAll(ctx, s, "fill "+c.column, func(r pgx.Row) (*row, error) {
+			var v row
+			return &v, r.Scan(&v.id, &v.src)
+		}, `SELECT id, `+c.from+` FROM users WHERE `+c.column+` IS NULL ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			v := latchkey.EmailKey(r.src)
+			if c.column == "username_skeleton" {
+				v = username.Skeleton(r.src)
+			}
+			_, err := s.pool.Exec(ctx, `UPDATE users SET `+c.column+` = $1 WHERE id = $2 AND `+c.column+` IS NULL`, v, r.id)
+			if err != nil && !isUniqueViolation(err, "users_username_skeleton") {
+				return wrap("fill "+c.column, err)
+			}
 		}
 	}
 	return nil

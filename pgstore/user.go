@@ -10,11 +10,11 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
-const userColumns = `id, username, username_key, COALESCE(username_skeleton, ''), email, password_hash, epoch, created_at, updated_at`
+const userColumns = `id, username, username_key, COALESCE(username_skeleton, ''), email, email_verified, password_hash, epoch, created_at, updated_at`
 
 func scanUser(row pgx.Row) (*latchkey.User, error) {
 	var u latchkey.User
-	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.UsernameSkeleton, &u.Email, &u.PasswordHash, &u.Epoch, &u.CreatedAt, &u.UpdatedAt); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.UsernameSkeleton, &u.Email, &u.EmailVerified, &u.PasswordHash, &u.Epoch, &u.CreatedAt, &u.UpdatedAt); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
@@ -28,9 +28,12 @@ func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	defer cancel()
 	var id int64
 	err := s.pool.QueryRow(ctx, `INSERT INTO users
-		(username, username_key, username_skeleton, email, password_hash, epoch, created_at, updated_at)
-		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8) RETURNING id`,
-		u.Username, u.UsernameKey, u.UsernameSkeleton, u.Email, u.PasswordHash, u.Epoch, ms(u.CreatedAt), ms(u.UpdatedAt)).Scan(&id)
+		(username, username_key, username_skeleton, email, email_key, email_verified, password_hash, epoch, created_at, updated_at)
+		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		u.Username, u.UsernameKey, u.UsernameSkeleton, u.Email, latchkey.EmailKey(u.Email), u.EmailVerified, u.PasswordHash, u.Epoch, ms(u.CreatedAt), ms(u.UpdatedAt)).Scan(&id)
+	if isUniqueViolation(err, "users_verified_email") {
+		return fmt.Errorf("pgstore: create user: %w", latchkey.ErrEmailTaken)
+	}
 	if isUniqueViolation(err, "users_username_key") || isUniqueViolation(err, "users_username_skeleton") {
 		return fmt.Errorf("pgstore: create user: %w", latchkey.ErrUsernameTaken)
 	}
@@ -76,6 +79,36 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, id int64, hash string, u
 	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`,
 		hash, ms(updatedAt), id)
 	return affectedOne(tag, err, fmt.Sprintf("update password hash of user %d", id))
+}
+
+// UserByEmail implements latchkey.UserStore.
+func (s *Store) UserByEmail(ctx context.Context, email string) (*latchkey.User, error) {
+	if email == "" {
+		return nil, fmt.Errorf("pgstore: user by email: %w", latchkey.ErrNotFound)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1
+		ORDER BY email_verified DESC, id LIMIT 1`, latchkey.EmailKey(email)))
+	if isNoRows(err) {
+		return nil, fmt.Errorf("pgstore: user by email: %w", latchkey.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap("user by email", err)
+	}
+	return u, nil
+}
+
+// UpdateEmail implements latchkey.UserStore.
+func (s *Store) UpdateEmail(ctx context.Context, id int64, email string, verified bool, updatedAt time.Time) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET email = $1, email_key = $2, email_verified = $3, updated_at = $4 WHERE id = $5`,
+		email, latchkey.EmailKey(email), verified, ms(updatedAt), id)
+	if isUniqueViolation(err, "users_verified_email") {
+		return fmt.Errorf("pgstore: update email of user %d: %w", id, latchkey.ErrEmailTaken)
+	}
+	return affectedOne(tag, err, fmt.Sprintf("update email of user %d", id))
 }
 
 // AdvanceEpoch implements latchkey.UserStore: one UPDATE … RETURNING,

@@ -256,28 +256,35 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	return s.fillSkeletons(ctx)
+	return s.fillDerived(ctx)
 }
 
-// fillSkeletons gives users stored before usernames had a skeleton theirs,
-// so new names are checked against them too. A user whose name looks like
-// an earlier user's keeps none: both stay, as they were, and can log in.
-func (s *Store) fillSkeletons(ctx context.Context) error {
-	type row struct {
-		id   int64
-		name string
-	}
-	rows, err := queryAll(ctx, s.writer, "fill username skeletons", func(r interface{ Scan(...any) error }) (*row, error) {
-		var v row
-		return &v, r.Scan(&v.id, &v.name)
-	}, `SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY id`)
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		_, err := s.writer.ExecContext(ctx, `UPDATE users SET username_skeleton = ? WHERE id = ?`, username.Skeleton(r.name), r.id)
-		if err != nil && !isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
-			return wrap("fill username skeletons", err)
+// fillDerived gives users stored before usernames had a skeleton, and
+// addresses a compared form, theirs, so new names and addresses are checked
+// against them too. A user whose name looks like an earlier user's keeps no
+// skeleton: both stay, as they were, and can log in.
+func (s *Store) fillDerived(ctx context.Context) error {
+	for _, c := range []struct{ column, from string }{{"username_skeleton", "username"}, {"email_key", "email"}} {
+		type row struct {
+			id  int64
+			src string
+		}
+		rows, err := queryAll(ctx, s.writer, "fill "+c.column, func(r interface{ Scan(...any) error }) (*row, error) {
+			var v row
+			return &v, r.Scan(&v.id, &v.src)
+		}, `SELECT id, `+c.from+` FROM users WHERE `+c.column+` IS NULL ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			v := latchkey.EmailKey(r.src)
+			if c.column == "username_skeleton" {
+				v = username.Skeleton(r.src)
+			}
+			_, err := s.writer.ExecContext(ctx, `UPDATE users SET `+c.column+` = ? WHERE id = ?`, v, r.id)
+			if err != nil && !isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+				return wrap("fill "+c.column, err)
+			}
 		}
 	}
 	return nil

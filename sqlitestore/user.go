@@ -5,20 +5,21 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-const userColumns = `id, username, username_key, COALESCE(username_skeleton, ''), email, password_hash, epoch, created_at, updated_at`
+const userColumns = `id, username, username_key, COALESCE(username_skeleton, ''), email, email_verified, password_hash, epoch, created_at, updated_at`
 
 const userByIDSQL = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
 
 func scanUser(row interface{ Scan(...any) error }) (*latchkey.User, error) {
 	var u latchkey.User
 	var created, updated int64
-	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.UsernameSkeleton, &u.Email, &u.PasswordHash, &u.Epoch, &created, &updated); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.UsernameSkeleton, &u.Email, &u.EmailVerified, &u.PasswordHash, &u.Epoch, &created, &updated); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
@@ -28,9 +29,12 @@ func scanUser(row interface{ Scan(...any) error }) (*latchkey.User, error) {
 // CreateUser implements latchkey.UserStore.
 func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	res, err := s.writer.ExecContext(ctx, `INSERT INTO users
-		(username, username_key, username_skeleton, email, password_hash, epoch, created_at, updated_at)
-		VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?)`,
-		u.Username, u.UsernameKey, u.UsernameSkeleton, u.Email, u.PasswordHash, u.Epoch, toMS(u.CreatedAt), toMS(u.UpdatedAt))
+		(username, username_key, username_skeleton, email, email_key, email_verified, password_hash, epoch, created_at, updated_at)
+		VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?)`,
+		u.Username, u.UsernameKey, u.UsernameSkeleton, u.Email, latchkey.EmailKey(u.Email), u.EmailVerified, u.PasswordHash, u.Epoch, toMS(u.CreatedAt), toMS(u.UpdatedAt))
+	if isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) && strings.Contains(err.Error(), "email_key") {
+		return fmt.Errorf("sqlitestore: create user: %w", latchkey.ErrEmailTaken)
+	}
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
 		// username_key and username_skeleton are the UNIQUE columns; ids
 		// come from AUTOINCREMENT.
@@ -76,6 +80,32 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, id int64, hash string, u
 	res, err := s.writer.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,
 		hash, toMS(updatedAt), id)
 	return affectedOne(res, err, fmt.Sprintf("update password hash of user %d", id))
+}
+
+// UserByEmail implements latchkey.UserStore.
+func (s *Store) UserByEmail(ctx context.Context, email string) (*latchkey.User, error) {
+	if email == "" {
+		return nil, fmt.Errorf("sqlitestore: user by email: %w", latchkey.ErrNotFound)
+	}
+	u, err := scanUser(s.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = ?
+		ORDER BY email_verified DESC, id LIMIT 1`, latchkey.EmailKey(email)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlitestore: user by email: %w", latchkey.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap("user by email", err)
+	}
+	return u, nil
+}
+
+// UpdateEmail implements latchkey.UserStore.
+func (s *Store) UpdateEmail(ctx context.Context, id int64, email string, verified bool, updatedAt time.Time) error {
+	res, err := s.writer.ExecContext(ctx, `UPDATE users SET email = ?, email_key = ?, email_verified = ?, updated_at = ? WHERE id = ?`,
+		email, latchkey.EmailKey(email), verified, toMS(updatedAt), id)
+	if isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+		return fmt.Errorf("sqlitestore: update email of user %d: %w", id, latchkey.ErrEmailTaken)
+	}
+	return affectedOne(res, err, fmt.Sprintf("update email of user %d", id))
 }
 
 // AdvanceEpoch implements latchkey.UserStore: one UPDATE … RETURNING.

@@ -99,6 +99,9 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 			{name: "IDsAreNeverReused", fn: testIDsAreNeverReused},
 			{name: "UpdatePasswordHash", fn: testUpdatePasswordHash},
 			{name: "AdvanceEpoch", fn: testAdvanceEpoch},
+			{name: "UserByEmail", fn: testUserByEmail},
+			{name: "UpdateEmail", fn: testUpdateEmail},
+			{name: "VerifiedEmailIsUnique", fn: testVerifiedEmailUnique},
 			{name: "DeleteUser", fn: testDeleteUser},
 			{name: "ListUsersPages", fn: testListUsersPages},
 			{name: "ReturnedUserIsACopy", fn: testReturnedUserIsACopy},
@@ -129,6 +132,7 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 		{"Concurrency", []test{
 			{name: "RegisterSameUsername", fn: testConcurrentRegisterSameUsername},
 			{name: "RegisterLookAlikeUsernames", fn: testConcurrentRegisterLookAlikes},
+			{name: "VerifySameEmail", fn: testConcurrentVerifySameEmail},
 			{name: "SessionsOfOneUser", fn: testConcurrentSessionsOfOneUser},
 		}},
 		{"Values", []test{
@@ -242,6 +246,9 @@ func checkUser(tb testing.TB, what string, got, want *latchkey.User) {
 	}
 	if got.ID != want.ID {
 		tb.Errorf("%s: ID: got %d, want %d", what, got.ID, want.ID)
+	}
+	if got.EmailVerified != want.EmailVerified {
+		tb.Errorf("%s: EmailVerified: got %v, want %v", what, got.EmailVerified, want.EmailVerified)
 	}
 	if got.Epoch != want.Epoch {
 		tb.Errorf("%s: Epoch: got %d, want %d", what, got.Epoch, want.Epoch)
@@ -548,6 +555,89 @@ func testAdvanceEpoch(t *testing.T, f *fixture) {
 	checkUser(t, "other user", got, other)
 	_, err = f.users.AdvanceEpoch(f.ctx, other.ID+100)
 	checkErr(t, "AdvanceEpoch(unknown id)", err, latchkey.ErrNotFound)
+}
+
+// testUserByEmail: addresses are compared in lower case; a verified owner
+// wins over earlier unverified claimants.
+func testUserByEmail(t *testing.T, f *fixture) {
+	squatter := f.createUser(t, "squatter") // created first, address unverified
+	if err := f.users.UpdateEmail(f.ctx, squatter.ID, "Owner@Example.com", false, f.clock.Now()); err != nil {
+		t.Fatalf("UpdateEmail: %v", err)
+	}
+	got, err := f.users.UserByEmail(f.ctx, "owner@example.COM")
+	if err != nil || got.ID != squatter.ID {
+		t.Fatalf("UserByEmail with only an unverified claim: %+v, %v; want the squatter", got, err)
+	}
+	owner := f.createUser(t, "owner")
+	if err := f.users.UpdateEmail(f.ctx, owner.ID, "owner@example.com", true, f.clock.Now()); err != nil {
+		t.Fatalf("UpdateEmail(verified): %v", err)
+	}
+	for _, addr := range []string{"owner@example.com", "OWNER@EXAMPLE.COM", "Owner@Example.com"} {
+		got, err := f.users.UserByEmail(f.ctx, addr)
+		if err != nil || got.ID != owner.ID || !got.EmailVerified {
+			t.Errorf("UserByEmail(%q): %+v, %v; want the verified owner", addr, got, err)
+		}
+	}
+	for _, addr := range []string{"", "nobody@example.com", "owner@example.co"} {
+		_, err := f.users.UserByEmail(f.ctx, addr)
+		checkErr(t, fmt.Sprintf("UserByEmail(%q)", addr), err, latchkey.ErrNotFound)
+	}
+}
+
+func testUpdateEmail(t *testing.T, f *fixture) {
+	u := f.createUser(t, "alice")
+	other := f.createUser(t, "bob")
+	f.clock.Advance(time.Minute)
+	want := *u
+	want.Email, want.EmailVerified, want.UpdatedAt = "Alice.New@example.org", true, f.clock.Now()
+	if err := f.users.UpdateEmail(f.ctx, u.ID, want.Email, true, want.UpdatedAt); err != nil {
+		t.Fatalf("UpdateEmail: %v", err)
+	}
+	got, err := f.users.UserByID(f.ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkUser(t, "after UpdateEmail", got, &want)
+	// Verified again at another address, the old one is free.
+	if err := f.users.UpdateEmail(f.ctx, u.ID, "alice3@example.org", true, f.clock.Now()); err != nil {
+		t.Fatalf("UpdateEmail again: %v", err)
+	}
+	if err := f.users.UpdateEmail(f.ctx, other.ID, "alice.new@EXAMPLE.org", true, f.clock.Now()); err != nil {
+		t.Errorf("verifying an address its owner gave up: %v", err)
+	}
+	got, err = f.users.UserByID(f.ctx, other.ID)
+	if err != nil || got.Username != other.Username || got.PasswordHash != other.PasswordHash {
+		t.Errorf("other fields of bob changed: %+v, %v", got, err)
+	}
+	err = f.users.UpdateEmail(f.ctx, other.ID+100, "x@example.com", false, f.clock.Now())
+	checkErr(t, "UpdateEmail(unknown id)", err, latchkey.ErrNotFound)
+}
+
+func testVerifiedEmailUnique(t *testing.T, f *fixture) {
+	owner := f.createUser(t, "owner")
+	if err := f.users.UpdateEmail(f.ctx, owner.ID, "Shared@Example.com", true, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	other := f.createUser(t, "other")
+	err := f.users.UpdateEmail(f.ctx, other.ID, "shared@example.com", true, f.clock.Now())
+	checkErr(t, "verifying an address another user has verified", err, latchkey.ErrEmailTaken)
+	if err := f.users.UpdateEmail(f.ctx, other.ID, "SHARED@example.com", false, f.clock.Now()); err != nil {
+		t.Errorf("claiming it unverified: %v, want nil (enumeration-safe registration)", err)
+	}
+	u := newUser(t, "third", f.clock.Now())
+	u.Email, u.EmailVerified = "shared@example.com", true
+	checkErr(t, "CreateUser with an address another user has verified", f.users.CreateUser(f.ctx, u), latchkey.ErrEmailTaken)
+	// The refused writes changed nothing.
+	got, err := f.users.UserByEmail(f.ctx, "shared@example.com")
+	if err != nil || got.ID != owner.ID {
+		t.Errorf("UserByEmail after refused claims: %+v, %v; want the owner", got, err)
+	}
+	if err := f.users.DeleteUser(f.ctx, owner.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.users.UpdateEmail(f.ctx, other.ID, "shared@example.com", true, f.clock.Now()); err != nil {
+		t.Errorf("verifying the address once its owner was deleted: %v", err)
+	}
 }
 
 func testDeleteUser(t *testing.T, f *fixture) {
@@ -1039,6 +1129,35 @@ func testConcurrentRegisterLookAlikes(t *testing.T, f *fixture) {
 	}
 }
 
+// testConcurrentVerifySameEmail: of users verifying one address at once,
+// exactly one gets it.
+func testConcurrentVerifySameEmail(t *testing.T, f *fixture) {
+	var ids []int64
+	for i := range 8 {
+		ids = append(ids, f.createUser(t, fmt.Sprintf("claimant%d", i)).ID)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i, id := range ids {
+		wg.Go(func() {
+			err := f.users.UpdateEmail(f.ctx, id, []string{"Race@Example.com", "race@example.com", "RACE@EXAMPLE.COM"}[i%3], true, f.clock.Now())
+			switch {
+			case err == nil:
+				mu.Lock()
+				won++
+				mu.Unlock()
+			case !errors.Is(err, latchkey.ErrEmailTaken):
+				t.Errorf("UpdateEmail: %v, want nil or ErrEmailTaken", err)
+			}
+		})
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Errorf("%d of %d users verified the same address, want 1", won, len(ids))
+	}
+}
+
 func testConcurrentSessionsOfOneUser(t *testing.T, f *fixture) {
 	const n = 20
 	var wg sync.WaitGroup
@@ -1215,6 +1334,10 @@ func (f *fixture) finder(t *testing.T) latchkey.SessionUserFinder {
 func testFindSessionUserRoundTrip(t *testing.T, f *fixture) {
 	fd := f.finder(t)
 	u := f.createUser(t, "alice")
+	if err := f.users.UpdateEmail(f.ctx, u.ID, u.Email, true, u.UpdatedAt); err != nil {
+		t.Fatal(err)
+	}
+	u.EmailVerified = true // so a finder that drops the column fails
 	s := f.createSession(t, u.ID, time.Hour, 24*time.Hour)
 	f.createSession(t, f.createUser(t, "bob").ID, time.Hour, 24*time.Hour)
 	gotS, gotU, err := fd.FindSessionUser(f.ctx, s.TokenHash)
