@@ -158,6 +158,31 @@ type Config struct {
 	RegisterBurst  int
 	RegisterRefill time.Duration
 
+	// RequireVerifiedEmail refuses logins (403 email_unverified, and a new
+	// link goes out) until the user has verified an address. Default off.
+	RequireVerifiedEmail bool
+	// FreshLoginWindow is how young a password login must be for changing
+	// the password or address, or deleting the account, without typing the
+	// password again. Default 10m.
+	FreshLoginWindow time.Duration
+	// ResetTokenTTL and VerifyTokenTTL are how long a mailed password reset
+	// link, and an address verification or change link, work. Defaults 1h
+	// (Kratos, allauth and OWASP's range for resets) and 24h.
+	ResetTokenTTL  time.Duration
+	VerifyTokenTTL time.Duration
+	// MailAddressBurst mails may go to one address before more wait, one
+	// more every MailAddressRefill; MailClientBurst and MailClientRefill are
+	// the same for what one client asks for, across addresses; and the same
+	// mail to the same user goes out at most once per MailCooldown. So
+	// latchkey cannot be used to flood an inbox. Defaults 5 and 12s (5 a
+	// minute), 20 and 3s (20 a minute), and 2m. Shared by instances as the
+	// login throttle is.
+	MailAddressBurst  int
+	MailAddressRefill time.Duration
+	MailClientBurst   int
+	MailClientRefill  time.Duration
+	MailCooldown      time.Duration
+
 	// MaxBodyBytes bounds JSON request bodies. Default 64 KiB.
 	MaxBodyBytes int64
 
@@ -191,6 +216,18 @@ func (c Config) withDefaults() Config {
 	def(&c.LoginRefill, 3*time.Second)
 	def(&c.LoginIPRefill, time.Minute)
 	def(&c.RegisterRefill, 12*time.Second)
+	def(&c.FreshLoginWindow, 10*time.Minute)
+	def(&c.ResetTokenTTL, time.Hour)
+	def(&c.VerifyTokenTTL, 24*time.Hour)
+	def(&c.MailAddressRefill, 12*time.Second)
+	def(&c.MailClientRefill, 3*time.Second)
+	def(&c.MailCooldown, 2*time.Minute)
+	if c.MailAddressBurst == 0 {
+		c.MailAddressBurst = 5
+	}
+	if c.MailClientBurst == 0 {
+		c.MailClientBurst = 20
+	}
 	if c.TokenMode == "" {
 		c.TokenMode = TokenModeSession
 	}
@@ -275,6 +312,10 @@ func (c *Config) validate() error {
 	}
 	if c.IdleTimeout < 0 || c.TouchInterval < 0 || c.HashQueueTimeout < 0 || c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("durations and sizes must not be negative"))
+	}
+	if c.FreshLoginWindow < 0 || c.ResetTokenTTL < 0 || c.VerifyTokenTTL < 0 || c.MailAddressBurst < 0 || c.MailAddressRefill < 0 ||
+		c.MailClientBurst < 0 || c.MailClientRefill < 0 || c.MailCooldown < 0 {
+		errs = append(errs, errors.New("account flow durations and mail budgets must not be negative"))
 	}
 	if c.LoginBurst < 0 || c.LoginRefill < 0 || c.LoginIPBurst < 0 || c.LoginIPRefill < 0 || c.RegisterBurst < 0 || c.RegisterRefill < 0 {
 		errs = append(errs, errors.New("throttle bursts and refills must not be negative"))

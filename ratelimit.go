@@ -131,6 +131,9 @@ func (k token) forget(ctx context.Context) {
 // attempt does not count as a failure.
 type throttles struct {
 	login, loginIP, register throttle
+	// Account mail: per address, per client, and one mail of a kind per
+	// user per cool-down.
+	mailAddress, mailClient, mailCooldown throttle
 }
 
 func newThrottles(cfg Config, sessions SessionStore) *throttles {
@@ -142,6 +145,10 @@ func newThrottles(cfg Config, sessions SessionStore) *throttles {
 		login:    mk("login", cfg.LoginBurst, cfg.LoginRefill),
 		loginIP:  mk("login per client", cfg.LoginIPBurst, cfg.LoginIPRefill),
 		register: mk("registration", cfg.RegisterBurst, cfg.RegisterRefill),
+
+		mailAddress:  mk("mail per address", cfg.MailAddressBurst, cfg.MailAddressRefill),
+		mailClient:   mk("mail per client", cfg.MailClientBurst, cfg.MailClientRefill),
+		mailCooldown: mk("mail cool-down", 1, cfg.MailCooldown),
 	}
 }
 
