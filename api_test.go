@@ -444,6 +444,8 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"SameSite None without Secure", latchkey.Config{Secrets: [][]byte{testSecret}, SameSite: http.SameSiteNoneMode}},
 		{"bad protection", latchkey.Config{Secrets: [][]byte{testSecret}, Protection: "paranoid"}},
 		{"idle over absolute", latchkey.Config{Secrets: [][]byte{testSecret}, IdleTimeout: 48 * time.Hour}},
+		{"app URL with a query", latchkey.Config{Secrets: [][]byte{testSecret}, AppURL: "https://app.example.com/?x=1"}},
+		{"app URL without a scheme", latchkey.Config{Secrets: [][]byte{testSecret}, AppURL: "app.example.com"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := latchkey.New(tc.cfg, nil, nil); err == nil {

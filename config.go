@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/mail"
 	"github.com/latchkey/latchkey/password"
 )
 
@@ -186,6 +187,20 @@ type Config struct {
 	// MaxBodyBytes bounds JSON request bodies. Default 64 KiB.
 	MaxBodyBytes int64
 
+	// AppURL is the SPA's URL, which links in e-mail are built on
+	// (AppURL/reset-password?token=…); never the request's Host, which
+	// the client chooses. Default: the one AllowedOrigins entry, where the
+	// SPA is in cross-origin mode; none with several; else PublicURL.
+	AppURL string
+	// Mailer sends account e-mail. Default mail.NewLog(Logger): each
+	// message is logged, not sent. Wrap a real one in a mail.Queue, so
+	// that no request waits on the mail server.
+	Mailer mail.Mailer
+	// MailTemplates render the e-mail. Default mail.DefaultTemplates().
+	MailTemplates *mail.Templates
+	// ProductName is what the e-mail calls the service. Default "latchkey".
+	ProductName string
+
 	// Logger receives operational logs; never passwords, tokens or cookies.
 	// Default slog.Default().
 	Logger *slog.Logger
@@ -261,6 +276,22 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.AppURL == "" && len(c.AllowedOrigins) == 1 {
+		c.AppURL = c.AllowedOrigins[0]
+	}
+	if c.AppURL == "" && len(c.AllowedOrigins) == 0 {
+		c.AppURL = c.PublicURL
+	}
+	c.AppURL = strings.TrimRight(c.AppURL, "/")
+	if c.Mailer == nil {
+		c.Mailer = mail.NewLog(c.Logger)
+	}
+	if c.MailTemplates == nil {
+		c.MailTemplates = mail.DefaultTemplates()
+	}
+	if c.ProductName == "" {
+		c.ProductName = "latchkey"
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -333,6 +364,11 @@ func (c *Config) validate() error {
 	}
 	if err := c.Argon2.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.AppURL != "" {
+		if err := mail.CheckAppURL(c.AppURL); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("latchkey: config: %w", err)

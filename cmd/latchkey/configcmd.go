@@ -41,7 +41,7 @@ func configCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	printSummary(stdout, &s.d, auth.Config(), s.addr)
+	printSummary(stdout, &s.d, &s.mail, auth.Config(), s.addr)
 	fmt.Fprintln(stdout, "configuration OK")
 	return nil
 }

@@ -3,6 +3,7 @@
 //	latchkey serve [--demo] [--addr 127.0.0.1:8080] [--data ./latchkey-data]
 //	latchkey user add|list|remove|passwd
 //	latchkey token create|list|revoke
+//	latchkey mail test ADDRESS
 //	latchkey migrate
 //	latchkey sessions prune
 //	latchkey version
@@ -45,6 +46,7 @@ commands:
   user       manage users: add, list, remove, passwd
   token      manage API tokens (Authorization: Bearer): create, list, revoke
   config     config check [serve flags]: check settings and print them, without serving
+  mail       mail test ADDRESS: send the test message through the configured mail server
   migrate    apply pending database migrations (serve also does on start)
   sessions   prune: delete expired sessions from a SQL store
   version    print the version
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return tokenCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "config":
 		return configCmd(args[1:], getenv, stdout, stderr)
+	case "mail":
+		return mailCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "sessions":

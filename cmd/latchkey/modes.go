@@ -140,7 +140,7 @@ func publicURLFromAddr(addr string, tls bool) (string, error) {
 }
 
 // printSummary writes one short summary of the effective settings.
-func printSummary(w io.Writer, d *deployment, cfg latchkey.Config, addr string) {
+func printSummary(w io.Writer, d *deployment, m *mailOptions, cfg latchkey.Config, addr string) {
 	secure := "only over HTTPS"
 	if cfg.Secure {
 		secure = "always"
@@ -185,4 +185,5 @@ func printSummary(w io.Writer, d *deployment, cfg latchkey.Config, addr string) 
 	if cfg.Upstream != nil {
 		fmt.Fprintf(w, "gateway   other %s/ requests go to %s with X-Latchkey-User-Id/-Username\n", cfg.APIPrefix, cfg.Upstream)
 	}
+	fmt.Fprintf(w, "mail      %s\n", mailSummary(cfg, m.templates))
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/mail"
 	"github.com/latchkey/latchkey/password"
 	"github.com/latchkey/latchkey/spa"
 	"github.com/latchkey/latchkey/web"
@@ -133,10 +134,11 @@ func (o *options) config(stderr io.Writer) (latchkey.Config, error) {
 type serveSetup struct {
 	o        options
 	d        deployment
+	mail     mailOptions
 	addr     string
 	demo     bool
 	shutdown time.Duration
-	cfg      latchkey.Config
+	cfg      latchkey.Config // cfg.Mailer is the unqueued mailer
 }
 
 // parseServe parses and checks the serve flags; config check uses it too.
@@ -145,6 +147,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	s := &serveSetup{}
 	s.o.register(fs)
 	s.d.register(fs)
+	s.mail.register(fs)
 	fs.StringVar(&s.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.BoolVar(&s.demo, "demo", false, "create the demo account test/test if missing (never in production)")
 	fs.DurationVar(&s.shutdown, "shutdown-timeout", 15*time.Second, "how long SIGINT/SIGTERM waits for in-flight requests")
@@ -156,6 +159,12 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, err
 	}
 	if err := s.d.apply(&cfg, s.addr); err != nil {
+		return nil, err
+	}
+	if err := s.mail.apply(&cfg, s.addr); err != nil {
+		return nil, err
+	}
+	if cfg.Mailer, err = s.mail.mailer(cfg.Logger); err != nil {
 		return nil, err
 	}
 	s.cfg = cfg
@@ -186,6 +195,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	cfg.Secrets = keys
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if fromAddr, _ := publicURLFromAddr(s.addr, cfg.ServesTLS); s.mail.appURL == "" && fromAddr != "" && cfg.AppURL == fromAddr {
+		cfg.AppURL, _ = publicURLFromAddr(ln.Addr().String(), cfg.ServesTLS) // the port :0 chose
+	}
+	// Requests hand mail to the queue and never wait for the server.
+	outbox := mail.NewQueue(cfg.Mailer, mail.QueueOptions{Logger: log})
+	defer closeOutbox(outbox, log, s.shutdown) // on early returns; a no-op after the drain below
+	cfg.Mailer = outbox
 	auth, err := latchkey.New(cfg, st.users, st.sessions)
 	if err != nil {
 		return err
@@ -202,10 +223,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintln(stderr, "WARNING: demo mode: the account test / test exists (created now: "+fmt.Sprint(created)+"). Never use --demo in production.")
 	}
 
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{
 		Handler:           logRequests(log, newMux(auth, front)),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -217,7 +234,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	log.Info("latchkey starting", "version", version, "data", o.data, "secret", source)
-	printSummary(stderr, &s.d, auth.Config(), ln.Addr().String())
+	printSummary(stderr, &s.d, &s.mail, auth.Config(), ln.Addr().String())
 	scheme := "http"
 	if cfg.ServesTLS {
 		scheme = "https"
@@ -252,7 +269,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// Mail the last requests queued still goes out, within what is left.
+	if err := outbox.Close(sctx); err != nil {
+		log.Warn("shutting down: mail still queued was not sent", "err", err)
+	}
 	return nil
+}
+
+// closeOutbox closes the mail queue, waiting at most timeout.
+func closeOutbox(q *mail.Queue, log *slog.Logger, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := q.Close(ctx); err != nil {
+		log.Warn("mail still queued was not sent", "err", err)
+	}
 }
 
 // checkFrontend checks the SPA settings before anything is opened.
