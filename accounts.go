@@ -99,15 +99,21 @@ func (a *Auth) SetPassword(ctx context.Context, username, pw string) error {
 // loaded), then deletes what it can find. It reports how many unexpired
 // sessions it deleted.
 func (a *Auth) EndUserSessions(ctx context.Context, userID int64) (int, error) {
-	if _, err := a.users.AdvanceEpoch(ctx, userID); err != nil {
-		return 0, fmt.Errorf("end sessions: %w", err)
+	_, n, err := a.endUserSessions(ctx, userID)
+	return n, err
+}
+
+// endUserSessions is EndUserSessions that also returns the user's new epoch.
+func (a *Auth) endUserSessions(ctx context.Context, userID int64) (epoch int64, n int, err error) {
+	if epoch, err = a.users.AdvanceEpoch(ctx, userID); err != nil {
+		return 0, 0, fmt.Errorf("end sessions: %w", err)
 	}
-	n, err := a.sessions.DeleteUserSessions(ctx, userID)
+	n, err = a.sessions.DeleteUserSessions(ctx, userID)
 	if err != nil {
 		// The epoch already ended them; what is left is only garbage.
 		a.log.WarnContext(ctx, "ended sessions stay stored until they expire", "user_id", userID, "err", err)
 	}
-	return n, nil
+	return epoch, n, nil
 }
 
 // DeleteUser ends a user's sessions, then removes the user; the user store

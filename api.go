@@ -27,6 +27,14 @@ func (a *Auth) routes() http.Handler {
 	mux.Handle("POST "+p+"/logout", a.write(a.logout))
 	mux.Handle("GET "+p+"/logout", a.read(a.logoutGET))
 	mux.Handle("GET "+p+"/auth/verify", a.resource(a.verify))
+	mux.Handle("POST "+p+"/password/change", a.write(a.changePassword))
+	mux.Handle("POST "+p+"/password/forgot", a.write(a.forgotPassword))
+	mux.Handle("POST "+p+"/password/reset", a.write(a.resetPassword))
+	mux.Handle("POST "+p+"/email/verify", a.write(a.verifyEmail))
+	mux.Handle("POST "+p+"/email/resend", a.write(a.resendVerification))
+	mux.Handle("POST "+p+"/email/change", a.write(a.changeEmail))
+	mux.Handle("POST "+p+"/email/confirm", a.write(a.confirmEmail))
+	mux.Handle("POST "+p+"/account/delete", a.write(a.deleteAccount))
 	if a.tokens != nil {
 		mux.Handle("POST "+p+"/auth/refresh", a.read(a.refreshTokens))
 	}
@@ -80,14 +88,15 @@ func (a *Auth) getCSRF(w http.ResponseWriter, r *http.Request, cur *current) err
 
 // userJSON is how a user appears in responses; never the password hash.
 type userJSON struct {
-	ID        int64     `json:"id"`
-	Username  string    `json:"username"`
-	Email     string    `json:"email,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID            int64     `json:"id"`
+	Username      string    `json:"username"`
+	Email         string    `json:"email,omitempty"`
+	EmailVerified bool      `json:"emailVerified"`
+	CreatedAt     time.Time `json:"createdAt"`
 }
 
 func publicUser(u *User) userJSON {
-	return userJSON{ID: u.ID, Username: u.Username, Email: u.Email, CreatedAt: u.CreatedAt.UTC()}
+	return userJSON{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt.UTC()}
 }
 
 // readCredentials reads a JSON body with the username and password that
@@ -115,6 +124,9 @@ func (a *Auth) register(w http.ResponseWriter, r *http.Request, cur *current) er
 	if err != nil {
 		return fail(err)
 	}
+	if email == "" && a.cfg.RequireVerifiedEmail {
+		return fail(&InputError{Code: "invalid_input", Field: "email", Message: "An email address is required: logins need a verified one."})
+	}
 	ctx := r.Context()
 	if err := a.chargeRegistration(ctx, a.ClientIP(r), a.now()); err != nil {
 		return fail(err)
@@ -124,6 +136,19 @@ func (a *Auth) register(w http.ResponseWriter, r *http.Request, cur *current) er
 		return fail(err)
 	}
 	a.log.InfoContext(ctx, "user registered", "user_id", u.ID)
+	if u.Email != "" {
+		ip := a.ClientIP(r)
+		a.background(ctx, func(ctx context.Context) {
+			if err := a.SendVerification(ctx, ip, u); err != nil {
+				a.log.WarnContext(ctx, "verification link not sent at registration", "user_id", u.ID, "err", err)
+			}
+		})
+	}
+	if a.cfg.RequireVerifiedEmail {
+		// No session until the address is verified; the link is on its way.
+		writeJSON(w, http.StatusCreated, map[string]any{"register": true, "user": publicUser(u), "emailVerificationRequired": true})
+		return nil
+	}
 	if _, err := a.startSession(w, r, cur, u, false); err != nil {
 		return fail(err)
 	}
@@ -159,6 +184,14 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request, cur *current) error
 	u, err := a.authenticate(ctx, a.ClientIP(r), name, pw)
 	if err != nil {
 		return fail(err)
+	}
+	if a.cfg.RequireVerifiedEmail && !u.EmailVerified {
+		if u.Email != "" {
+			if err := a.SendVerification(ctx, a.ClientIP(r), u); err != nil && !errors.Is(err, ErrTooManyMails) {
+				a.log.WarnContext(ctx, "verification link not sent at login", "user_id", u.ID, "err", err)
+			}
+		}
+		return fail(ErrEmailUnverified)
 	}
 	if _, err := a.startSession(w, r, cur, u, remember); err != nil {
 		return fail(err)

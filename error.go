@@ -96,6 +96,18 @@ func errorResponse(err error) (status int, body apiError, known bool) {
 		return http.StatusForbidden, apiError{"csrf_failed", csrfMessage(err), ""}, true
 	case errors.Is(err, ErrEmailTaken):
 		return http.StatusConflict, apiError{"email_taken", "Another account uses that email address.", "email"}, true
+	case errors.Is(err, ErrInvalidToken):
+		return http.StatusBadRequest, apiError{"invalid_token", "This link is invalid, was used already or has expired. Ask for a new one.", "token"}, true
+	case errors.Is(err, ErrReauthRequired):
+		return http.StatusForbidden, apiError{"reauth_required", "Enter your current password to do this: your login is not recent.", passwordField(err)}, true
+	case errors.Is(err, ErrWrongPassword):
+		return http.StatusForbidden, apiError{"wrong_password", "That is not your current password.", passwordField(err)}, true
+	case errors.Is(err, ErrEmailUnverified):
+		return http.StatusForbidden, apiError{"email_unverified", "Verify your email address first: follow the link we sent to it.", ""}, true
+	case errors.Is(err, ErrNoEmail):
+		return http.StatusConflict, apiError{"no_email", "This account has no email address.", "email"}, true
+	case errors.Is(err, ErrTooManyMails):
+		return http.StatusTooManyRequests, apiError{"too_many_emails", "Too many emails asked for. Wait a little and try again.", ""}, true
 	case errors.Is(err, ErrUsernameTaken):
 		return http.StatusConflict, apiError{"username_taken", "That username, or one that looks the same, is already taken.", "username"}, true
 	case errors.Is(err, ErrTooManyAttempts):
@@ -136,3 +148,11 @@ func csrfMessage(err error) string {
 }
 
 var errPanic = errors.New("latchkey: panic")
+
+// passwordField is the request field a wrong or missing password was in.
+func passwordField(err error) string {
+	if pf, ok := errors.AsType[*passwordFieldError](err); ok {
+		return pf.field
+	}
+	return "password"
+}

@@ -29,8 +29,12 @@ func (s *spyStore) UserByID(ctx context.Context, id int64) (*latchkey.User, erro
 	return s.Store.UserByID(ctx, id)
 }
 
-// hideFinder exposes only the SessionStore methods of a store.
-type hideFinder struct{ latchkey.SessionStore }
+// hideFinder exposes only the SessionStore methods of a store (and the
+// account tokens every session store must keep).
+type hideFinder struct {
+	latchkey.SessionStore
+	latchkey.AccountTokenStore
+}
 
 // Both ways of reading a session's user behave the same, and neither
 // remembers anything between requests: a logout, a password change or a
@@ -46,7 +50,7 @@ func TestSessionUserReads(t *testing.T) {
 			return latchkey.New(testConfig(e), spy, spy)
 		}, 1, 0},
 		{"finder hidden: two queries", func(e *env, spy *spyStore) (*latchkey.Auth, error) {
-			return latchkey.New(testConfig(e), spy, hideFinder{spy})
+			return latchkey.New(testConfig(e), spy, hideFinder{spy, spy})
 		}, 0, 1},
 		{"separate user store: two queries", func(e *env, spy *spyStore) (*latchkey.Auth, error) {
 			return latchkey.New(testConfig(e), struct{ latchkey.UserStore }{spy}, spy)

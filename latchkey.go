@@ -33,6 +33,9 @@ type Auth struct {
 	throttles *throttles
 	cors      *cors.Cors // nil without AllowedOrigins
 	refusals  *refusalLog
+	// accountTokens keeps mailed links: the session store, if it can.
+	accountTokens AccountTokenStore
+	bgSem         chan struct{} // mail work running after its request
 	tokens    *tokens // nil in session mode
 	gateway   http.Handler
 	handler   http.Handler
@@ -91,6 +94,11 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 	if cfg.Upstream != nil {
 		a.gateway = a.newGateway(cfg.Upstream)
 	}
+	var ok bool
+	if a.accountTokens, ok = sessions.(AccountTokenStore); !ok {
+		return nil, fmt.Errorf("%w: %T; the account flows (password reset, email verification) keep their links there", ErrAccountTokensUnsupported, sessions)
+	}
+	a.bgSem = make(chan struct{}, maxBackground)
 	if f, ok := sessions.(SessionUserFinder); ok && sameStore(users, sessions) {
 		a.finder = f
 	}

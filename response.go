@@ -55,6 +55,7 @@ func appendUserJSON(b []byte, u *userJSON) ([]byte, bool) {
 			return nil, false
 		}
 	}
+	b = strconv.AppendBool(append(b, `,"emailVerified":`...), u.EmailVerified)
 	if b, ok = appendJSONTime(append(b, `,"createdAt":`...), u.CreatedAt); !ok {
 		return nil, false
 	}

@@ -1,0 +1,50 @@
+package latchkey
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+)
+
+// DeleteAccount removes u for good: its sessions and token families (the
+// epoch first, so none made meanwhile survives), its mailed links, and the
+// user with its API tokens. The caller has checked the password or a fresh
+// login.
+func (a *Auth) DeleteAccount(ctx context.Context, u *User) error {
+	if _, err := a.EndUserSessions(ctx, u.ID); err != nil {
+		return err
+	}
+	if err := a.accountTokens.DeleteAccountTokens(ctx, u.ID, ""); err != nil {
+		return fmt.Errorf("delete account links: %w", err)
+	}
+	if err := a.users.DeleteUser(ctx, u.ID); err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	a.log.InfoContext(ctx, "account deleted by its user", "user_id", u.ID)
+	return nil
+}
+
+func (a *Auth) deleteAccount(w http.ResponseWriter, r *http.Request, cur *current) error {
+	if cur.user == nil {
+		return cur.unauthenticated()
+	}
+	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	pw, err := obj.str("password", false)
+	if err != nil {
+		return err
+	}
+	if err := a.reauth(r.Context(), a.ClientIP(r), cur, pw, "password"); err != nil {
+		return err
+	}
+	if err := a.DeleteAccount(r.Context(), cur.user); err != nil {
+		return err
+	}
+	if err := a.endSession(w, r, cur); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": true})
+	return nil
+}

@@ -1,0 +1,123 @@
+package latchkey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey/mail"
+)
+
+// The account mails, by template kind.
+const (
+	mailPasswordChanged = mail.KindPasswordChanged
+	mailEmailChanged    = mail.KindEmailChanged
+)
+
+// linkKinds are the mails that carry a link, by the purpose of its token.
+var linkKinds = map[AccountPurpose]mail.Kind{
+	PurposeResetPassword: mail.KindReset,
+	PurposeVerifyEmail:   mail.KindVerify,
+	PurposeChangeEmail:   mail.KindConfirmEmail,
+}
+
+// ErrTooManyMails: the mail budget of the address or the client is spent.
+var ErrTooManyMails = errors.New("latchkey: too many mails")
+
+// errCooldown: a mail of this kind went to this user a moment ago.
+var errCooldown = errors.New("latchkey: mail cool-down")
+
+// maxBackground bounds the mail work running after its requests answered.
+const maxBackground = 64
+
+// backgroundTimeout bounds one piece of background work.
+const backgroundTimeout = 30 * time.Second
+
+// chargeMail takes a token from the client's and the address's mail
+// budgets (both keyed by what the client sent, so the answer says nothing
+// about accounts), or returns a 429 with how long to wait.
+func (a *Auth) chargeMail(ctx context.Context, ip, addr string) error {
+	now := a.now()
+	client, wait, err := a.throttles.mailClient.take(ctx, throttleKey("mail-client", clientKey(ip)), now)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return &retryError{err: ErrTooManyMails, after: wait}
+	}
+	_, wait, err = a.throttles.mailAddress.take(ctx, throttleKey("mail-address", EmailKey(addr)), now)
+	if err != nil || wait > 0 {
+		client.refund(ctx, now)
+		if err != nil {
+			return err
+		}
+		return &retryError{err: ErrTooManyMails, after: wait}
+	}
+	return nil
+}
+
+// mailLink issues u a new token for purpose (replacing any earlier one),
+// and mails the link to addr. A mail of the same kind went to u within
+// Config.MailCooldown gives errCooldown, wrapped in a 429.
+func (a *Auth) mailLink(ctx context.Context, u *User, purpose AccountPurpose, addr string) error {
+	kind := linkKinds[purpose]
+	now := a.now()
+	_, wait, err := a.throttles.mailCooldown.take(ctx, throttleKey("mail-cooldown", fmt.Sprint(u.ID), string(kind)), now)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return &retryError{err: fmt.Errorf("%w: %w", ErrTooManyMails, errCooldown), after: wait}
+	}
+	ttl := a.cfg.VerifyTokenTTL
+	if purpose == PurposeResetPassword {
+		ttl = a.cfg.ResetTokenTTL
+	}
+	plain, hash := newAccountLinkToken(u.ID)
+	t := &AccountToken{UserID: u.ID, Purpose: purpose, TokenHash: hash, Email: addr, UserEpoch: u.Epoch,
+		CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := a.accountTokens.IssueAccountToken(ctx, t); err != nil {
+		return fmt.Errorf("issue %s link: %w", purpose, err)
+	}
+	link, err := mail.Link(a.cfg.AppURL, kind.Route(), plain)
+	if err != nil {
+		return err
+	}
+	return a.send(ctx, kind, u, addr, link)
+}
+
+// notify mails u a notice (no link) at addr; failures are only logged.
+func (a *Auth) notify(ctx context.Context, u *User, kind mail.Kind, addr string) {
+	if err := a.send(ctx, kind, u, addr, ""); err != nil {
+		a.log.WarnContext(ctx, "notice not sent", "kind", string(kind), "user_id", u.ID, "err", err)
+	}
+}
+
+// send renders a mail and hands it to the mailer, which queues it: the
+// request never waits on the mail server, nor learns whether it took it.
+func (a *Auth) send(ctx context.Context, kind mail.Kind, u *User, addr, link string) error {
+	m, err := a.cfg.MailTemplates.Render(kind, mail.Data{To: addr, Product: a.cfg.ProductName, AppURL: a.cfg.AppURL, Link: link, Username: u.Username})
+	if err != nil {
+		return fmt.Errorf("render %s mail: %w", kind, err)
+	}
+	return a.cfg.Mailer.Send(ctx, m)
+}
+
+// background runs f after the request has answered, detached from its
+// cancellation but bounded in time and in how many run at once (past that
+// the work is dropped, with a log line).
+func (a *Auth) background(ctx context.Context, f func(context.Context)) {
+	select {
+	case a.bgSem <- struct{}{}:
+	default:
+		a.log.ErrorContext(ctx, "too much mail work at once; dropped one")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backgroundTimeout)
+	go func() {
+		defer func() { <-a.bgSem }()
+		defer cancel()
+		f(ctx)
+	}()
+}

@@ -1,0 +1,99 @@
+package latchkey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// ErrEmailUnverified: with Config.RequireVerifiedEmail, the account's
+// address is not verified yet, so it cannot log in.
+var ErrEmailUnverified = errors.New("latchkey: email not verified")
+
+// ErrNoEmail: the account has no address to verify.
+var ErrNoEmail = errors.New("latchkey: no email address")
+
+// SendVerification mails u a link that verifies its address; a newer link
+// replaces an older one. It is a no-op for a verified address, refuses an
+// account without one, and is held to the mail budgets (429 with how long
+// to wait).
+func (a *Auth) SendVerification(ctx context.Context, ip string, u *User) error {
+	if u.Email == "" {
+		return ErrNoEmail
+	}
+	if u.EmailVerified {
+		return nil
+	}
+	if err := a.chargeMail(ctx, ip, u.Email); err != nil {
+		return err
+	}
+	return a.mailLink(ctx, u, PurposeVerifyEmail, u.Email)
+}
+
+// VerifyEmail marks the address a verification link went to as verified,
+// if it is still the account's. It returns ErrEmailTaken if another
+// account verified that address first.
+func (a *Auth) VerifyEmail(ctx context.Context, token string) (*User, error) {
+	u, t, err := a.linkUser(ctx, token, PurposeVerifyEmail)
+	if err != nil {
+		return nil, err
+	}
+	if EmailKey(t.Email) != EmailKey(u.Email) {
+		return nil, ErrInvalidToken // the address changed since the link went out
+	}
+	if err := a.users.UpdateEmail(ctx, u.ID, u.Email, true, a.now()); err != nil {
+		return nil, fmt.Errorf("verify email: %w", err)
+	}
+	u.EmailVerified = true
+	a.log.InfoContext(ctx, "email verified", "user_id", u.ID)
+	return u, nil
+}
+
+// linkUser reads the user a link's token names and spends the token.
+func (a *Auth) linkUser(ctx context.Context, token string, purpose AccountPurpose) (*User, *AccountToken, error) {
+	userID, hash, ok := parseAccountLinkToken(token)
+	if !ok {
+		return nil, nil, ErrInvalidToken
+	}
+	u, err := a.users.UserByID(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := a.useAccountToken(ctx, u, purpose, hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, t, nil
+}
+
+func (a *Auth) verifyEmail(w http.ResponseWriter, r *http.Request, cur *current) error {
+	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	token, err := obj.str("token", true)
+	if err != nil {
+		return err
+	}
+	u, err := a.VerifyEmail(r.Context(), token)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"emailVerified": true, "user": publicUser(u)})
+	return nil
+}
+
+func (a *Auth) resendVerification(w http.ResponseWriter, r *http.Request, cur *current) error {
+	if cur.user == nil {
+		return cur.unauthenticated()
+	}
+	if err := a.SendVerification(r.Context(), a.ClientIP(r), cur.user); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"sent": !cur.user.EmailVerified, "emailVerified": cur.user.EmailVerified})
+	return nil
+}

@@ -1,0 +1,170 @@
+package latchkey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// ErrInvalidToken: a mailed link's token is unknown, used, superseded,
+// expired, or for another purpose or user.
+var ErrInvalidToken = errors.New("latchkey: invalid or expired link")
+
+// ForgotPassword mails a password reset link to the account that login
+// names (an email address, or a username), if there is one with an
+// address. Its answer is the same whether or not there is: the lookup is
+// all it does in the request; the token and the mail are made in the
+// background. Its errors are the client's budget (429) and the store's
+// ErrStoreUnavailable, which say nothing about the account.
+func (a *Auth) ForgotPassword(ctx context.Context, ip, login string) error {
+	login = strings.TrimSpace(login)
+	if login == "" {
+		return &InputError{Code: "invalid_input", Field: "email", Message: "Enter your email address or username."}
+	}
+	if err := a.chargeMail(ctx, ip, login); err != nil {
+		return err
+	}
+	var u *User
+	var err error
+	if strings.Contains(login, "@") {
+		u, err = a.users.UserByEmail(ctx, login)
+	} else {
+		u, err = a.LookupUser(ctx, login)
+	}
+	if errors.Is(err, ErrNotFound) || err == nil && u.Email == "" {
+		a.log.InfoContext(ctx, "password reset asked for an account without an address; nothing sent")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	a.background(ctx, func(ctx context.Context) {
+		if err := a.mailLink(ctx, u, PurposeResetPassword, u.Email); err != nil && !errors.Is(err, errCooldown) {
+			a.log.WarnContext(ctx, "password reset link not sent", "user_id", u.ID, "err", err)
+		}
+	})
+	return nil
+}
+
+// ResetPassword sets a new password with a token from a reset link: the
+// token must be the user's newest, unused, unexpired, and from before any
+// password change since. The new password is held to the policy before the
+// token is spent, so a refused password leaves the link working. Every
+// session of the user ends; the user is not logged in (the SPA sends them
+// to log in), and a notice is mailed.
+func (a *Auth) ResetPassword(ctx context.Context, token, pw string) (*User, error) {
+	userID, hash, ok := parseAccountLinkToken(token)
+	if !ok {
+		return nil, ErrInvalidToken
+	}
+	u, err := a.users.UserByID(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNewPassword(u.Username, pw); err != nil {
+		return nil, err
+	}
+	t, err := a.useAccountToken(ctx, u, PurposeResetPassword, hash)
+	if err != nil {
+		return nil, err
+	}
+	if t.Email != u.Email {
+		return nil, ErrInvalidToken // the address changed since the link went out
+	}
+	if err := a.setPassword(ctx, u, pw); err != nil {
+		return nil, err
+	}
+	a.log.InfoContext(ctx, "password reset with a mailed link", "user_id", u.ID)
+	return u, nil
+}
+
+// setPassword hashes pw, stores it, ends every session of u (advancing its
+// epoch, which also voids mailed reset links) and mails a notice.
+func (a *Auth) setPassword(ctx context.Context, u *User, pw string) error {
+	hash, err := a.hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	if err := a.users.UpdatePasswordHash(ctx, u.ID, hash, a.now()); err != nil {
+		return fmt.Errorf("update password: %w", err)
+	}
+	epoch, _, err := a.endUserSessions(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash, u.Epoch = hash, epoch
+	if u.Email != "" {
+		a.notify(ctx, u, mailPasswordChanged, u.Email)
+	}
+	return nil
+}
+
+// useAccountToken spends the user's token of purpose with this hash, if it
+// is still good for the user as the user is now.
+func (a *Auth) useAccountToken(ctx context.Context, u *User, purpose AccountPurpose, hash []byte) (*AccountToken, error) {
+	t, err := a.accountTokens.UseAccountToken(ctx, u.ID, purpose, hash)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t.UserEpoch != u.Epoch {
+		return nil, ErrInvalidToken // the password changed since the link went out
+	}
+	return t, nil
+}
+
+func (a *Auth) forgotPassword(w http.ResponseWriter, r *http.Request, cur *current) error {
+	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	login, err := obj.str("email", false)
+	if err != nil {
+		return err
+	}
+	if login == "" {
+		if login, err = obj.str("username", false); err != nil {
+			return err
+		}
+	}
+	if err := a.ForgotPassword(r.Context(), a.ClientIP(r), login); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"sent": true,
+		"detail": "If an account has that address or name, a link to reset its password is on its way."})
+	return nil
+}
+
+func (a *Auth) resetPassword(w http.ResponseWriter, r *http.Request, cur *current) error {
+	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	token, err := obj.str("token", true)
+	if err != nil {
+		return err
+	}
+	pw, err := obj.str("password", true)
+	if err != nil {
+		return err
+	}
+	u, err := a.ResetPassword(r.Context(), token, pw)
+	if err != nil {
+		return err
+	}
+	if cur.user != nil && cur.user.ID == u.ID {
+		// This browser's session ended with the rest: say so to it.
+		if err := a.endSession(w, r, cur); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"reset": true})
+	return nil
+}
