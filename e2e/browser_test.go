@@ -82,7 +82,7 @@ func TestBrowser(t *testing.T) {
 		t.Run(dep.name, func(t *testing.T) {
 			t.Parallel()
 			b := startBrowser(t) // first: it waits for a browser slot
-			d := dep.start(t, throttleArgs...)
+			d := dep.start(t, "", throttleArgs...)
 			foreign := foreignSite(t)
 			// Fail fast, and once, when the SPA does not even load.
 			probe := b.newSession(t)

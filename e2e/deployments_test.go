@@ -31,11 +31,12 @@ type deployment struct {
 }
 
 // deployments are the three ways latchkey and the SPA are deployed; every
-// scenario runs in each. start passes extra to latchkey serve, such as the
-// flags of token mode.
+// scenario runs in each. start deploys the SPA build in spaDir, "" for the
+// built-in one, and passes extra to latchkey serve, such as the flags of
+// token mode.
 var deployments = []struct {
 	name  string
-	start func(t *testing.T, extra ...string) *deployment
+	start func(t *testing.T, spaDir string, extra ...string) *deployment
 }{
 	{"embedded", startEmbedded},
 	{"nginx-same-origin", startNginxSameOrigin},
@@ -47,20 +48,28 @@ func localhost(url string) string {
 	return strings.Replace(url, "://127.0.0.1:", "://localhost:", 1)
 }
 
-// distDir is the SPA build that the binary embeds.
-func distDir(t *testing.T) string {
+// spaBuild returns spaDir, or for "" web/dist, the SPA build that the
+// binary embeds, after checking that it has an index.html.
+func spaBuild(t *testing.T, spaDir string) string {
 	t.Helper()
-	d := filepath.Join(repoRoot(t), "web", "dist")
-	if _, err := os.Stat(filepath.Join(d, "index.html")); err != nil {
+	if spaDir == "" {
+		spaDir = filepath.Join(repoRoot(t), "web", "dist")
+	}
+	if _, err := os.Stat(filepath.Join(spaDir, "index.html")); err != nil {
 		t.Fatalf("no SPA build: %v", err)
 	}
-	return d
+	return spaDir
 }
 
-// startEmbedded: latchkey serves the built-in SPA and the API on one origin.
-func startEmbedded(t *testing.T, extra ...string) *deployment {
+// startEmbedded: latchkey serves the SPA and the API on one origin: the
+// built-in SPA, or with --spa-dir the one in spaDir.
+func startEmbedded(t *testing.T, spaDir string, extra ...string) *deployment {
 	t.Helper()
-	lk, err := startLatchkey(t, "127.0.0.1:0", append([]string{"--mode", "embedded"}, extra...)...)
+	args := []string{"--mode", "embedded"}
+	if spaDir != "" {
+		args = append(args, "--spa-dir", spaBuild(t, spaDir))
+	}
+	lk, err := startLatchkey(t, "127.0.0.1:0", append(args, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +78,10 @@ func startEmbedded(t *testing.T, extra ...string) *deployment {
 }
 
 // startNginxSameOrigin: nginx runs deploy/nginx/same-origin.conf, serving
-// web/dist as static files and passing /api to latchkey in proxy mode. The
-// index.html nginx serves has an empty csrf-token meta tag, so the SPA gets
-// its token from GET /api/getcsrf.
-func startNginxSameOrigin(t *testing.T, extra ...string) *deployment {
+// the SPA build (spaBuild) as static files and passing /api to latchkey in
+// proxy mode. The index.html nginx serves has an empty csrf-token meta tag,
+// so the SPA gets its token from GET /api/getcsrf.
+func startNginxSameOrigin(t *testing.T, spaDir string, extra ...string) *deployment {
 	t.Helper()
 	lk, err := startLatchkey(t, "127.0.0.1:0", append([]string{"--mode", "proxy", "--trusted-proxies", "127.0.0.1/32"}, extra...)...)
 	if err != nil {
@@ -80,22 +89,22 @@ func startNginxSameOrigin(t *testing.T, extra ...string) *deployment {
 	}
 	ngx := nginxtest.Start(t, filepath.Join(repoRoot(t), "deploy", "nginx", "same-origin.conf"), map[string]string{
 		"LATCHKEY_ADDR": lk.Addr,
-		"SPA_ROOT":      distDir(t),
+		"SPA_ROOT":      spaBuild(t, spaDir),
 		"SERVER_NAME":   "localhost",
 	})
 	app := localhost(ngx.URL)
 	return &deployment{App: app, API: app + "/api", Latchkey: lk, Gateway: true}
 }
 
-// startCrossOrigin: the SPA is served from its own origin by a static file
-// server, with its latchkey-api meta tag pointing at latchkey on another
-// port; latchkey runs in cross-origin mode and allows exactly that origin.
-// localhost:A and localhost:B are the same site, so SameSite=Lax cookies
-// work over plain HTTP.
-func startCrossOrigin(t *testing.T, extra ...string) *deployment {
+// startCrossOrigin: the SPA build (spaBuild) is served from its own origin
+// by a static file server, with its latchkey-api meta tag pointing at
+// latchkey on another port; latchkey runs in cross-origin mode and allows
+// exactly that origin. localhost:A and localhost:B are the same site, so
+// SameSite=Lax cookies work over plain HTTP.
+func startCrossOrigin(t *testing.T, spaDir string, extra ...string) *deployment {
 	t.Helper()
 	var api string // set before the browser asks for anything
-	spaSrv := httptest.NewServer(spaServer(t, distDir(t), func() string { return api }))
+	spaSrv := httptest.NewServer(spaServer(t, spaBuild(t, spaDir), func() string { return api }))
 	t.Cleanup(spaSrv.Close)
 	app := localhost(spaSrv.URL)
 	var lk *process

@@ -52,7 +52,7 @@ func TestBrowserJWT(t *testing.T) {
 		t.Run(dep.name, func(t *testing.T) {
 			t.Parallel()
 			b := startBrowser(t) // first: it waits for a browser slot
-			d := dep.start(t, jwtArgs...)
+			d := dep.start(t, "", jwtArgs...)
 			probe := b.newSession(t)
 			probe.open(d.App + "/")
 			probe.waitRoute("login")

@@ -17,7 +17,7 @@ import (
 // tree alone.
 func TestDocScreenshots(t *testing.T) {
 	b := startBrowser(t)
-	d := startEmbedded(t)
+	d := startEmbedded(t, "")
 	tb := b.newSession(t)
 	tb.run("setting the viewport", chromedp.EmulateViewport(1000, 700))
 	docs := t.TempDir()

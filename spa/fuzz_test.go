@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
 
 	"github.com/latchkey/latchkey/spa"
 )
@@ -53,4 +56,106 @@ func FuzzHandlerPath(f *testing.F) {
 			t.Fatalf("GET %q (Accept %q) = %d %q", p, accept, rec.Code, body)
 		}
 	})
+}
+
+// FuzzInjectCSRFToken feeds pages to the token injector: index.html is the
+// operator's, and a --spa-dir build can hold anything. Whatever the page,
+// nothing panics, every byte outside csrf-token meta tags is kept, and the
+// first such tag a browser's parser finds (what the SPA's querySelector
+// reads) holds the token.
+func FuzzInjectCSRFToken(f *testing.F) {
+	for _, s := range []string{
+		"", "<head></head>", "<html><head><title>x</title></head><body></body></html>",
+		`<head><meta name="csrf-token" content=""></head>`, `<head><meta name="csrf-token" content="" /></head>`,
+		`<HEAD><Meta NAME='csrf-token' CONTENT=x></HEAD>`, `<meta content="{{ csrf_token() }}" name=csrf-token>`,
+		`<head></head><body><meta name="csrf-token" content=""></body>`, `<head></head><meta name="csrf-token"><body>`,
+		`<head><template><meta name="csrf-token" content=""></template></head>`, "<head><template><p>",
+		`<head><noscript><meta name="csrf-token"></noscript><script>x</script><!-- c --></head>`,
+		"<head><script>x", "<head><!-- x", `<head><meta name="csrf`, "\ufeff<title>x</title><p>y",
+		"<!doctype html>hi", "<frameset></frameset>", "<svg><meta name=csrf-token></svg>", "</br><meta name=csrf-token>",
+	} {
+		f.Add(s, "tok")
+	}
+	f.Fuzz(func(t *testing.T, page, tok string) {
+		if !utf8.ValidString(tok) || strings.ContainsAny(tok, "\x00\r") {
+			return // a parser changes these in attribute values; tokens are base64url
+		}
+		out := string(spa.InjectCSRFToken([]byte(page), tok))
+		if got, want := withoutCSRFMetas(out), withoutCSRFMetas(page); got != want {
+			t.Fatalf("page %q\nout  %q\nchanged more than csrf-token tags: %q, want %q", page, out, got, want)
+		}
+		doc, err := html.Parse(strings.NewReader(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := firstCSRFMeta(doc)
+		if m == nil {
+			t.Fatalf("page %q\nout  %q\nhas no csrf-token meta tag", page, out)
+		}
+		for _, a := range m.Attr {
+			if a.Key == "content" && a.Val == tok {
+				return
+			}
+		}
+		t.Fatalf("page %q\nout  %q\nthe first csrf-token meta tag is %v, want content %q", page, out, m.Attr, tok)
+	})
+}
+
+// withoutCSRFMetas returns page without its meta tags named csrf-token,
+// wherever they are.
+func withoutCSRFMetas(page string) string {
+	var b strings.Builder
+	z := html.NewTokenizer(strings.NewReader(page))
+	off := 0
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			return b.String() + page[off:]
+		}
+		raw := string(z.Raw())
+		off += len(raw)
+		if tt == html.StartTagToken || tt == html.SelfClosingTagToken {
+			if name, more := z.TagName(); string(name) == "meta" {
+				csrf := false
+				for more {
+					var k, v []byte
+					k, v, more = z.TagAttr()
+					if string(k) == "name" && !csrf {
+						csrf = string(v) == "csrf-token"
+						break
+					}
+				}
+				if csrf {
+					continue
+				}
+			}
+		}
+		b.WriteString(raw)
+	}
+}
+
+// firstCSRFMeta returns the first HTML meta element named csrf-token in
+// document order, outside <template> content (as querySelector finds it).
+func firstCSRFMeta(n *html.Node) *html.Node {
+	if n.Type == html.ElementNode && n.Namespace == "" {
+		if n.Data == "template" {
+			return nil
+		}
+		if n.Data == "meta" {
+			for _, a := range n.Attr {
+				if a.Key == "name" {
+					if a.Val == "csrf-token" {
+						return n
+					}
+					break
+				}
+			}
+		}
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if m := firstCSRFMeta(c); m != nil {
+			return m
+		}
+	}
+	return nil
 }

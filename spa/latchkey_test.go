@@ -75,8 +75,8 @@ func TestMetaTokenWorksWithLatchkey(t *testing.T) {
 	if got := post("/api/login", tok, `{"username":"alice","password":"correct horse battery"}`); got != 200 {
 		t.Fatalf("login with the page's token = %d, want 200", got)
 	}
-	// The pre-login token died with the anonymous cookie; a reload gets a
-	// token for the session.
+	// The pre-login token carries no MAC of the new session; a reload gets
+	// a token for it.
 	if got := post("/api/logout", tok, ""); got != 403 {
 		t.Errorf("logout with the pre-login token = %d, want 403", got)
 	}

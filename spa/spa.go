@@ -12,7 +12,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"html"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzhttp"
 )
@@ -50,8 +50,9 @@ type Options struct {
 	// its token is put in <meta name="csrf-token" content="TOKEN">, so the
 	// SPA reads it from the page as it would from a server-rendered form.
 	// latchkey.Auth.CSRFToken fits; it also sets the cookies the token is
-	// bound to. The tag replaces an empty one in index.html, written exactly
-	// as <meta name="csrf-token" content="">, or else goes before </head>.
+	// bound to. Every csrf-token meta tag in the head of index.html gets the
+	// token, however it is written; with none, one is added (see
+	// InjectCSRFToken).
 	// If CSRFToken fails, the page is served with an empty token (the SPA
 	// then falls back to GET /api/getcsrf) and the error is logged.
 	CSRFToken func(http.ResponseWriter, *http.Request) (string, error)
@@ -158,7 +159,14 @@ type handler struct {
 	files fs.FS
 	opts  Options
 	csp   string
-	etags sync.Map // etagKey → string, for files without a modification time (embed.FS)
+	etags sync.Map                 // etagKey → string, for files without a modification time (embed.FS)
+	index atomic.Pointer[cutIndex] // the last index.html cut for its token
+}
+
+// cutIndex is a version of index.html and where its token goes.
+type cutIndex struct {
+	page []byte
+	cut  *tokenPage
 }
 
 type etagKey struct {
@@ -373,7 +381,7 @@ func (h *handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 		h.opts.Logger.ErrorContext(r.Context(), "spa: CSRF token for index.html", "err", err)
 		tok = ""
 	}
-	page = InjectCSRFToken(page, tok)
+	page = h.cut(page).fill(tok)
 	hdr := w.Header()
 	hdr.Set("Cache-Control", cacheNever)
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
@@ -384,6 +392,18 @@ func (h *handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// cut returns page cut for its token, tokenizing it only when it
+// differs from the last version: comparing a few kilobytes costs far less
+// than tokenizing them on every page load.
+func (h *handler) cut(page []byte) *tokenPage {
+	if c := h.index.Load(); c != nil && bytes.Equal(c.page, page) {
+		return c.cut
+	}
+	c := &cutIndex{page: page, cut: cutPage(page)}
+	h.index.Store(c)
+	return c.cut
+}
+
 // readIndex reads index.html, through open like any file.
 func (h *handler) readIndex() ([]byte, error) {
 	f, err := h.open("index.html")
@@ -392,34 +412,6 @@ func (h *handler) readIndex() ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(f)
-}
-
-// emptyMeta is the placeholder an index.html may carry for the token.
-var emptyMeta = []byte(`<meta name="csrf-token" content="">`)
-
-// InjectCSRFToken returns page with <meta name="csrf-token" content="tok">
-// (tok HTML-escaped): in place of an empty such tag, else before </head>,
-// else before <body, else at the end. page is not modified.
-func InjectCSRFToken(page []byte, tok string) []byte {
-	tag := []byte(`<meta name="csrf-token" content="` + html.EscapeString(tok) + `">`)
-	if i := bytes.Index(page, emptyMeta); i >= 0 {
-		return splice(page, i, len(emptyMeta), tag)
-	}
-	lower := bytes.ToLower(page) // ASCII tags; same length as page
-	for _, marker := range []string{"</head>", "<body"} {
-		if i := bytes.Index(lower, []byte(marker)); i >= 0 {
-			return splice(page, i, 0, tag)
-		}
-	}
-	return splice(page, len(page), 0, tag)
-}
-
-// splice returns a copy of b with b[i:i+n] replaced by ins.
-func splice(b []byte, i, n int, ins []byte) []byte {
-	out := make([]byte, 0, len(b)-n+len(ins))
-	out = append(out, b[:i]...)
-	out = append(out, ins...)
-	return append(out, b[i+n:]...)
 }
 
 // writeError writes latchkey's JSON error shape.

@@ -204,20 +204,86 @@ func TestCSRFMetaInjected(t *testing.T) {
 	}
 }
 
+// TestCSRFMetaAfterRebuild: Handler cuts index.html for its token once per
+// version of the file; each rebuild is cut anew.
+func TestCSRFMetaAfterRebuild(t *testing.T) {
+	files := build()
+	h := spa.Handler(files, spa.Options{CSRFToken: tokens()})
+	for i, v := range []struct{ name, page, want string }{
+		{"first version", `<head><meta name="csrf-token" content=""></head>v1`, `<head><meta name="csrf-token" content="tok-1"></head>v1`},
+		{"same again", `<head><meta name="csrf-token" content=""></head>v1`, `<head><meta name="csrf-token" content="tok-2"></head>v1`},
+		{"tag moved and rewritten", `<head><title>t</title><meta content='' name=csrf-token /></head>v2`,
+			`<head><title>t</title><meta content="tok-3" name="csrf-token" /></head>v2`},
+		{"tag gone", `<head></head>v3`, `<head><meta name="csrf-token" content="tok-4"></head>v3`},
+	} {
+		files["index.html"] = &fstest.MapFile{Data: []byte(v.page)}
+		if r := serve(t, h, "GET", "/"); r.body != v.want {
+			t.Errorf("response %d (%s): got %q, want %q", i+1, v.name, r.body, v.want)
+		}
+	}
+}
+
 func TestInjectCSRFToken(t *testing.T) {
+	const meta = `<meta name="csrf-token" content="T">`
 	tests := []struct {
 		name, page, tok, want string
 	}{
 		{"before </head>", "<html><head><title>x</title></head><body></body></html>", "T",
-			`<html><head><title>x</title><meta name="csrf-token" content="T"></head><body></body></html>`},
+			`<html><head><title>x</title>` + meta + `</head><body></body></html>`},
 		{"upper-case HEAD", "<HTML><HEAD></HEAD><BODY></BODY></HTML>", "T",
-			`<HTML><HEAD><meta name="csrf-token" content="T"></HEAD><BODY></BODY></HTML>`},
+			`<HTML><HEAD>` + meta + `</HEAD><BODY></BODY></HTML>`},
 		{"replaces the empty placeholder", `<head><meta name="csrf-token" content=""><script src=a.js></script></head>`, "T",
-			`<head><meta name="csrf-token" content="T"><script src=a.js></script></head>`},
+			`<head>` + meta + `<script src=a.js></script></head>`},
+		{"the tutorial's self-closing tag", "<head>\n  <meta name=\"csrf-token\" content=\"\" />\n</head>", "T",
+			"<head>\n  <meta name=\"csrf-token\" content=\"T\" />\n</head>"},
+		{"the tutorial's template expression", `<head><meta name="csrf-token" content="{{ csrf_token() }}" /></head>`, "T",
+			`<head><meta name="csrf-token" content="T" /></head>`},
+		{"an old token", `<head><meta name="csrf-token" content="old"></head>`, "T", `<head>` + meta + `</head>`},
+		{"upper-case tag and attribute names", `<HEAD><Meta NAME="csrf-token" CONTENT=""></HEAD>`, "T",
+			`<HEAD>` + meta + `</HEAD>`},
+		{"single quotes", `<head><meta name='csrf-token' content=''></head>`, "T", `<head>` + meta + `</head>`},
+		{"unquoted", `<head><meta name=csrf-token content=x></head>`, "T", `<head>` + meta + `</head>`},
+		{"content before name", `<head><meta content="" name="csrf-token"></head>`, "T",
+			`<head><meta content="T" name="csrf-token"></head>`},
+		{"no content attribute", `<head><meta name="csrf-token"/></head>`, "T", `<head><meta name="csrf-token" content="T" /></head>`},
+		{"other attributes kept", `<head><meta id=m name="csrf-token" data-x='a"b' content=""></head>`, "T",
+			`<head><meta id="m" name="csrf-token" data-x="a&#34;b" content="T"></head>`},
+		{"character reference in the name", `<head><meta name="csrf&#45;token" content=""></head>`, "T", `<head>` + meta + `</head>`},
+		{"several in the head: all filled", `<head><meta name="csrf-token" content=""><meta name="csrf-token" content="old"></head>`, "T",
+			`<head>` + meta + meta + `</head>`},
+		{"after </head>, before <body>: still the head's", "<head></head>\n<meta name=\"csrf-token\" content=\"\">\n<body></body>", "T",
+			"<head></head>\n" + meta + "\n<body></body>"},
+		{"no head tag: the implied head's", `<!doctype html><meta name="csrf-token" content=""><p>x`, "T",
+			`<!doctype html>` + meta + `<p>x`},
+		{"in the body: not the head's", `<head></head><body><meta name="csrf-token" content=""></body>`, "T",
+			`<head>` + meta + `</head><body><meta name="csrf-token" content=""></body>`},
+		{"after body content: not the head's", `<title>x</title><p>hi</p><meta name="csrf-token" content="">`, "T",
+			`<title>x</title>` + meta + `<p>hi</p><meta name="csrf-token" content="">`},
+		{"in a comment", `<head><!-- <meta name="csrf-token" content=""> --></head>`, "T",
+			`<head><!-- <meta name="csrf-token" content=""> -->` + meta + `</head>`},
+		{"in a script", `<head><script>s = '<meta name="csrf-token" content="">'</script></head>`, "T",
+			`<head><script>s = '<meta name="csrf-token" content="">'</script>` + meta + `</head>`},
+		{"in noscript", `<head><noscript><meta name="csrf-token" content=""></noscript></head>`, "T",
+			`<head><noscript><meta name="csrf-token" content=""></noscript>` + meta + `</head>`},
+		{"in a template", `<head><template><meta name="csrf-token" content=""></template></head>`, "T",
+			`<head><template><meta name="csrf-token" content=""></template>` + meta + `</head>`},
+		{"other names", `<head><meta name="csrf-token-x" content=""><meta name="CSRF-Token" content=""></head>`, "T",
+			`<head><meta name="csrf-token-x" content=""><meta name="CSRF-Token" content="">` + meta + `</head>`},
 		{"no head: before body", "<!doctype html><body>x</body>", "T",
-			`<!doctype html><meta name="csrf-token" content="T"><body>x</body>`},
-		{"neither: at the end", "<!doctype html><p>x", "T",
-			`<!doctype html><p>x<meta name="csrf-token" content="T">`},
+			`<!doctype html>` + meta + `<body>x</body>`},
+		{"no head or body: before the first body content", "<!doctype html><p>x", "T",
+			`<!doctype html>` + meta + `<p>x`},
+		{"no head or body: before text", "<!doctype html>\nHello", "T", "<!doctype html>" + meta + "\nHello"},
+		{"only head content: at the end", "<title>x</title>", "T", "<title>x</title>" + meta},
+		{"empty page", "", "T", meta},
+		{"byte order mark kept", "\ufeff<head></head>", "T", "\ufeff<head>" + meta + "</head>"},
+		{"unclosed script: before it", "<head><script>x", "T", "<head>" + meta + "<script>x"},
+		{"unclosed comment: before it", "<head><!-- x", "T", "<head>" + meta + "<!-- x"},
+		{"unclosed comment ending in --!>: before it", "<head><!--!>", "T", "<head>" + meta + "<!--!>"},
+		{"empty comment", "<head><!-->", "T", "<head><!-->" + meta},
+		{"tag cut off at the end: before it", `<head><meta name="csrf`, "T", `<head>` + meta + `<meta name="csrf`},
+		{"every other byte kept", "<!DOCTYPE html>\r\n<HTML lang=en>\r\n<head >\r\n <meta charset='utf-8'>\r\n <meta name='csrf-token' content='' />\r\n <title>A &amp; B</title>\r\n</head>\r\n<body><p class=x>&lt;</body>", "T",
+			"<!DOCTYPE html>\r\n<HTML lang=en>\r\n<head >\r\n <meta charset='utf-8'>\r\n <meta name=\"csrf-token\" content=\"T\" />\r\n <title>A &amp; B</title>\r\n</head>\r\n<body><p class=x>&lt;</body>"},
 		{"HTML-escaped", "<head></head>", `"><script>alert(1)</script>&`,
 			`<head><meta name="csrf-token" content="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&amp;"></head>`},
 		{"empty token", "<head></head>", "", `<head><meta name="csrf-token" content=""></head>`},
