@@ -36,9 +36,9 @@ type Auth struct {
 	// accountTokens keeps mailed links: the session store, if it can.
 	accountTokens AccountTokenStore
 	bgSem         chan struct{} // mail work running after its request
-	tokens    *tokens // nil in session mode
-	gateway   http.Handler
-	handler   http.Handler
+	tokens        *tokens       // nil in session mode
+	gateway       http.Handler
+	handler       http.Handler
 }
 
 // New returns an Auth serving cfg with the given stores.
