@@ -101,7 +101,17 @@ func (a *Auth) send(ctx context.Context, kind mail.Kind, u *User, addr, link str
 	if err != nil {
 		return fmt.Errorf("render %s mail: %w", kind, err)
 	}
-	return a.cfg.Mailer.Send(ctx, m)
+	if _, queued := a.cfg.Mailer.(*mail.Queue); queued {
+		return a.cfg.Mailer.Send(ctx, m)
+	}
+	// A mailer that delivers as it is called (an embedder's SMTP) must not
+	// hold the request: deliver in the background, bounded.
+	a.background(ctx, func(ctx context.Context) {
+		if err := a.cfg.Mailer.Send(ctx, m); err != nil {
+			a.log.WarnContext(ctx, "mail not sent", "kind", string(kind), "user_id", u.ID, "err", err)
+		}
+	})
+	return nil
 }
 
 // background runs f after the request has answered, detached from its
