@@ -388,3 +388,45 @@ func TestSlowMailServerDoesNotHoldRequests(t *testing.T) {
 	release()
 	e.linkToken(t, "kim@example.test", "/verify-email")
 }
+
+// TestAccountFlowsTokenMode: in token mode a password change ends every
+// other token family and gives this browser a new pair; a reset ends them
+// all.
+func TestAccountFlowsTokenMode(t *testing.T) {
+	e := newMailEnv(t, jwtMode)
+	e.addMailUser("lea", "lea's old password", "lea@example.test", true)
+	other := e.browser()
+	other.MustLogin("lea", "lea's old password")
+	b := e.browser()
+	b.MustLogin("lea", "lea's old password")
+	oldAccess, oldRefresh, _ := tokens(t, b)
+	r := b.Do("POST", "/api/password/change", strings.NewReader(`{"currentPassword":"lea's old password","newPassword":"lea's new password"}`),
+		"Content-Type", "application/json", "X-CSRF-TOKEN", b.Cookie("csrf_access_token").Value)
+	if r.Status != 200 {
+		t.Fatalf("change in token mode: %d %s", r.Status, r.Raw)
+	}
+	if access, refresh, _ := tokens(t, b); access == oldAccess || refresh == oldRefresh {
+		t.Errorf("the browser kept its token pair across the change")
+	}
+	if !b.LoggedIn() || other.LoggedIn() {
+		t.Errorf("after the change: this browser logged in %v (want true), the other %v (want false)", b.LoggedIn(), other.LoggedIn())
+	}
+	replay := e.raw("GET", "/api/data", map[string]string{"access_token_cookie": oldAccess})
+	if replay.Status != 401 {
+		t.Errorf("the old access token after the change: %d, want 401", replay.Status)
+	}
+	e.notice(t, "lea@example.test", "password")
+
+	f := e.browser()
+	f.CSRF()
+	if r := post(f, "/api/password/forgot", map[string]any{"email": "lea"}); r.Status != 202 {
+		t.Fatalf("forgot: %d %s", r.Status, r.Raw)
+	}
+	token := e.linkToken(t, "lea@example.test", "/reset-password")
+	if r := post(f, "/api/password/reset", map[string]any{"token": token, "password": "lea's third password"}); r.Status != 200 {
+		t.Fatalf("reset: %d %s", r.Status, r.Raw)
+	}
+	if b.LoggedIn() {
+		t.Errorf("a token family survived the reset")
+	}
+}
