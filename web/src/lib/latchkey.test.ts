@@ -93,7 +93,7 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-const alice = { id: 1, username: 'alice', createdAt: '2026-01-01T00:00:00Z' };
+const alice = { id: 1, username: 'alice', emailVerified: false, createdAt: '2026-01-01T00:00:00Z' };
 
 describe('CSRF token', () => {
   it('comes from the csrf-token meta tag without a request', async () => {
@@ -768,5 +768,276 @@ describe('token mode across tabs', () => {
       'POST /api/auth/refresh C1', // b
       'POST /api/things C2', // b's retry
     ]);
+  });
+});
+
+describe('account flows', () => {
+  const verified = { ...alice, email: 'alice@example.com', emailVerified: true };
+
+  /** posts lists what each POST sent: path, CSRF token and JSON body. */
+  const posts = (calls: Call[]) =>
+    calls
+      .filter((c) => c.method === 'POST')
+      .map((c) => [c.url.replace(/^\/api/, ''), c.headers.get('X-CSRFToken'), c.body && JSON.parse(c.body)]);
+
+  /** twoTabs is a client and another tab's client of one fake server, with tab sync on. */
+  function twoTabs(routes: Record<string, Reply | Reply[]>) {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch(routes);
+    const name = `latchkey-account-${Math.random()}`;
+    return { a: client({ fetch: f.fetch, channelName: name }), b: client({ fetch: f.fetch, channelName: name }), f };
+  }
+
+  /** quiet waits long enough for a channel message to have arrived, had one been sent. */
+  const quiet = () => new Promise((r) => setTimeout(r, 20));
+
+  it('forgotPassword posts the address or username and resolves with the answer', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const answer = { sent: true, detail: 'If an account has that address or name, a link is on its way.' };
+    const f = fakeFetch({ 'POST /password/forgot': json(202, answer) });
+    expect(await client({ fetch: f.fetch }).forgotPassword('alice@example.com')).toEqual(answer);
+    expect(posts(f.calls)).toEqual([['/password/forgot', 'T', { email: 'alice@example.com' }]]);
+  });
+
+  it('maps 429 too_many_emails with Retry-After', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({
+      'POST /password/forgot': apiError(429, 'too_many_emails', 'Too many emails asked for.', {}, { 'Retry-After': '90' }),
+    });
+    const err = await client({ fetch: f.fetch }).forgotPassword('alice').catch((e) => e);
+    expect(err).toBeInstanceOf(LatchkeyError);
+    expect(err).toMatchObject({ status: 429, code: 'too_many_emails', retryAfter: 90 });
+  });
+
+  it('resetPassword posts the token and password; a browser logged in as someone else stays so', async () => {
+    const { a, b, f } = twoTabs({ 'POST /password/reset': json(200, { reset: true }) });
+    const onLogout = vi.fn();
+    b.onLogout(onLogout);
+    await expect(a.resetPassword('1.TOKEN', 'new secret words')).resolves.toBeUndefined();
+    expect(posts(f.calls)).toEqual([['/password/reset', 'T', { token: '1.TOKEN', password: 'new secret words' }]]);
+    await quiet();
+    expect(onLogout).not.toHaveBeenCalled();
+  });
+
+  it('resetPassword that ended this browser\'s session (a new token in the answer) logs the other tabs out', async () => {
+    const { a, b } = twoTabs({ 'POST /password/reset': json(200, { reset: true }, { 'X-CSRFToken': 'OUT' }) });
+    const seen = new Promise<void>((resolve) => b.onLogout(resolve));
+    await a.resetPassword('1.TOKEN', 'new secret words');
+    await seen;
+    expect(await a.csrfToken()).toBe('OUT');
+  });
+
+  it('resetPassword rejects a used or expired link as invalid_token, a weak password with its field', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({
+      'POST /password/reset': [
+        apiError(400, 'invalid_token', 'This link is invalid, was used already or has expired.', { field: 'token' }),
+        apiError(400, 'weak_password', 'Password is too common.', { field: 'password' }),
+      ],
+    });
+    const c = client({ fetch: f.fetch });
+    expect(await c.resetPassword('1.OLD', 'new secret words').catch((e) => e)).toMatchObject({
+      status: 400,
+      code: 'invalid_token',
+      field: 'token',
+    });
+    expect(await c.resetPassword('1.TOKEN', 'password').catch((e) => e)).toMatchObject({
+      status: 400,
+      code: 'weak_password',
+      field: 'password',
+      message: 'Password is too common.',
+    });
+  });
+
+  it('verifyEmail posts the token and resolves with the user', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({ 'POST /email/verify': json(200, { emailVerified: true, user: verified }) });
+    expect(await client({ fetch: f.fetch }).verifyEmail('1.TOKEN')).toEqual(verified);
+    expect(posts(f.calls)).toEqual([['/email/verify', 'T', { token: '1.TOKEN' }]]);
+  });
+
+  it('verifyEmail and confirmEmail reject invalid_token and email_taken', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const invalid = apiError(400, 'invalid_token', 'This link is invalid.', { field: 'token' });
+    const taken = apiError(409, 'email_taken', 'Another account uses that email address.', { field: 'email' });
+    const f = fakeFetch({ 'POST /email/verify': [invalid, taken], 'POST /email/confirm': [invalid, taken] });
+    const c = client({ fetch: f.fetch });
+    for (const call of [() => c.verifyEmail('1.T'), () => c.confirmEmail('1.T')]) {
+      expect(await call().catch((e) => e)).toMatchObject({ status: 400, code: 'invalid_token', field: 'token' });
+      expect(await call().catch((e) => e)).toMatchObject({ status: 409, code: 'email_taken', field: 'email' });
+    }
+  });
+
+  it('resendVerification posts an empty object and says whether a link went out', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({
+      'POST /email/resend': [
+        json(202, { sent: true, emailVerified: false }),
+        json(202, { sent: false, emailVerified: true }),
+        apiError(429, 'too_many_emails', 'Too many emails asked for.', {}, { 'Retry-After': '30' }),
+        apiError(409, 'no_email', 'This account has no email address.', { field: 'email' }),
+      ],
+    });
+    const c = client({ fetch: f.fetch });
+    expect(await c.resendVerification()).toEqual({ sent: true, emailVerified: false });
+    expect(await c.resendVerification()).toEqual({ sent: false, emailVerified: true });
+    expect(await c.resendVerification().catch((e) => e)).toMatchObject({ status: 429, code: 'too_many_emails', retryAfter: 30 });
+    expect(await c.resendVerification().catch((e) => e)).toMatchObject({ status: 409, code: 'no_email' });
+    expect(posts(f.calls)[0]).toEqual(['/email/resend', 'T', {}]);
+  });
+
+  it('changeEmail posts the new address, with the password only when given', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const answer = { sent: true, detail: 'A link to confirm the new address is on its way to it.' };
+    const f = fakeFetch({ 'POST /email/change': json(202, answer) });
+    const c = client({ fetch: f.fetch });
+    expect(await c.changeEmail('new@example.com', 'pw')).toEqual(answer);
+    await c.changeEmail('new@example.com');
+    expect(posts(f.calls)).toEqual([
+      ['/email/change', 'T', { email: 'new@example.com', password: 'pw' }],
+      ['/email/change', 'T', { email: 'new@example.com' }],
+    ]);
+  });
+
+  it('changeEmail maps reauth_required, wrong_password and invalid_input with their fields, without a 401 logout', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const onUnauthenticated = vi.fn();
+    const f = fakeFetch({
+      'POST /email/change': [
+        apiError(403, 'reauth_required', 'Enter your current password to do this.', { field: 'password' }),
+        apiError(403, 'wrong_password', 'That is not your current password.', { field: 'password' }),
+        apiError(400, 'invalid_input', 'Enter a valid email address.', { field: 'email' }),
+      ],
+    });
+    const c = client({ fetch: f.fetch, onUnauthenticated });
+    expect(await c.changeEmail('new@example.com').catch((e) => e)).toMatchObject({ status: 403, code: 'reauth_required', field: 'password' });
+    expect(await c.changeEmail('new@example.com', 'nope').catch((e) => e)).toMatchObject({ status: 403, code: 'wrong_password', field: 'password' });
+    expect(await c.changeEmail('new', 'pw').catch((e) => e)).toMatchObject({ status: 400, code: 'invalid_input', field: 'email' });
+    expect(f.calls).toHaveLength(3); // a 403 other than csrf_failed is not retried
+    expect(onUnauthenticated).not.toHaveBeenCalled();
+  });
+
+  it('confirmEmail posts the token and resolves with the user', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const changed = { ...verified, email: 'new@example.com' };
+    const f = fakeFetch({ 'POST /email/confirm': json(200, { emailChanged: true, user: changed }) });
+    expect(await client({ fetch: f.fetch }).confirmEmail('1.TOKEN')).toEqual(changed);
+    expect(posts(f.calls)).toEqual([['/email/confirm', 'T', { token: '1.TOKEN' }]]);
+  });
+
+  it('changePassword adopts the rotated token, as login does, and hands it to the other tabs', async () => {
+    const { a, b, f } = twoTabs({
+      'POST /password/change': json(200, { passwordChanged: true, user: verified }, { 'X-CSRFToken': 'T2' }),
+      'POST /things': json(200, {}),
+    });
+    const onLogin = vi.fn();
+    const onLogout = vi.fn();
+    b.onLogin(onLogin);
+    b.onLogout(onLogout);
+    expect(await a.changePassword('old pw', 'new secret words')).toEqual(verified);
+    await a.request('/things', { method: 'POST' });
+    await vi.waitFor(async () => expect(await b.csrfToken()).toBe('T2'));
+    await b.request('/things', { method: 'POST' });
+    expect(posts(f.calls)).toEqual([
+      ['/password/change', 'T', { currentPassword: 'old pw', newPassword: 'new secret words' }],
+      ['/things', 'T2', undefined],
+      ['/things', 'T2', undefined],
+    ]);
+    expect(onLogin).not.toHaveBeenCalled();
+    expect(onLogout).not.toHaveBeenCalled();
+  });
+
+  it('changePassword sends revokeApiTokens only when asked', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({ 'POST /password/change': json(200, { passwordChanged: true, user: alice }, { 'X-CSRFToken': 'T2' }) });
+    await client({ fetch: f.fetch }).changePassword('old pw', 'new secret words', { revokeApiTokens: true });
+    expect(posts(f.calls)[0][2]).toEqual({ currentPassword: 'old pw', newPassword: 'new secret words', revokeApiTokens: true });
+  });
+
+  it('changePassword maps wrong_password and weak_password to their fields and keeps the token', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({
+      'POST /password/change': [
+        apiError(403, 'wrong_password', 'That is not your current password.', { field: 'currentPassword' }),
+        apiError(400, 'weak_password', 'Password must be at least 8 characters.', { field: 'newPassword' }),
+      ],
+    });
+    const c = client({ fetch: f.fetch });
+    expect(await c.changePassword('nope', 'new secret words').catch((e) => e)).toMatchObject({
+      status: 403,
+      code: 'wrong_password',
+      field: 'currentPassword',
+    });
+    expect(await c.changePassword('old pw', 'short').catch((e) => e)).toMatchObject({
+      status: 400,
+      code: 'weak_password',
+      field: 'newPassword',
+    });
+    expect(await c.csrfToken()).toBe('T');
+  });
+
+  it('changePassword with a session that has ended runs onUnauthenticated', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const onUnauthenticated = vi.fn();
+    const f = fakeFetch({ 'POST /password/change': apiError(401, 'unauthorized', 'You are not logged in.') });
+    const err = await client({ fetch: f.fetch, onUnauthenticated }).changePassword('a', 'b').catch((e) => e);
+    expect(err).toMatchObject({ status: 401, code: 'unauthorized' });
+    expect(onUnauthenticated).toHaveBeenCalledTimes(1);
+  });
+
+  it('deleteAccount posts the password and logs the other tabs out', async () => {
+    const { a, b, f } = twoTabs({ 'POST /account/delete': json(200, { deleted: true }, { 'X-CSRFToken': 'OUT' }) });
+    const seen = new Promise<void>((resolve) => b.onLogout(resolve));
+    await expect(a.deleteAccount('pw')).resolves.toBeUndefined();
+    await seen;
+    await a.deleteAccount();
+    expect(posts(f.calls)).toEqual([
+      ['/account/delete', 'T', { password: 'pw' }],
+      ['/account/delete', 'OUT', {}],
+    ]);
+  });
+
+  it('deleteAccount maps reauth_required and wrong_password, and logs nobody out', async () => {
+    const { a, b } = twoTabs({
+      'POST /account/delete': [
+        apiError(403, 'reauth_required', 'Enter your current password to do this.', { field: 'password' }),
+        apiError(403, 'wrong_password', 'That is not your current password.', { field: 'password' }),
+      ],
+    });
+    const onLogout = vi.fn();
+    b.onLogout(onLogout);
+    expect(await a.deleteAccount().catch((e) => e)).toMatchObject({ status: 403, code: 'reauth_required', field: 'password' });
+    expect(await a.deleteAccount('nope').catch((e) => e)).toMatchObject({ status: 403, code: 'wrong_password', field: 'password' });
+    await quiet();
+    expect(onLogout).not.toHaveBeenCalled();
+  });
+
+  it('login rejects an unverified address as 403 email_unverified: no retry, no onUnauthenticated, no tab told', async () => {
+    const { a, b, f } = twoTabs({
+      'POST /login': apiError(403, 'email_unverified', 'Verify your email address first: follow the link we sent to it.'),
+    });
+    const onLogin = vi.fn();
+    b.onLogin(onLogin);
+    const err = await a.login('alice', 'pw').catch((e) => e);
+    expect(err).toBeInstanceOf(LatchkeyError);
+    expect(err).toMatchObject({ status: 403, code: 'email_unverified' });
+    expect(f.calls).toHaveLength(1);
+    await quiet();
+    expect(onLogin).not.toHaveBeenCalled();
+  });
+
+  it('register says when the address must be verified before a login, and tells no tab of a login', async () => {
+    const { a, b } = twoTabs({
+      'POST /register': json(201, { register: true, user: { ...alice, email: 'a@example.com' }, emailVerificationRequired: true }),
+    });
+    const onLogin = vi.fn();
+    b.onLogin(onLogin);
+    expect(await a.register('alice', 'pw', 'a@example.com')).toEqual({
+      ...alice,
+      email: 'a@example.com',
+      emailVerificationRequired: true,
+    });
+    await quiet();
+    expect(onLogin).not.toHaveBeenCalled();
   });
 });

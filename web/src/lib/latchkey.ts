@@ -44,7 +44,16 @@
  *   never comes, so nothing of this happens.
  * - Tabs: login, register, logout and refresh are announced on a
  *   BroadcastChannel; `onLogin` / `onLogout` listeners run in the other
- *   tabs, and a refresh hands them its new CSRF token.
+ *   tabs, and a refresh hands them its new CSRF token. So do the account
+ *   flows that change this browser's login: a password change (a new
+ *   session, whose token the other tabs take), an account deletion and a
+ *   password reset that ended this browser's session (a logout).
+ * - Account flows: forgotPassword, resetPassword, verifyEmail,
+ *   resendVerification, changeEmail, confirmEmail, changePassword and
+ *   deleteAccount, one method each. The mailed links carry a token for
+ *   resetPassword, verifyEmail and confirmEmail; a page that reads it from
+ *   its URL should call them only when the user asks (mail scanners open
+ *   links) and remove the token from the address bar.
  *
  * One client per page is enough; its methods are safe to call concurrently.
  */
@@ -54,9 +63,68 @@ export interface User {
   id: number;
   username: string;
   email?: string;
+  /** Whether the user followed a link mailed to email (false without one). */
+  emailVerified: boolean;
   /** RFC 3339 time. */
   createdAt?: string;
 }
+
+/**
+ * What register resolves with: the new user, with emailVerificationRequired
+ * set when the server (`--require-verified-email`) started no session: the
+ * user must follow the link mailed to the address, then log in.
+ */
+export interface RegisteredUser extends User {
+  emailVerificationRequired?: true;
+}
+
+/** The answer of forgotPassword and changeEmail: a link is (or may be) on its way. */
+export interface MailSent {
+  sent: true;
+  /** latchkey's sentence about it, in English. */
+  detail: string;
+}
+
+/** The answer of resendVerification. */
+export interface VerificationResent {
+  /** False when the address was verified already: nothing was sent. */
+  sent: boolean;
+  emailVerified: boolean;
+}
+
+/** Options of {@link Client.changePassword}. */
+export interface ChangePasswordOptions {
+  /** Also revoke the user's API tokens (bearer tokens for scripts). */
+  revokeApiTokens?: boolean;
+}
+
+/**
+ * The error codes latchkey answers with, plus the client's own
+ * network_error and http_STATUS (any string, for codes of newer servers).
+ */
+export type ErrorCode =
+  | 'invalid_credentials'
+  | 'too_many_attempts'
+  | 'busy'
+  | 'store_unavailable'
+  | 'csrf_failed'
+  | 'unauthorized'
+  | 'token_expired'
+  | 'token_reused'
+  | 'invalid_json'
+  | 'invalid_input'
+  | 'weak_password'
+  | 'username_taken'
+  | 'email_taken'
+  | 'email_unverified'
+  | 'invalid_token'
+  | 'reauth_required'
+  | 'wrong_password'
+  | 'no_email'
+  | 'too_many_emails'
+  | 'not_found'
+  | 'network_error'
+  | (string & {});
 
 /** The answer of GET /getsession. */
 export type Session =
@@ -107,8 +175,9 @@ export interface RequestOptions extends RequestInit {
 }
 
 /**
- * A message on the tab-sync channel. "refresh" says a tab of token mode
- * renewed the shared cookies, and carries their CSRF token when known.
+ * A message on the tab-sync channel. "refresh" says a tab renewed the
+ * shared cookies (a token-mode refresh, or a password change's new
+ * session), and carries their CSRF token when known.
  */
 export type SyncMessage =
   | { type: 'login'; user?: User }
@@ -125,15 +194,18 @@ export interface Client {
   getSession(): Promise<Session>;
   /**
    * POST /login. Resolves with the user; rejects with a LatchkeyError:
-   * 401 invalid_credentials, 429 too_many_attempts (retryAfter), 503 busy…
-   * Other tabs' onLogin listeners run.
+   * 401 invalid_credentials, 429 too_many_attempts (retryAfter), 503 busy,
+   * 403 email_unverified (`--require-verified-email`: a new link was
+   * mailed)… Other tabs' onLogin listeners run.
    */
   login(username: string, password: string, remember?: boolean): Promise<User>;
   /**
-   * POST /register: creates the account and logs in. Rejects with 400
-   * invalid_input / weak_password (with field) or 409 username_taken.
+   * POST /register: creates the account and logs in, unless the server
+   * requires a verified address first (then emailVerificationRequired is
+   * set and there is no session). Rejects with 400 invalid_input /
+   * weak_password (with field) or 409 username_taken.
    */
-  register(username: string, password: string, email?: string): Promise<User>;
+  register(username: string, password: string, email?: string): Promise<RegisteredUser>;
   /** POST /logout. Other tabs' onLogout listeners run. */
   logout(): Promise<void>;
   /**
@@ -146,6 +218,60 @@ export interface Client {
   refresh(): Promise<void>;
   /** GET /data: the logged-in user; a 401 calls onUnauthenticated. */
   data(): Promise<User>;
+  /**
+   * POST /password/forgot: mails a password reset link to the account with
+   * this address or username, if there is one. The answer is the same
+   * either way. Rejects with 429 too_many_emails (retryAfter) or 400
+   * invalid_input.
+   */
+  forgotPassword(emailOrUsername: string): Promise<MailSent>;
+  /**
+   * POST /password/reset with the token of a mailed link. Does not log in;
+   * if this browser was logged in as that user, it is logged out (and the
+   * other tabs are told). Rejects with 400 invalid_token (field "token":
+   * used, expired, superseded or unknown), weak_password or invalid_input
+   * (field "password").
+   */
+  resetPassword(token: string, password: string): Promise<void>;
+  /**
+   * POST /email/verify with the token of a mailed link. Resolves with the
+   * user. Rejects with 400 invalid_token or 409 email_taken.
+   */
+  verifyEmail(token: string): Promise<User>;
+  /**
+   * POST /email/resend (logged in): mails a new verification link. Rejects
+   * with 409 no_email or 429 too_many_emails.
+   */
+  resendVerification(): Promise<VerificationResent>;
+  /**
+   * POST /email/change (logged in): mails a confirmation link to the new
+   * address, which replaces the old one only once the link is followed.
+   * The password is needed when the login is older than 10 minutes.
+   * Rejects with 403 reauth_required / wrong_password (field "password"),
+   * 400 invalid_input (field "email") or 429 too_many_emails.
+   */
+  changeEmail(email: string, password?: string): Promise<MailSent>;
+  /**
+   * POST /email/confirm with the token of a mailed link: the address
+   * changes. Resolves with the user. Rejects with 400 invalid_token or 409
+   * email_taken.
+   */
+  confirmEmail(token: string): Promise<User>;
+  /**
+   * POST /password/change (logged in). Every other session of the user
+   * ends; this browser gets a new one and its CSRF token, which the client
+   * adopts and hands to the other tabs. Rejects with 403 wrong_password
+   * (field "currentPassword"), 400 weak_password / invalid_input (field
+   * "newPassword").
+   */
+  changePassword(currentPassword: string, newPassword: string, opts?: ChangePasswordOptions): Promise<User>;
+  /**
+   * POST /account/delete (logged in): deletes the account and logs out
+   * (other tabs' onLogout listeners run). The password is needed when the
+   * login is older than 10 minutes. Rejects with 403 reauth_required /
+   * wrong_password (field "password").
+   */
+  deleteAccount(password?: string): Promise<void>;
   /**
    * Any request under baseURL (path starts with "/"), with credentials,
    * CSRF token, retries and error mapping as above. Resolves with the
@@ -176,21 +302,22 @@ export class LatchkeyError extends Error {
   /** The HTTP status, or 0 when the server could not be reached. */
   readonly status: number;
   /**
-   * latchkey's error code (invalid_credentials, too_many_attempts, busy,
-   * csrf_failed, unauthorized, token_expired, token_reused, invalid_input,
-   * weak_password, username_taken…), "network_error" when the request did
-   * not get an answer, or "http_STATUS" for a response that is not
-   * latchkey's JSON.
+   * latchkey's error code (see {@link ErrorCode}), "network_error" when the
+   * request did not get an answer, or "http_STATUS" for a response that is
+   * not latchkey's JSON.
    */
-  readonly code: string;
-  /** The request field at fault (username, password, email), if any. */
+  readonly code: ErrorCode;
+  /**
+   * The request field at fault (username, password, email, token,
+   * currentPassword, newPassword), if any.
+   */
   readonly field?: string;
   /** Seconds to wait before retrying, from Retry-After (429, 503). */
   readonly retryAfter?: number;
 
   constructor(
     status: number,
-    code: string,
+    code: ErrorCode,
     message: string,
     opts: { field?: string; retryAfter?: number; cause?: unknown } = {},
   ) {
@@ -596,7 +723,11 @@ export function createClient(opts: ClientOptions = {}): Client {
     async register(username, password, email) {
       const payload: Record<string, string> = { username, password };
       if (email) payload.email = email;
-      const body = await request<{ user: User }>('/register', { method: 'POST', json: payload });
+      const body = await request<{ user: User; emailVerificationRequired?: boolean }>('/register', {
+        method: 'POST',
+        json: payload,
+      });
+      if (body.emailVerificationRequired) return { ...body.user, emailVerificationRequired: true };
       gone = false;
       announce({ type: 'login', user: body.user });
       return body.user;
@@ -622,6 +753,45 @@ export function createClient(opts: ClientOptions = {}): Client {
       }
     },
     data: () => request<User>('/data'),
+    forgotPassword: (emailOrUsername) =>
+      request<MailSent>('/password/forgot', { method: 'POST', json: { email: emailOrUsername } }),
+    async resetPassword(resetToken, password) {
+      const res = await fetchWithRetry('/password/reset', { method: 'POST', json: { token: resetToken, password } });
+      const body = await readBody(res);
+      if (!res.ok) throw toError(res, body);
+      // latchkey answers with a new CSRF token exactly when the reset ended
+      // this browser's session (it was logged in as that user).
+      if (res.headers.get(TOKEN_HEADER)) {
+        gone = true;
+        announce({ type: 'logout' });
+      }
+    },
+    verifyEmail: async (linkToken) =>
+      (await request<{ user: User }>('/email/verify', { method: 'POST', json: { token: linkToken } })).user,
+    resendVerification: () => request<VerificationResent>('/email/resend', { method: 'POST', json: {} }),
+    changeEmail(email, password) {
+      const payload: Record<string, string> = { email };
+      if (password) payload.password = password;
+      return request<MailSent>('/email/change', { method: 'POST', json: payload });
+    },
+    confirmEmail: async (linkToken) =>
+      (await request<{ user: User }>('/email/confirm', { method: 'POST', json: { token: linkToken } })).user,
+    async changePassword(currentPassword, newPassword, changeOpts = {}) {
+      const payload: Record<string, string | boolean> = { currentPassword, newPassword };
+      if (changeOpts.revokeApiTokens) payload.revokeApiTokens = true;
+      const body = await request<{ user: User }>('/password/change', { method: 'POST', json: payload });
+      // A new session (or token pair) and its token, already adopted from
+      // the answer's X-CSRFToken: the other tabs share the cookies, so hand
+      // them the token too.
+      renewed(token);
+      announce({ type: 'refresh', ...(token ? { csrfToken: token } : {}) });
+      return body.user;
+    },
+    async deleteAccount(password) {
+      await request('/account/delete', { method: 'POST', json: password ? { password } : {} });
+      gone = true;
+      announce({ type: 'logout' });
+    },
     request,
     fetch: (path, init) => fetchWithRetry(path, init),
     csrfToken,

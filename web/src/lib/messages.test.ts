@@ -1,8 +1,8 @@
 // The sentences users (and the browser tests) see for each failure.
 import { describe as group, expect, it } from 'vitest';
 import { LatchkeyError, NETWORK_ERROR_MESSAGE } from './latchkey';
-import { describe } from './messages.svelte';
-import { pathOf, routeOf } from './routes';
+import { describe, duration, emailChangeSentNotice, verificationSentNotice } from './messages.svelte';
+import { accessOf, pathOf, routeOf, takeToken, type Route } from './routes';
 
 group('describe', () => {
   const cases: [string, unknown, string][] = [
@@ -18,10 +18,43 @@ group('describe', () => {
     ['token mode, not renewed', new LatchkeyError(401, 'token_expired', 'The access token has expired.'), 'Your session has expired. Please log in again.'],
     ['proxy error page', new LatchkeyError(502, 'http_502', 'x'), 'The server could not answer (502). Please try again later.'],
     ['not a LatchkeyError', new Error('boom'), 'Something went wrong. Please try again.'],
+    ['used or expired link', new LatchkeyError(400, 'invalid_token', 'x', { field: 'token' }), 'This link is invalid, has expired or was used already.'],
+    ['login before verifying', new LatchkeyError(403, 'email_unverified', 'x'), 'Verify your email address first: follow the link we have just sent to it, then log in.'],
+    ['login too old for the change', new LatchkeyError(403, 'reauth_required', 'x', { field: 'password' }), 'For your security, enter your current password to do this.'],
+    ['wrong current password', new LatchkeyError(403, 'wrong_password', 'x', { field: 'currentPassword' }), 'That is not your current password.'],
+    ['address of another account', new LatchkeyError(409, 'email_taken', 'x', { field: 'email' }), 'Another account uses that email address.'],
+    ['no address to verify', new LatchkeyError(409, 'no_email', 'x', { field: 'email' }), 'Your account has no email address.'],
+    ['too many emails', new LatchkeyError(429, 'too_many_emails', 'x', { retryAfter: 45 }), 'Too many emails asked for. Try again in 45 seconds.'],
+    ['too many emails, minutes', new LatchkeyError(429, 'too_many_emails', 'x', { retryAfter: 61 }), 'Too many emails asked for. Try again in 2 minutes.'],
+    ['too many emails, no Retry-After', new LatchkeyError(429, 'too_many_emails', 'x'), 'Too many emails asked for. Wait a little and try again.'],
+    ['weak new password keeps the server text', new LatchkeyError(400, 'weak_password', 'Password is too common.', { field: 'newPassword' }), 'Password is too common.'],
   ];
   for (const [name, err, want] of cases) {
     it(name, () => expect(describe(err)).toBe(want));
   }
+});
+
+group('duration', () => {
+  const cases: [number, string][] = [
+    [0, '0 seconds'],
+    [1, '1 second'],
+    [59, '59 seconds'],
+    [60, '1 minute'],
+    [61, '2 minutes'],
+    [3599, '60 minutes'],
+    [3600, '1 hour'],
+    [7201, '3 hours'],
+  ];
+  for (const [n, want] of cases) {
+    it(`${n} s`, () => expect(duration(n)).toBe(want));
+  }
+});
+
+group('account notices', () => {
+  it('name the address', () => {
+    expect(verificationSentNotice('a@example.com')).toBe('A new link is on its way to a@example.com. Follow it to verify your address.');
+    expect(emailChangeSentNotice('b@example.com')).toBe('A link is on its way to b@example.com. Your address changes once you follow it.');
+  });
 });
 
 group('routes', () => {
@@ -32,5 +65,27 @@ group('routes', () => {
     expect(routeOf('/user/')).toBe('user');
     expect(routeOf('/nope')).toBeNull();
     expect(pathOf('user')).toBe('/user');
+  });
+
+  it('has the pages of the account flows, at the paths mailed links open', () => {
+    expect(routeOf('/account')).toBe('account');
+    expect(routeOf('/forgot-password')).toBe('forgot-password');
+    expect(routeOf('/reset-password')).toBe('reset-password');
+    expect(routeOf('/verify-email')).toBe('verify-email');
+    expect(routeOf('/confirm-email/')).toBe('confirm-email');
+    expect(pathOf('reset-password')).toBe('/reset-password');
+  });
+
+  it('says who may see each page', () => {
+    const of = (routes: Route[]) => routes.map(accessOf);
+    expect(of(['login', 'register', 'forgot-password'])).toEqual(['guest', 'guest', 'guest']);
+    expect(of(['user', 'account'])).toEqual(['private', 'private']);
+    expect(of(['reset-password', 'verify-email', 'confirm-email'])).toEqual(['open', 'open', 'open']);
+  });
+
+  it('takes the token out of a link', () => {
+    expect(takeToken('?token=1.abc')).toEqual({ token: '1.abc', rest: '' });
+    expect(takeToken('?utm=mail&token=1.abc')).toEqual({ token: '1.abc', rest: '?utm=mail' });
+    expect(takeToken('')).toEqual({ token: '', rest: '' });
   });
 });

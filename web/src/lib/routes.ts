@@ -1,14 +1,56 @@
-// The SPA's three client-side routes and their paths. No router library:
+// The SPA's client-side routes and their paths. No router library:
 // App.svelte drives the History API directly.
 
 /** Route names, also written to document.body.dataset.route. */
-export type Route = 'login' | 'register' | 'user';
+export type Route =
+  | 'login'
+  | 'register'
+  | 'user'
+  | 'account'
+  | 'forgot-password'
+  | 'reset-password'
+  | 'verify-email'
+  | 'confirm-email';
 
-const paths: Record<Route, string> = { login: '/', register: '/register', user: '/user' };
+const paths: Record<Route, string> = {
+  login: '/',
+  register: '/register',
+  user: '/user',
+  account: '/account',
+  'forgot-password': '/forgot-password',
+  // The pages mailed links open (latchkey's mail/link.go builds them).
+  'reset-password': '/reset-password',
+  'verify-email': '/verify-email',
+  'confirm-email': '/confirm-email',
+};
+
+/**
+ * Who may see a route: "guest" pages only the logged out (the logged in go
+ * to /user), "private" ones only the logged in (the others go to the login
+ * page), "open" ones anybody: a mailed link may be opened in a browser
+ * logged in or not.
+ */
+export type Access = 'guest' | 'private' | 'open';
+
+const access: Record<Route, Access> = {
+  login: 'guest',
+  register: 'guest',
+  'forgot-password': 'guest',
+  user: 'private',
+  account: 'private',
+  'reset-password': 'open',
+  'verify-email': 'open',
+  'confirm-email': 'open',
+};
 
 /** pathOf returns the URL path of route. */
 export function pathOf(route: Route): string {
   return paths[route];
+}
+
+/** accessOf says who may see route. */
+export function accessOf(route: Route): Access {
+  return access[route];
 }
 
 /** routeOf returns the route at a URL path, or null for an unknown path. */
@@ -19,4 +61,18 @@ export function routeOf(pathname: string): Route | null {
   }
   if (p === '/login' || p === '/index.html') return 'login';
   return null;
+}
+
+/**
+ * takeToken splits a URL's query string into the token of a mailed link
+ * ("" if none) and the query string without it ("" or "?…"), which is what
+ * the address bar keeps: the token must not linger in the history nor
+ * leave as a Referer.
+ */
+export function takeToken(search: string): { token: string; rest: string } {
+  const q = new URLSearchParams(search);
+  const token = q.get('token') ?? '';
+  q.delete('token');
+  const rest = q.toString();
+  return { token, rest: rest ? `?${rest}` : '' };
 }
