@@ -231,6 +231,7 @@ func TestServeEmbeddedSPA(t *testing.T) {
 		if r := c.Get("/assets/missing-0123abcd.js"); r.Status != 404 {
 			t.Errorf("missing asset: %d, want 404", r.Status)
 		}
+		checkReferrerPolicy(t, s.url)
 	})
 	t.Run("spa-dir", func(t *testing.T) {
 		dir := t.TempDir()
@@ -252,12 +253,38 @@ func TestServeEmbeddedSPA(t *testing.T) {
 		if cc := res.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") {
 			t.Errorf("hashed asset Cache-Control %q", cc)
 		}
+		checkReferrerPolicy(t, s.url)
 	})
 	t.Run("spa-dir without index.html", func(t *testing.T) {
 		if _, err := runCmd(t, "", "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--spa-dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "index.html") {
 			t.Errorf("got %v", err)
 		}
 	})
+}
+
+// checkReferrerPolicy: the pages mailed links open (a token in the URL)
+// send no Referer; the others keep the policy of every response.
+func checkReferrerPolicy(t *testing.T, base string) {
+	t.Helper()
+	for _, tc := range []struct{ path, want string }{
+		{"/reset-password?token=1.abc", "no-referrer"},
+		{"/verify-email?token=1.abc", "no-referrer"},
+		{"/confirm-email?token=1.abc", "no-referrer"},
+		{"/", "strict-origin-when-cross-origin"},
+		{"/user", "strict-origin-when-cross-origin"},
+		{"/api/ping", "strict-origin-when-cross-origin"},
+	} {
+		req, _ := http.NewRequest("GET", base+tc.path, nil)
+		req.Header.Set("Accept", "text/html")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if got := res.Header.Values("Referrer-Policy"); res.StatusCode != 200 || len(got) != 1 || got[0] != tc.want {
+			t.Errorf("GET %s: %d, Referrer-Policy %q; want 200 with %q", tc.path, res.StatusCode, got, tc.want)
+		}
+	}
 }
 
 func TestServeSPAUpstream(t *testing.T) {
