@@ -62,6 +62,23 @@ func TestConfigCheckRefusals(t *testing.T) {
 		{"negative register burst", []string{"--register-burst", "-1"}, "--register-burst -1: want at least 1"},
 		{"no register refill", []string{"--register-refill", "0"}, "--register-refill 0s: want a positive duration"},
 		{"negative register refill", []string{"--register-refill", "-12s"}, "--register-refill -12s: want a positive duration"},
+		{"no mail address burst", []string{"--mail-address-burst", "0"}, "--mail-address-burst 0: want at least 1"},
+		{"negative mail address burst", []string{"--mail-address-burst", "-5"}, "--mail-address-burst -5: want at least 1"},
+		{"no mail address refill", []string{"--mail-address-refill", "0"}, "--mail-address-refill 0s: want a positive duration"},
+		{"negative mail address refill", []string{"--mail-address-refill", "-12s"}, "--mail-address-refill -12s: want a positive duration"},
+		{"no mail client burst", []string{"--mail-client-burst", "0"}, "--mail-client-burst 0: want at least 1"},
+		{"negative mail client burst", []string{"--mail-client-burst", "-20"}, "--mail-client-burst -20: want at least 1"},
+		{"no mail client refill", []string{"--mail-client-refill", "0"}, "--mail-client-refill 0s: want a positive duration"},
+		{"negative mail client refill", []string{"--mail-client-refill", "-3s"}, "--mail-client-refill -3s: want a positive duration"},
+		{"no mail cooldown", []string{"--mail-cooldown", "0"}, "--mail-cooldown 0s: want a positive duration"},
+		{"negative mail cooldown", []string{"--mail-cooldown", "-2m"}, "--mail-cooldown -2m0s: want a positive duration"},
+		{"no fresh login window", []string{"--fresh-login-window", "0"}, "--fresh-login-window 0s: want a positive duration"},
+		{"negative fresh login window", []string{"--fresh-login-window", "-10m"}, "--fresh-login-window -10m0s: want a positive duration"},
+		{"no reset link lifetime", []string{"--reset-link-ttl", "0"}, "--reset-link-ttl 0s: want a positive duration"},
+		{"negative reset link lifetime", []string{"--reset-link-ttl", "-1h"}, "--reset-link-ttl -1h0m0s: want a positive duration"},
+		{"no verify link lifetime", []string{"--verify-link-ttl", "0"}, "--verify-link-ttl 0s: want a positive duration"},
+		{"negative verify link lifetime", []string{"--verify-link-ttl", "-24h"}, "--verify-link-ttl -24h0m0s: want a positive duration"},
+		{"verified-email policy that is not a boolean", []string{"--require-verified-email=maybe"}, "require-verified-email"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := runCmd(t, "", append([]string{"config", "check", "--data", t.TempDir()}, tc.args...)...)
@@ -91,6 +108,14 @@ func TestConfigCheckSummary(t *testing.T) {
 		"--allowed-origins", "https://app.example.net", "--public-url", "https://api.example.com", "--trusted-proxies", "127.0.0.1", "--partitioned")
 	if err != nil || !strings.Contains(out, "SameSite=None") || !strings.Contains(out, "Secure always, Partitioned") {
 		t.Errorf("cross-site summary: %v\n%s", err, out)
+	}
+	const policy = "accounts  logins need a verified e-mail address"
+	if strings.Contains(out, policy) {
+		t.Errorf("summary shows the verified-email policy, which is off:\n%s", out)
+	}
+	out, err = runCmd(t, "", "config", "check", "--data", t.TempDir(), "--require-verified-email")
+	if err != nil || !strings.Contains(out, policy) {
+		t.Errorf("summary with --require-verified-email: %v, want %q\n%s", err, policy, out)
 	}
 }
 
