@@ -70,6 +70,17 @@ func (a *Auth) mailLink(ctx context.Context, u *User, purpose AccountPurpose, ad
 	if wait > 0 {
 		return &retryError{err: fmt.Errorf("%w: %w", ErrTooManyMails, errCooldown), after: wait}
 	}
+	link, err := a.issueLink(ctx, u, purpose, addr)
+	if err != nil {
+		return err
+	}
+	return a.send(ctx, kind, u, addr, link)
+}
+
+// issueLink issues u a new token for purpose, for the address addr,
+// replacing any earlier one, and returns the link that carries it.
+func (a *Auth) issueLink(ctx context.Context, u *User, purpose AccountPurpose, addr string) (string, error) {
+	now := a.now()
 	ttl := a.cfg.VerifyTokenTTL
 	if purpose == PurposeResetPassword {
 		ttl = a.cfg.ResetTokenTTL
@@ -78,13 +89,9 @@ func (a *Auth) mailLink(ctx context.Context, u *User, purpose AccountPurpose, ad
 	t := &AccountToken{UserID: u.ID, Purpose: purpose, TokenHash: hash, Email: addr, UserEpoch: u.Epoch,
 		CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	if err := a.accountTokens.IssueAccountToken(ctx, t); err != nil {
-		return fmt.Errorf("issue %s link: %w", purpose, err)
+		return "", fmt.Errorf("issue %s link: %w", purpose, err)
 	}
-	link, err := mail.Link(a.cfg.AppURL, kind.Route(), plain)
-	if err != nil {
-		return err
-	}
-	return a.send(ctx, kind, u, addr, link)
+	return mail.Link(a.cfg.AppURL, linkKinds[purpose].Route(), plain)
 }
 
 // notify mails u a notice (no link) at addr; failures are only logged.

@@ -119,6 +119,12 @@ func HashedAsset(name string) bool {
 //   - Compressible responses are gzip- or zstd-encoded when the client
 //     accepts it.
 //   - Only GET and HEAD are allowed; other methods get a 405 JSON error.
+//   - The pages that links in latchkey's e-mail open (/reset-password,
+//     /verify-email, /confirm-email) are sent with Referrer-Policy:
+//     no-referrer, whatever a middleware set before: their URL holds a
+//     one-time token, which a Referer would carry to every request the
+//     page makes and to any site it links to. Other paths keep the policy
+//     they have.
 //
 // Paths cannot escape files: fs.FS names cannot hold "..". With
 // --spa-dir DIR, pass os.DirFS(DIR), or better (*os.Root).FS() from
@@ -155,6 +161,10 @@ func Handler(files fs.FS, opts Options) http.Handler {
 	return gz(h)
 }
 
+// linkRoutes are the SPA routes of the links latchkey mails (mail.Kind's
+// Route), whose query holds a one-time token.
+var linkRoutes = map[string]bool{"/reset-password": true, "/verify-email": true, "/confirm-email": true}
+
 type handler struct {
 	files fs.FS
 	opts  Options
@@ -176,6 +186,9 @@ type etagKey struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
+	if linkRoutes[path.Clean("/"+r.URL.Path)] {
+		hdr.Set("Referrer-Policy", "no-referrer")
+	}
 	if h.csp != "" {
 		hdr.Set("Content-Security-Policy", h.csp)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/latchkey/latchkey/mail"
 	"github.com/latchkey/latchkey/spa"
 	"github.com/latchkey/latchkey/web"
 )
@@ -551,5 +552,62 @@ func TestSymlinks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReferrerPolicyOnLinkPages: the pages that mailed links open carry a
+// token in their URL, so they go out with no Referer at all; every other
+// path keeps the policy a middleware in front set (latchkey's
+// SecurityHeaders, here its value). Built-in app, a directory, an FS.
+func TestReferrerPolicyOnLinkPages(t *testing.T) {
+	const kept = "strict-origin-when-cross-origin"
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte(indexHTML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	builds := map[string]fs.FS{"embedded demo": web.Files(), "directory": os.DirFS(dir), "map": build()}
+	tests := []struct {
+		method, path string
+		want         string
+	}{
+		{"GET", "/reset-password?token=1.abc", "no-referrer"},
+		{"GET", "/verify-email?token=1.abc", "no-referrer"},
+		{"GET", "/confirm-email?token=1.abc", "no-referrer"},
+		{"GET", "/confirm-email", "no-referrer"},
+		{"GET", "/reset-password/", "no-referrer"},
+		{"GET", "//verify-email?token=x", "no-referrer"},
+		{"HEAD", "/reset-password?token=1.abc", "no-referrer"},
+		{"POST", "/reset-password?token=1.abc", "no-referrer"},
+		{"GET", "/", kept},
+		{"GET", "/user", kept},
+		{"GET", "/reset-password-help", kept},
+		{"GET", "/reset-password/more", kept},
+		{"GET", "/settings/verify-email", kept},
+		{"GET", "/robots.txt", kept},
+	}
+	for name, files := range builds {
+		spaHandler := spa.Handler(files, spa.Options{CSRFToken: tokens()})
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Referrer-Policy", kept)
+			spaHandler.ServeHTTP(w, r)
+		})
+		for _, tt := range tests {
+			r := serve(t, h, tt.method, tt.path, "Accept", browserNav)
+			if got := r.header.Values("Referrer-Policy"); len(got) != 1 || got[0] != tt.want {
+				t.Errorf("%s: %s %s: Referrer-Policy %q, want %q", name, tt.method, tt.path, got, tt.want)
+			}
+			if tt.method == "GET" && tt.want == "no-referrer" && (r.status != 200 || !strings.Contains(r.body, "<html")) {
+				t.Errorf("%s: GET %s = %d %.60q, want the app", name, tt.path, r.status, r.body)
+			}
+		}
+	}
+	// Every route a mailed link opens with a token is one of them.
+	h := spa.Handler(build(), spa.Options{})
+	for _, k := range mail.Kinds() {
+		if route := k.Route(); route != "" && route != "/" {
+			if got := serve(t, h, "GET", route+"?token=1.abc").header.Get("Referrer-Policy"); got != "no-referrer" {
+				t.Errorf("%s link's route %s: Referrer-Policy %q, want no-referrer", k, route, got)
+			}
+		}
 	}
 }

@@ -1,7 +1,7 @@
 // Command latchkey runs the latchkey auth server and manages its users.
 //
 //	latchkey serve [--demo] [--addr 127.0.0.1:8080] [--data ./latchkey-data]
-//	latchkey user add|list|remove|passwd
+//	latchkey user add|list|remove|set-password|reset-link|verify-email
 //	latchkey token create|list|revoke
 //	latchkey mail test ADDRESS
 //	latchkey migrate
@@ -43,7 +43,7 @@ const usage = `usage: latchkey <command> [flags]
 
 commands:
   serve      run the auth server (--demo for the demo account test/test)
-  user       manage users: add, list, remove, passwd
+  user       manage users: add, list, remove, set-password, reset-link, verify-email
   token      manage API tokens (Authorization: Bearer): create, list, revoke
   config     config check [serve flags]: check settings and print them, without serving
   mail       mail test ADDRESS: send the test message through the configured mail server

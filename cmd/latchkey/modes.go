@@ -186,4 +186,7 @@ func printSummary(w io.Writer, d *deployment, m *mailOptions, cfg latchkey.Confi
 		fmt.Fprintf(w, "gateway   other %s/ requests go to %s with X-Latchkey-User-Id/-Username\n", cfg.APIPrefix, cfg.Upstream)
 	}
 	fmt.Fprintf(w, "mail      %s\n", mailSummary(cfg, m.templates))
+	if cfg.RequireVerifiedEmail {
+		fmt.Fprintln(w, "accounts  logins need a verified e-mail address, and registration an address (--require-verified-email)")
+	}
 }

@@ -62,6 +62,23 @@ func TestConfigCheckRefusals(t *testing.T) {
 		{"negative register burst", []string{"--register-burst", "-1"}, "--register-burst -1: want at least 1"},
 		{"no register refill", []string{"--register-refill", "0"}, "--register-refill 0s: want a positive duration"},
 		{"negative register refill", []string{"--register-refill", "-12s"}, "--register-refill -12s: want a positive duration"},
+		{"no mail address burst", []string{"--mail-address-burst", "0"}, "--mail-address-burst 0: want at least 1"},
+		{"negative mail address burst", []string{"--mail-address-burst", "-5"}, "--mail-address-burst -5: want at least 1"},
+		{"no mail address refill", []string{"--mail-address-refill", "0"}, "--mail-address-refill 0s: want a positive duration"},
+		{"negative mail address refill", []string{"--mail-address-refill", "-12s"}, "--mail-address-refill -12s: want a positive duration"},
+		{"no mail client burst", []string{"--mail-client-burst", "0"}, "--mail-client-burst 0: want at least 1"},
+		{"negative mail client burst", []string{"--mail-client-burst", "-20"}, "--mail-client-burst -20: want at least 1"},
+		{"no mail client refill", []string{"--mail-client-refill", "0"}, "--mail-client-refill 0s: want a positive duration"},
+		{"negative mail client refill", []string{"--mail-client-refill", "-3s"}, "--mail-client-refill -3s: want a positive duration"},
+		{"no mail cooldown", []string{"--mail-cooldown", "0"}, "--mail-cooldown 0s: want a positive duration"},
+		{"negative mail cooldown", []string{"--mail-cooldown", "-2m"}, "--mail-cooldown -2m0s: want a positive duration"},
+		{"no fresh login window", []string{"--fresh-login-window", "0"}, "--fresh-login-window 0s: want a positive duration"},
+		{"negative fresh login window", []string{"--fresh-login-window", "-10m"}, "--fresh-login-window -10m0s: want a positive duration"},
+		{"no reset link lifetime", []string{"--reset-link-ttl", "0"}, "--reset-link-ttl 0s: want a positive duration"},
+		{"negative reset link lifetime", []string{"--reset-link-ttl", "-1h"}, "--reset-link-ttl -1h0m0s: want a positive duration"},
+		{"no verify link lifetime", []string{"--verify-link-ttl", "0"}, "--verify-link-ttl 0s: want a positive duration"},
+		{"negative verify link lifetime", []string{"--verify-link-ttl", "-24h"}, "--verify-link-ttl -24h0m0s: want a positive duration"},
+		{"verified-email policy that is not a boolean", []string{"--require-verified-email=maybe"}, "require-verified-email"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := runCmd(t, "", append([]string{"config", "check", "--data", t.TempDir()}, tc.args...)...)
@@ -91,6 +108,14 @@ func TestConfigCheckSummary(t *testing.T) {
 		"--allowed-origins", "https://app.example.net", "--public-url", "https://api.example.com", "--trusted-proxies", "127.0.0.1", "--partitioned")
 	if err != nil || !strings.Contains(out, "SameSite=None") || !strings.Contains(out, "Secure always, Partitioned") {
 		t.Errorf("cross-site summary: %v\n%s", err, out)
+	}
+	const policy = "accounts  logins need a verified e-mail address"
+	if strings.Contains(out, policy) {
+		t.Errorf("summary shows the verified-email policy, which is off:\n%s", out)
+	}
+	out, err = runCmd(t, "", "config", "check", "--data", t.TempDir(), "--require-verified-email")
+	if err != nil || !strings.Contains(out, policy) {
+		t.Errorf("summary with --require-verified-email: %v, want %q\n%s", err, policy, out)
 	}
 }
 
@@ -231,6 +256,7 @@ func TestServeEmbeddedSPA(t *testing.T) {
 		if r := c.Get("/assets/missing-0123abcd.js"); r.Status != 404 {
 			t.Errorf("missing asset: %d, want 404", r.Status)
 		}
+		checkReferrerPolicy(t, s.url)
 	})
 	t.Run("spa-dir", func(t *testing.T) {
 		dir := t.TempDir()
@@ -252,12 +278,38 @@ func TestServeEmbeddedSPA(t *testing.T) {
 		if cc := res.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") {
 			t.Errorf("hashed asset Cache-Control %q", cc)
 		}
+		checkReferrerPolicy(t, s.url)
 	})
 	t.Run("spa-dir without index.html", func(t *testing.T) {
 		if _, err := runCmd(t, "", "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--spa-dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "index.html") {
 			t.Errorf("got %v", err)
 		}
 	})
+}
+
+// checkReferrerPolicy: the pages mailed links open (a token in the URL)
+// send no Referer; the others keep the policy of every response.
+func checkReferrerPolicy(t *testing.T, base string) {
+	t.Helper()
+	for _, tc := range []struct{ path, want string }{
+		{"/reset-password?token=1.abc", "no-referrer"},
+		{"/verify-email?token=1.abc", "no-referrer"},
+		{"/confirm-email?token=1.abc", "no-referrer"},
+		{"/", "strict-origin-when-cross-origin"},
+		{"/user", "strict-origin-when-cross-origin"},
+		{"/api/ping", "strict-origin-when-cross-origin"},
+	} {
+		req, _ := http.NewRequest("GET", base+tc.path, nil)
+		req.Header.Set("Accept", "text/html")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if got := res.Header.Values("Referrer-Policy"); res.StatusCode != 200 || len(got) != 1 || got[0] != tc.want {
+			t.Errorf("GET %s: %d, Referrer-Policy %q; want 200 with %q", tc.path, res.StatusCode, got, tc.want)
+		}
+	}
 }
 
 func TestServeSPAUpstream(t *testing.T) {

@@ -75,6 +75,15 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.cfg.LoginIPRefill, "login-ip-refill", time.Minute, "after --login-ip-burst failures, one more login attempt is allowed every this long")
 	fs.IntVar(&o.cfg.RegisterBurst, "register-burst", 25, "registrations, successful or not, one client may attempt before it gets 429 too_many_attempts")
 	fs.DurationVar(&o.cfg.RegisterRefill, "register-refill", 12*time.Second, "after --register-burst registrations, one more is allowed every this long")
+	fs.BoolVar(&o.cfg.RequireVerifiedEmail, "require-verified-email", false, "refuse logins (403 email_unverified, a new link is mailed) until the account's address is verified; registration then needs an address (default off)")
+	fs.DurationVar(&o.cfg.FreshLoginWindow, "fresh-login-window", 10*time.Minute, "how young a password login must be to change the address or delete the account without typing the password again")
+	fs.DurationVar(&o.cfg.ResetTokenTTL, "reset-link-ttl", time.Hour, "how long a password reset link works (mailed, or printed by user reset-link)")
+	fs.DurationVar(&o.cfg.VerifyTokenTTL, "verify-link-ttl", 24*time.Hour, "how long an address verification or change-of-address link works")
+	fs.IntVar(&o.cfg.MailAddressBurst, "mail-address-burst", 5, "mails that may go to one address before it gets 429 too_many_emails")
+	fs.DurationVar(&o.cfg.MailAddressRefill, "mail-address-refill", 12*time.Second, "after --mail-address-burst mails, one more to that address is allowed every this long")
+	fs.IntVar(&o.cfg.MailClientBurst, "mail-client-burst", 20, "mails one client (IPv4 address, IPv6 /64) may ask for, across addresses, before it gets 429 too_many_emails")
+	fs.DurationVar(&o.cfg.MailClientRefill, "mail-client-refill", 3*time.Second, "after --mail-client-burst mails, one more is allowed every this long")
+	fs.DurationVar(&o.cfg.MailCooldown, "mail-cooldown", 2*time.Minute, "the same kind of mail goes to one user at most once per this long")
 	o.stores.register(fs)
 	o.jwt.register(fs, &o.cfg)
 }
@@ -108,12 +117,27 @@ func (o *options) config(stderr io.Writer) (latchkey.Config, error) {
 		{"login", cfg.LoginBurst, cfg.LoginRefill},
 		{"login-ip", cfg.LoginIPBurst, cfg.LoginIPRefill},
 		{"register", cfg.RegisterBurst, cfg.RegisterRefill},
+		{"mail-address", cfg.MailAddressBurst, cfg.MailAddressRefill},
+		{"mail-client", cfg.MailClientBurst, cfg.MailClientRefill},
 	} {
 		if b.burst < 1 {
 			return cfg, fmt.Errorf("--%s-burst %d: want at least 1", b.name, b.burst)
 		}
 		if b.refill <= 0 {
 			return cfg, fmt.Errorf("--%s-refill %v: want a positive duration", b.name, b.refill)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"fresh-login-window", cfg.FreshLoginWindow},
+		{"reset-link-ttl", cfg.ResetTokenTTL},
+		{"verify-link-ttl", cfg.VerifyTokenTTL},
+		{"mail-cooldown", cfg.MailCooldown},
+	} {
+		if d.v <= 0 {
+			return cfg, fmt.Errorf("--%s %v: want a positive duration", d.name, d.v)
 		}
 	}
 	if cfg.MaxSessionsPerUser < 1 && cfg.MaxSessionsPerUser != -1 {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,17 +16,23 @@ import (
 	"golang.org/x/term"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/mail"
 )
 
-const userUsage = `usage: latchkey user <add|list|remove|passwd> [flags] [USERNAME]
+const userUsage = `usage: latchkey user <add|list|remove|set-password|reset-link|verify-email> [flags] [USERNAME]
 
   add NAME [--email E] [--password-stdin]   create a user
   list                                      list users
   remove NAME                               delete a user and end its sessions
-  passwd NAME [--password-stdin]            set a new password and end its sessions
+  set-password NAME [--password-stdin]      set a new password and end its sessions (alias: passwd)
+  reset-link NAME [--app-url URL]           print a one-time password reset link instead of mailing it
+  verify-email NAME                         mark the user's current address verified
 
 The password is read from a prompt, or from the first line of standard input
-with --password-stdin; never from a flag, which other users could see.`
+with --password-stdin; never from a flag, which other users could see.
+reset-link builds the link as serve does, on --app-url, else the one
+--allowed-origins entry, else --public-url (or their LATCHKEY_* variables);
+it works for --reset-link-ttl, once, and replaces any link sent before.`
 
 func userCmd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -33,7 +41,9 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	sub := args[0]
 	switch sub {
-	case "add", "list", "remove", "passwd":
+	case "passwd":
+		sub = "set-password"
+	case "add", "list", "remove", "set-password", "reset-link", "verify-email":
 	default: // refuse before anything is opened or created
 		fmt.Fprintln(stderr, userUsage)
 		return fmt.Errorf("user: unknown subcommand %q", sub)
@@ -41,8 +51,19 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	fs := newFlagSet("user "+sub, stderr)
 	var o options
 	o.register(fs)
-	email := fs.String("email", "", "email address (add)")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	var email string
+	var fromStdin bool
+	switch sub {
+	case "add":
+		fs.StringVar(&email, "email", "", "email address")
+		fallthrough
+	case "set-password":
+		fs.BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
+	}
+	var link linkOptions
+	if sub == "reset-link" {
+		link.register(fs)
+	}
 	if err := parseFlags(fs, args[1:], getenv); err != nil {
 		return err
 	}
@@ -50,6 +71,13 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if needName && fs.NArg() != 1 || !needName && fs.NArg() != 0 {
 		fmt.Fprintln(stderr, userUsage)
 		return fmt.Errorf("user %s: wrong number of arguments", sub)
+	}
+	if sub == "reset-link" {
+		appURL, err := link.appURL(o.stores)
+		if err != nil {
+			return err
+		}
+		o.cfg.AppURL = appURL
 	}
 	auth, st, err := o.openAuth(ctx, stderr)
 	if err != nil {
@@ -59,11 +87,11 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	name := fs.Arg(0)
 	switch sub {
 	case "add":
-		pw, err := readPassword(stdin, stderr, *fromStdin, true)
+		pw, err := readPassword(stdin, stderr, fromStdin, true)
 		if err != nil {
 			return err
 		}
-		u, err := auth.CreateUser(ctx, name, pw, *email)
+		u, err := auth.CreateUser(ctx, name, pw, email)
 		if err != nil {
 			return describe(err)
 		}
@@ -91,8 +119,8 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 			return describe(err)
 		}
 		fmt.Fprintf(stdout, "removed user %q and ended its sessions\n", name)
-	case "passwd":
-		pw, err := readPassword(stdin, stderr, *fromStdin, true)
+	case "set-password":
+		pw, err := readPassword(stdin, stderr, fromStdin, true)
 		if err != nil {
 			return err
 		}
@@ -100,8 +128,60 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 			return describe(err)
 		}
 		fmt.Fprintf(stdout, "password changed for %q; its sessions were ended\n", name)
+	case "reset-link":
+		l, err := auth.ResetLink(ctx, name)
+		if err != nil {
+			return describe(err)
+		}
+		// The link alone on stdout, so scripts can take it; the rest to stderr.
+		fmt.Fprintln(stdout, l)
+		fmt.Fprintf(stderr, "a one-time password reset link for %q, valid for %s; it replaces any reset link sent before\n", name, auth.Config().ResetTokenTTL)
+	case "verify-email":
+		u, err := auth.MarkEmailVerified(ctx, name)
+		if err != nil {
+			return describe(err)
+		}
+		fmt.Fprintf(stdout, "the address %s of %q is verified\n", u.Email, u.Username)
 	}
 	return nil
+}
+
+// linkOptions say where the SPA is, for the links reset-link prints.
+type linkOptions struct {
+	app, public, origins string
+}
+
+func (l *linkOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.app, "app-url", "", "the SPA's URL, on which the link is built, as serve's --app-url (default: the one --allowed-origins entry, else --public-url)")
+	fs.StringVar(&l.public, "public-url", "", "the URL browsers use for latchkey, as serve's --public-url")
+	fs.StringVar(&l.origins, "allowed-origins", "", "serve's --allowed-origins: the SPA's origin in cross-origin mode")
+}
+
+// appURL is the app URL serve would build links on with the same flags.
+// Unlike serve it does not guess from --addr, which names the port serve
+// listens on but not how browsers reach it.
+func (l *linkOptions) appURL(so storeOptions) (string, error) {
+	if sessions := cmp.Or(so.sessionStore, so.userStore); sessions == "memory:" {
+		return "", errors.New("the session store is memory: in this process, so serve could never see the link; name the store serve uses (--session-store, --user-store)")
+	}
+	flagName, u := "--app-url", l.app
+	if u == "" {
+		var origins []string
+		for o := range strings.SplitSeq(l.origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				origins = append(origins, o)
+			}
+		}
+		flagName = map[bool]string{true: "--allowed-origins", false: "--public-url"}[len(origins) == 1]
+		u = defaultAppURL(latchkey.Config{AllowedOrigins: origins, PublicURL: l.public}, "")
+	}
+	if u == "" {
+		return "", errors.New("latchkey cannot tell where the SPA is, so no link can be built: set --app-url (or --public-url, as serve has it)")
+	}
+	if err := mail.CheckAppURL(u); err != nil {
+		return "", fmt.Errorf("%s: %w", flagName, err)
+	}
+	return u, nil
 }
 
 // openAuth opens the stores the flags name and an Auth over them, for the
@@ -139,6 +219,12 @@ func describe(err error) error {
 		return errors.New("no such user")
 	case errors.Is(err, latchkey.ErrUsernameTaken):
 		return errors.New("that username, or one that looks the same, is already taken")
+	case errors.Is(err, latchkey.ErrNoEmail):
+		return errors.New("the user has no email address")
+	case errors.Is(err, latchkey.ErrEmailTaken):
+		return errors.New("another user has already verified that address, so it stays unverified here")
+	case errors.Is(err, latchkey.ErrNoAppURL):
+		return errors.New("no app URL to build the link on: set --app-url")
 	}
 	return err
 }

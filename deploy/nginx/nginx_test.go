@@ -176,6 +176,31 @@ func TestSameOrigin(t *testing.T) {
 		}
 	})
 
+	// The pages mailed links open hold a token in their URL: no Referer.
+	t.Run("referrer policy", func(t *testing.T) {
+		for _, tt := range []struct{ path, want string }{
+			{"/reset-password?token=1.abc", "no-referrer"},
+			{"/verify-email?token=1.abc", "no-referrer"},
+			{"/confirm-email?token=1.abc", "no-referrer"},
+			{"/reset-password", "no-referrer"},
+			{"/reset-password/", "no-referrer"},
+			{"/", "strict-origin-when-cross-origin"},
+			{"/index.html", "strict-origin-when-cross-origin"},
+			{"/user", "strict-origin-when-cross-origin"},
+			{"/user?next=/reset-password", "strict-origin-when-cross-origin"},
+			{"/reset-password-help", "strict-origin-when-cross-origin"},
+			{"/settings/verify-email", "strict-origin-when-cross-origin"},
+		} {
+			r := b.Get(tt.path, "Accept", nav)
+			if got := r.Header.Values("Referrer-Policy"); r.Status != 200 || !strings.Contains(r.Raw, `<meta name="latchkey-api"`) || len(got) != 1 || got[0] != tt.want {
+				t.Errorf("GET %s = %d, Referrer-Policy %q; want the app with %q", tt.path, r.Status, got, tt.want)
+			}
+			if r.Header.Get("X-Frame-Options") != "DENY" || !strings.Contains(r.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+				t.Errorf("GET %s lacks the page's other headers: %v", tt.path, r.Header)
+			}
+		}
+	})
+
 	t.Run("forwarding headers", func(t *testing.T) {
 		r := b.Get("/api/ping", "X-Forwarded-For", "6.6.6.6", "X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "https")
 		if r.Status != 200 {
