@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/smtptest"
 )
@@ -29,7 +30,8 @@ func TestAccountLifecycle(t *testing.T) {
 			t.Parallel()
 			b := startBrowser(t) // first: it waits for a browser slot
 			smtp := smtptest.Start(t, smtptest.Options{})
-			args := []string{"--smtp-url", smtp.URL(), "--mail-from", "latchkey@example.test"}
+			// A short cool-down, so a resend right after registering goes out.
+			args := []string{"--smtp-url", smtp.URL(), "--mail-from", "latchkey@example.test", "--mail-cooldown", "1s"}
 			if r.tokens {
 				args = append(args, jwtArgs...)
 			}
@@ -147,14 +149,29 @@ func (a *accountTab) wantLoggedOut(when string) {
 	a.waitFor("the login page "+when, `!!document.body && document.body.dataset.ready === "true" && document.body.dataset.route === "login"`)
 }
 
-// verifyEmail follows the verification link: opening it changes nothing
-// until the button is pressed.
+// verifyEmail asks for a new verification link, checks the first one is
+// superseded, and follows the new one: opening it changes nothing until the
+// button is pressed.
 func (a *accountTab) verifyEmail(addr string) {
 	a.t.Helper()
+	first := a.mail(addr) // sent at registration
+	a.open(a.d.App + "/account")
+	a.waitRoute("account")
+	time.Sleep(1100 * time.Millisecond) // past the 1s cool-down since the first mail
+	a.click("#resend-verification")
 	a.openLink(addr, "/verify-email")
 	a.waitRoute("verify-email")
 	if p := eval[string](a.tab, "location.search"); strings.Contains(p, "token") {
 		a.t.Errorf("the token stayed in the address bar: %q", p)
+	}
+	for _, l := range first.TextLinks() {
+		if u, err := url.Parse(l); err == nil && u.Path == "/verify-email" {
+			b := &accountTab{tab: a.newTab("superseded"), d: a.d, smtp: a.smtp}
+			b.open(a.d.App + u.Path + "?" + u.RawQuery)
+			b.waitRoute("verify-email")
+			b.click("#verify-submit")
+			b.waitFor("the superseded link refused", `!!document.querySelector("#verify-invalid")`)
+		}
 	}
 	a.open(a.d.App + "/user") // a scanner's visit: nothing happens
 	a.waitText("#profile-email-status", "Not verified")
@@ -253,4 +270,34 @@ func (a *accountTab) deleteAccount(pw string) {
 	a.click("#delete-confirm")
 	a.click("#delete-submit")
 	a.waitRoute("login")
+}
+
+// TestRequireVerifiedEmail: with --require-verified-email, a new account is
+// told to verify its address, a login before that is refused with the
+// reason (and a new link), and the link lets it in.
+func TestRequireVerifiedEmail(t *testing.T) {
+	b := startBrowser(t)
+	smtp := smtptest.Start(t, smtptest.Options{})
+	d := startEmbedded(t, "", "--smtp-url", smtp.URL(), "--mail-from", "latchkey@example.test",
+		"--require-verified-email", "--mail-cooldown", "1s")
+	a := &accountTab{tab: b.newSession(t), d: d, smtp: smtp}
+	a.open(d.App + "/register")
+	a.waitRoute("register")
+	a.fill("#reg-username", "noa")
+	a.fill("#reg-password", "noa's long password")
+	a.fill("#reg-email", "noa@example.test")
+	a.click("#register-submit")
+	a.waitRoute("login")
+	a.waitFor("the notice to verify", `(e => !!e && e.textContent.toLowerCase().includes("email"))(document.querySelector("#notice"))`)
+	a.mail("noa@example.test") // the registration's link, superseded below
+	time.Sleep(1100 * time.Millisecond) // past the cool-down, so the refused login mails a new link
+	a.fill("#username", "noa")
+	a.fill("#password", "noa's long password")
+	a.click("#login-submit")
+	a.waitText("#error", "Verify your email address first: follow the link we have just sent to it, then log in.")
+	a.openLink("noa@example.test", "/verify-email")
+	a.waitRoute("verify-email")
+	a.click("#verify-submit")
+	a.waitRoute("login")
+	a.login("noa", "noa's long password")
 }
