@@ -289,7 +289,7 @@ func TestRequireVerifiedEmail(t *testing.T) {
 	a.click("#register-submit")
 	a.waitRoute("login")
 	a.waitFor("the notice to verify", `(e => !!e && e.textContent.toLowerCase().includes("email"))(document.querySelector("#notice"))`)
-	a.mail("noa@example.test") // the registration's link, superseded below
+	a.mail("noa@example.test")          // the registration's link, superseded below
 	time.Sleep(1100 * time.Millisecond) // past the cool-down, so the refused login mails a new link
 	a.fill("#username", "noa")
 	a.fill("#password", "noa's long password")
