@@ -173,3 +173,31 @@ func BenchmarkSessionCheckParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkForgotPassword is POST /api/password/forgot for an address that
+// has an account and for one that has none: compare the two (benchstat
+// -col /account); equal times mean the answer's time does not tell whether
+// an account exists. The mail budgets are set out of the way and mail goes
+// to the log.
+func BenchmarkForgotPassword(b *testing.B) {
+	for _, tc := range []struct{ name, addr string }{{"account=yes", "bench@example.test"}, {"account=no", "nobody@example.test"}} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := newEnv(b, func(c *latchkey.Config) {
+				c.AppURL = "https://app.example.test"
+				c.MailAddressBurst, c.MailClientBurst = 1<<30, 1<<30
+			})
+			if _, err := e.auth.CreateUser(context.Background(), "bench", "the bench password", "bench@example.test"); err != nil {
+				b.Fatal(err)
+			}
+			br := e.browser()
+			br.CSRF()
+			body := `{"email":"` + tc.addr + `"}`
+			for b.Loop() {
+				r := br.Do("POST", "/api/password/forgot", strings.NewReader(body), "Content-Type", "application/json", "X-CSRFToken", br.Token())
+				if r.Status != http.StatusAccepted {
+					b.Fatalf("status %d, want 202", r.Status)
+				}
+			}
+		})
+	}
+}

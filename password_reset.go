@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/latchkey/latchkey/mail"
 )
 
 // ErrInvalidToken: a mailed link's token is unknown, used, superseded,
@@ -35,6 +37,9 @@ func (a *Auth) ForgotPassword(ctx context.Context, ip, login string) error {
 	}
 	if errors.Is(err, ErrNotFound) || err == nil && u.Email == "" {
 		a.log.InfoContext(ctx, "password reset asked for an account without an address; nothing sent")
+		// The same work as for an account, less the mail, so the server's
+		// load does not tell either.
+		a.background(ctx, a.decoyLink)
 		return nil
 	}
 	if err != nil {
@@ -46,6 +51,21 @@ func (a *Auth) ForgotPassword(ctx context.Context, ip, login string) error {
 		}
 	})
 	return nil
+}
+
+// decoyLink does what mailing a reset link does but send it: a token is
+// issued for user 0, which no account has and no link can name (ids in
+// links start at 1), and the mail is rendered.
+func (a *Auth) decoyLink(ctx context.Context) {
+	now := a.now()
+	plain, hash := newAccountLinkToken(0)
+	t := &AccountToken{UserID: 0, Purpose: PurposeResetPassword, TokenHash: hash, CreatedAt: now, ExpiresAt: now.Add(a.cfg.ResetTokenTTL)}
+	if err := a.accountTokens.IssueAccountToken(ctx, t); err != nil {
+		a.log.DebugContext(ctx, "decoy reset link", "err", err)
+	}
+	if link, err := mail.Link(a.cfg.AppURL, mail.KindReset.Route(), plain); err == nil {
+		a.cfg.MailTemplates.Render(mail.KindReset, mail.Data{To: "nobody@invalid", Product: a.cfg.ProductName, AppURL: a.cfg.AppURL, Link: link})
+	}
 }
 
 // ResetPassword sets a new password with a token from a reset link: the
