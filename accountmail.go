@@ -70,11 +70,16 @@ func (a *Auth) mailLink(ctx context.Context, u *User, purpose AccountPurpose, ad
 	if wait > 0 {
 		return &retryError{err: fmt.Errorf("%w: %w", ErrTooManyMails, errCooldown), after: wait}
 	}
+	return a.issueAndMail(ctx, u, purpose, addr)
+}
+
+// issueAndMail issues u a link for purpose and mails it to addr.
+func (a *Auth) issueAndMail(ctx context.Context, u *User, purpose AccountPurpose, addr string) error {
 	link, err := a.issueLink(ctx, u, purpose, addr)
 	if err != nil {
 		return err
 	}
-	return a.send(ctx, kind, u, addr, link)
+	return a.send(ctx, linkKinds[purpose], u, addr, link)
 }
 
 // issueLink issues u a new token for purpose, for the address addr,

@@ -28,8 +28,17 @@ func (a *Auth) ForgotPassword(ctx context.Context, ip, login string) error {
 	if err := a.chargeMail(ctx, ip, login); err != nil {
 		return err
 	}
+	// The cool-down is keyed by what was asked for, not by an account, and
+	// holds back both branches below alike: silently, since a 429 here
+	// would tell that the name is an account's.
+	_, wait, err := a.throttles.mailCooldown.take(ctx, throttleKey("forgot-cooldown", EmailKey(login)), a.now())
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return nil
+	}
 	var u *User
-	var err error
 	if strings.Contains(login, "@") {
 		u, err = a.users.UserByEmail(ctx, login)
 	} else {
@@ -46,26 +55,24 @@ func (a *Auth) ForgotPassword(ctx context.Context, ip, login string) error {
 		return err
 	}
 	a.background(ctx, func(ctx context.Context) {
-		if err := a.mailLink(ctx, u, PurposeResetPassword, u.Email); err != nil && !errors.Is(err, errCooldown) {
+		if err := a.issueAndMail(ctx, u, PurposeResetPassword, u.Email); err != nil {
 			a.log.WarnContext(ctx, "password reset link not sent", "user_id", u.ID, "err", err)
 		}
 	})
 	return nil
 }
 
-// decoyLink does what mailing a reset link does but send it: a token is
+// decoyLink does what mailing a reset link does but send it: a link is
 // issued for user 0, which no account has and no link can name (ids in
-// links start at 1), and the mail is rendered.
+// links start at 1), and its mail rendered.
 func (a *Auth) decoyLink(ctx context.Context) {
-	now := a.now()
-	plain, hash := newAccountLinkToken(0)
-	t := &AccountToken{UserID: 0, Purpose: PurposeResetPassword, TokenHash: hash, CreatedAt: now, ExpiresAt: now.Add(a.cfg.ResetTokenTTL)}
-	if err := a.accountTokens.IssueAccountToken(ctx, t); err != nil {
+	nobody := &User{Username: "nobody"}
+	link, err := a.issueLink(ctx, nobody, PurposeResetPassword, "nobody@invalid")
+	if err != nil {
 		a.log.DebugContext(ctx, "decoy reset link", "err", err)
+		return
 	}
-	if link, err := mail.Link(a.cfg.AppURL, mail.KindReset.Route(), plain); err == nil {
-		a.cfg.MailTemplates.Render(mail.KindReset, mail.Data{To: "nobody@invalid", Product: a.cfg.ProductName, AppURL: a.cfg.AppURL, Link: link})
-	}
+	a.cfg.MailTemplates.Render(mail.KindReset, mail.Data{To: "nobody@invalid", Product: a.cfg.ProductName, AppURL: a.cfg.AppURL, Link: link, Username: nobody.Username})
 }
 
 // ResetPassword sets a new password with a token from a reset link: the
