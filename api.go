@@ -30,10 +30,10 @@ func (a *Auth) routes() http.Handler {
 	mux.Handle("POST "+p+"/password/change", a.write(a.changePassword))
 	mux.Handle("POST "+p+"/password/forgot", a.write(a.forgotPassword))
 	mux.Handle("POST "+p+"/password/reset", a.write(a.resetPassword))
-	mux.Handle("POST "+p+"/email/verify", a.write(a.verifyEmail))
+	mux.Handle("POST "+p+"/email/verify", a.write(a.linkFlow(a.VerifyEmail, "emailVerified")))
 	mux.Handle("POST "+p+"/email/resend", a.write(a.resendVerification))
 	mux.Handle("POST "+p+"/email/change", a.write(a.changeEmail))
-	mux.Handle("POST "+p+"/email/confirm", a.write(a.confirmEmail))
+	mux.Handle("POST "+p+"/email/confirm", a.write(a.linkFlow(a.ConfirmEmail, "emailChanged")))
 	mux.Handle("POST "+p+"/account/delete", a.write(a.deleteAccount))
 	if a.tokens != nil {
 		mux.Handle("POST "+p+"/auth/refresh", a.read(a.refreshTokens))
@@ -74,6 +74,34 @@ func (a *Auth) write(h handlerFunc) http.Handler {
 		}
 		return h(w, r, cur)
 	})
+}
+
+// readLinkToken reads a JSON body with the "token" of a mailed link, as the
+// pages such links open send it.
+func (a *Auth) readLinkToken(w http.ResponseWriter, r *http.Request) (jsonObject, string, error) {
+	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
+	if err != nil {
+		return nil, "", err
+	}
+	token, err := obj.str("token", true)
+	return obj, token, err
+}
+
+// linkFlow adapts a flow that spends a mailed link's token and gives the
+// user back: 200 {done: true, "user": …}.
+func (a *Auth) linkFlow(flow func(context.Context, string) (*User, error), done string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, cur *current) error {
+		_, token, err := a.readLinkToken(w, r)
+		if err != nil {
+			return err
+		}
+		u, err := flow(r.Context(), token)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{done: true, "user": publicUser(u)})
+		return nil
+	}
 }
 
 func (a *Auth) ping(w http.ResponseWriter, r *http.Request) {

@@ -77,20 +77,3 @@ func (a *Auth) changeEmail(w http.ResponseWriter, r *http.Request, cur *current)
 		"detail": "A link to confirm the new address is on its way to it."})
 	return nil
 }
-
-func (a *Auth) confirmEmail(w http.ResponseWriter, r *http.Request, cur *current) error {
-	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	token, err := obj.str("token", true)
-	if err != nil {
-		return err
-	}
-	u, err := a.ConfirmEmail(r.Context(), token)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"emailChanged": true, "user": publicUser(u)})
-	return nil
-}

@@ -70,23 +70,6 @@ func (a *Auth) linkUser(ctx context.Context, token string, purpose AccountPurpos
 	return u, t, nil
 }
 
-func (a *Auth) verifyEmail(w http.ResponseWriter, r *http.Request, cur *current) error {
-	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	token, err := obj.str("token", true)
-	if err != nil {
-		return err
-	}
-	u, err := a.VerifyEmail(r.Context(), token)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"emailVerified": true, "user": publicUser(u)})
-	return nil
-}
-
 func (a *Auth) resendVerification(w http.ResponseWriter, r *http.Request, cur *current) error {
 	if cur.user == nil {
 		return cur.unauthenticated()

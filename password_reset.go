@@ -170,11 +170,7 @@ func (a *Auth) forgotPassword(w http.ResponseWriter, r *http.Request, cur *curre
 }
 
 func (a *Auth) resetPassword(w http.ResponseWriter, r *http.Request, cur *current) error {
-	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	token, err := obj.str("token", true)
+	obj, token, err := a.readLinkToken(w, r)
 	if err != nil {
 		return err
 	}
