@@ -60,17 +60,26 @@ func (m *mailOptions) apply(cfg *latchkey.Config, addr string) error {
 	if cfg.AppURL == "" && m.smtpURL != "" {
 		return errors.New("links in e-mail need the SPA's URL, which latchkey cannot tell from the other flags: set --app-url")
 	}
+	t, err := m.loadTemplates()
+	if err != nil {
+		return err
+	}
+	cfg.MailTemplates = t
+	return nil
+}
+
+// loadTemplates checks --app-url, if given, and loads --mail-templates.
+func (m *mailOptions) loadTemplates() (*mail.Templates, error) {
 	if m.appURL != "" {
 		if err := mail.CheckAppURL(m.appURL); err != nil {
-			return fmt.Errorf("--app-url: %w", err)
+			return nil, fmt.Errorf("--app-url: %w", err)
 		}
 	}
 	t, err := mail.LoadTemplates(m.templates)
 	if err != nil {
-		return fmt.Errorf("--mail-templates %s: %w", m.templates, err)
+		return nil, fmt.Errorf("--mail-templates %s: %w", m.templates, err)
 	}
-	cfg.MailTemplates = t
-	return nil
+	return t, nil
 }
 
 // defaultAppURL is where the SPA is when --app-url is not given: the one
@@ -141,14 +150,9 @@ func mailCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	if m.appURL != "" {
-		if err := mail.CheckAppURL(m.appURL); err != nil {
-			return fmt.Errorf("--app-url: %w", err)
-		}
-	}
-	t, err := mail.LoadTemplates(m.templates)
+	t, err := m.loadTemplates()
 	if err != nil {
-		return fmt.Errorf("--mail-templates %s: %w", m.templates, err)
+		return err
 	}
 	d := mail.Data{To: to, Product: m.product, AppURL: strings.TrimRight(m.appURL, "/")}
 	if d.AppURL != "" {
