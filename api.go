@@ -421,7 +421,7 @@ func (a *Auth) verify(w http.ResponseWriter, r *http.Request, cur *current) erro
 		orig := r.Clone(r.Context())
 		orig.Method = m
 		if err := a.checkCSRF(orig, cur); err != nil {
-			return err
+			return refuse(err)
 		}
 	}
 	setIdentityHeaders(w.Header(), cur.user)

@@ -487,7 +487,7 @@ func TestAuthVerify(t *testing.T) {
 		t.Errorf("logged in: %d, id %q, username %q; want 204 with identity headers", r.Status, r.Header.Get("X-Latchkey-User-Id"), r.Header.Get("X-Latchkey-Username"))
 	}
 	// nginx forwards the original method: a write without a token fails.
-	if r := b.Get("/api/auth/verify", "X-Original-Method", "POST"); r.Status != 403 {
+	if r := b.Get("/api/auth/verify", "X-Original-Method", "POST"); r.Status != 403 || r.Header.Get(latchkey.HeaderError) != "csrf_failed" {
 		t.Errorf("original POST without token: %d, want 403", r.Status)
 	}
 	if r := b.Get("/api/auth/verify", "X-Original-Method", "DELETE", "X-CSRFToken", b.Token()); r.Status != 204 {

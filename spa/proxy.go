@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -93,6 +94,15 @@ func Proxy(upstream *url.URL, opts ProxyOptions) (http.Handler, error) {
 		ErrorHandler: proxyError(opts.Logger, upstream.Redacted()),
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect {
+			// A dev server has no business tunnelling anywhere for a browser.
+			w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "CONNECT is not forwarded.")
+			return
+		}
+		if linkRoutes[path.Clean("/"+r.URL.Path)] {
+			w.Header().Set("Referrer-Policy", "no-referrer") // as the file server does
+		}
 		if forward.IsUpgrade(r) {
 			host, secure := r.Host, r.TLS != nil
 			if opts.TrustForwarded != nil && opts.TrustForwarded(r) {

@@ -308,3 +308,33 @@ func TestProxyWebsocketOrigin(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyConnectAndLinkPages: CONNECT is not tunnelled to the dev server,
+// and the pages a mailed link opens go out with no Referer to leak their
+// token, as from the file server.
+func TestProxyConnectAndLinkPages(t *testing.T) {
+	up := devServer(t)
+	px := proxyTo(t, up.URL, spa.ProxyOptions{})
+	req, _ := http.NewRequest("CONNECT", px.URL, nil)
+	req.URL.Opaque, req.Host = "example.com:443", "example.com:443"
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("CONNECT through the SPA proxy: %d, want 405", res.StatusCode)
+	}
+	for page, want := range map[string]string{
+		"/reset-password?token=1.x": "no-referrer", "/verify-email": "no-referrer", "/confirm-email/": "no-referrer", "/user": "",
+	} {
+		res, err := http.Get(px.URL + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if got := res.Header.Get("Referrer-Policy"); got != want {
+			t.Errorf("%s: Referrer-Policy %q, want %q", page, got, want)
+		}
+	}
+}

@@ -12,6 +12,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -141,6 +144,24 @@ var ErrPath = errors.New("path not allowed")
 // servers that decode again would; more layers than that are refused.
 const maxDecodes = 3
 
+// dotSegment reports whether some server could read name as "." or "..":
+// as it is; with trailing spaces, which Windows drops; after Unicode
+// compatibility folding (a fullwidth "．．" is ".."), which some servers
+// apply; or as bytes that are not UTF-8, such as the overlong "\xc0\xae"
+// that old decoders read as '.'. A name whose folding holds a slash is
+// refused too.
+func dotSegment(name string) bool {
+	if !utf8.ValidString(name) {
+		return true
+	}
+	for _, n := range []string{name, strings.TrimRight(name, " "), norm.NFKC.String(name)} {
+		if n == "." || n == ".." {
+			return true
+		}
+	}
+	return strings.ContainsAny(norm.NFKC.String(name), "/\\")
+}
+
 // CheckPath reports whether escapedPath, a request path as sent (see
 // url.URL.EscapedPath), may be forwarded to a backend serving prefix/...:
 // it must start with prefix + "/", and no segment may, after any number
@@ -167,7 +188,7 @@ func CheckPath(prefix, escapedPath string) error {
 func safeSegment(seg string) bool {
 	for i := 0; ; i++ {
 		name, _, _ := strings.Cut(seg, ";")
-		if name == "." || name == ".." {
+		if dotSegment(name) {
 			return false
 		}
 		if !strings.Contains(seg, "%") {

@@ -143,6 +143,14 @@ func TestCheckPath(t *testing.T) {
 		{"/api/%2e%2e%3bx/admin", false},
 		{"/api/x%00", false},
 		{"/api/x\x00", false},
+		{"/api/%c0%ae%c0%ae/admin", false},       // overlong UTF-8 for ".."
+		{"/api/%c0%af", false},                   // overlong '/'
+		{"/api/%EF%BC%8E%EF%BC%8E/admin", false}, // fullwidth "．．"
+		{"/api/a%EF%BC%8Fb", false},              // fullwidth solidus
+		{"/api/..%20/admin", false},              // Windows drops trailing spaces
+		{"/api/.%20%20/admin", false},
+		{"/api/caf%C3%A9", true}, // UTF-8 stays fine
+		{"/api/%E2%80%A6", true}, // "…" is not dots
 	} {
 		if err := forward.CheckPath("/api", tc.path); (err == nil) != tc.ok {
 			t.Errorf("CheckPath(%q) = %v, want ok %v", tc.path, err, tc.ok)
