@@ -42,7 +42,7 @@ func (e *mailEnv) addMailUser(name, pw, addr string, verified bool) *latchkey.Us
 		e.t.Fatal(err)
 	}
 	if verified {
-		if err := e.store.UpdateEmail(context.Background(), u.ID, addr, true, time.Now()); err != nil {
+		if err := e.store.UpdateEmail(context.Background(), u.ID, addr, addr, true, time.Now()); err != nil {
 			e.t.Fatal(err)
 		}
 		u.EmailVerified = true

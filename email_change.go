@@ -2,6 +2,7 @@ package latchkey
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 )
@@ -35,7 +36,9 @@ func (a *Auth) ConfirmEmail(ctx context.Context, token string) (*User, error) {
 		return nil, err
 	}
 	old := u.Email
-	if err := a.users.UpdateEmail(ctx, u.ID, t.Email, true, a.now()); err != nil {
+	if err := a.users.UpdateEmail(ctx, u.ID, old, t.Email, true, a.now()); errors.Is(err, ErrConflict) {
+		return nil, ErrInvalidToken // the address changed since it was read
+	} else if err != nil {
 		return nil, fmt.Errorf("change email: %w", err)
 	}
 	u.Email, u.EmailVerified = t.Email, true

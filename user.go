@@ -54,11 +54,14 @@ type UserStore interface {
 	// EmailKey: the one that has it verified if any, else the earliest
 	// created. It returns ErrNotFound if no user has it.
 	UserByEmail(ctx context.Context, email string) (*User, error)
-	// UpdateEmail sets the user's Email and EmailVerified and UpdatedAt. It
-	// returns ErrEmailTaken if verified and another user has the same
-	// address verified, even when both are set concurrently, and
+	// UpdateEmail sets the user's Email and EmailVerified and UpdatedAt, if
+	// its Email is still from (compared exactly): the check and the write
+	// are one step, so a verification that read the old address cannot
+	// write it back over a change made meanwhile. It returns ErrConflict if
+	// the Email is not from, ErrEmailTaken if verified and another user has
+	// the same address verified (even when both are set concurrently), and
 	// ErrNotFound if no user has this id.
-	UpdateEmail(ctx context.Context, id int64, email string, verified bool, updatedAt time.Time) error
+	UpdateEmail(ctx context.Context, id int64, from, email string, verified bool, updatedAt time.Time) error
 	// UpdatePasswordHash replaces the user's password hash and sets UpdatedAt.
 	// It returns ErrNotFound if no user has this id.
 	UpdatePasswordHash(ctx context.Context, id int64, hash string, updatedAt time.Time) error

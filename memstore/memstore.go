@@ -184,12 +184,15 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*latchkey.User, 
 }
 
 // UpdateEmail implements latchkey.UserStore.
-func (s *Store) UpdateEmail(ctx context.Context, id int64, email string, verified bool, updatedAt time.Time) error {
+func (s *Store) UpdateEmail(ctx context.Context, id int64, from, email string, verified bool, updatedAt time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[id]
 	if !ok {
 		return fmt.Errorf("memstore: update email of user %d: %w", id, latchkey.ErrNotFound)
+	}
+	if u.Email != from {
+		return fmt.Errorf("memstore: update email of user %d: the address changed: %w", id, latchkey.ErrConflict)
 	}
 	key := latchkey.EmailKey(email)
 	if other, taken := s.verified[key]; verified && taken && other != id {

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -100,15 +101,22 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*latchkey.User, 
 }
 
 // UpdateEmail implements latchkey.UserStore.
-func (s *Store) UpdateEmail(ctx context.Context, id int64, email string, verified bool, updatedAt time.Time) error {
-	ctx, cancel := s.op(ctx)
+func (s *Store) UpdateEmail(ctx context.Context, id int64, from, email string, verified bool, updatedAt time.Time) error {
+	op := fmt.Sprintf("update email of user %d", id)
+	opCtx, cancel := s.op(ctx)
 	defer cancel()
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET email = $1, email_key = $2, email_verified = $3, updated_at = $4 WHERE id = $5`,
-		email, latchkey.EmailKey(email), verified, ms(updatedAt), id)
+	tag, err := s.pool.Exec(opCtx, `UPDATE users SET email = $1, email_key = $2, email_verified = $3, updated_at = $4 WHERE id = $5 AND email = $6`,
+		email, latchkey.EmailKey(email), verified, ms(updatedAt), id, from)
 	if isUniqueViolation(err, "users_verified_email") {
-		return fmt.Errorf("pgstore: update email of user %d: %w", id, latchkey.ErrEmailTaken)
+		return fmt.Errorf("pgstore: %s: %w", op, latchkey.ErrEmailTaken)
 	}
-	return affectedOne(tag, err, fmt.Sprintf("update email of user %d", id))
+	if err := affectedOne(tag, err, op); !errors.Is(err, latchkey.ErrNotFound) {
+		return err
+	}
+	if _, err := s.UserByID(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("pgstore: %s: the address changed: %w", op, latchkey.ErrConflict)
 }
 
 // AdvanceEpoch implements latchkey.UserStore: one UPDATE … RETURNING,

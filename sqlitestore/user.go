@@ -99,13 +99,20 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*latchkey.User, 
 }
 
 // UpdateEmail implements latchkey.UserStore.
-func (s *Store) UpdateEmail(ctx context.Context, id int64, email string, verified bool, updatedAt time.Time) error {
-	res, err := s.writer.ExecContext(ctx, `UPDATE users SET email = ?, email_key = ?, email_verified = ?, updated_at = ? WHERE id = ?`,
-		email, latchkey.EmailKey(email), verified, toMS(updatedAt), id)
+func (s *Store) UpdateEmail(ctx context.Context, id int64, from, email string, verified bool, updatedAt time.Time) error {
+	op := fmt.Sprintf("update email of user %d", id)
+	res, err := s.writer.ExecContext(ctx, `UPDATE users SET email = ?, email_key = ?, email_verified = ?, updated_at = ? WHERE id = ? AND email = ?`,
+		email, latchkey.EmailKey(email), verified, toMS(updatedAt), id, from)
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
-		return fmt.Errorf("sqlitestore: update email of user %d: %w", id, latchkey.ErrEmailTaken)
+		return fmt.Errorf("sqlitestore: %s: %w", op, latchkey.ErrEmailTaken)
 	}
-	return affectedOne(res, err, fmt.Sprintf("update email of user %d", id))
+	if err := affectedOne(res, err, op); !errors.Is(err, latchkey.ErrNotFound) {
+		return err
+	}
+	if _, err := s.UserByID(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("sqlitestore: %s: the address changed: %w", op, latchkey.ErrConflict)
 }
 
 // AdvanceEpoch implements latchkey.UserStore: one UPDATE … RETURNING.

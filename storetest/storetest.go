@@ -101,6 +101,7 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 			{name: "AdvanceEpoch", fn: testAdvanceEpoch},
 			{name: "UserByEmail", fn: testUserByEmail},
 			{name: "UpdateEmail", fn: testUpdateEmail},
+			{name: "UpdateEmailFromStaleAddress", fn: testUpdateEmailFromStale},
 			{name: "VerifiedEmailIsUnique", fn: testVerifiedEmailUnique},
 			{name: "DeleteUser", fn: testDeleteUser},
 			{name: "ListUsersPages", fn: testListUsersPages},
@@ -561,7 +562,7 @@ func testAdvanceEpoch(t *testing.T, f *fixture) {
 // wins over earlier unverified claimants.
 func testUserByEmail(t *testing.T, f *fixture) {
 	squatter := f.createUser(t, "squatter") // created first, address unverified
-	if err := f.users.UpdateEmail(f.ctx, squatter.ID, "Owner@Example.com", false, f.clock.Now()); err != nil {
+	if err := f.setEmail(t, squatter.ID, "Owner@Example.com", false, f.clock.Now()); err != nil {
 		t.Fatalf("UpdateEmail: %v", err)
 	}
 	got, err := f.users.UserByEmail(f.ctx, "owner@example.COM")
@@ -569,7 +570,7 @@ func testUserByEmail(t *testing.T, f *fixture) {
 		t.Fatalf("UserByEmail with only an unverified claim: %+v, %v; want the squatter", got, err)
 	}
 	owner := f.createUser(t, "owner")
-	if err := f.users.UpdateEmail(f.ctx, owner.ID, "owner@example.com", true, f.clock.Now()); err != nil {
+	if err := f.setEmail(t, owner.ID, "owner@example.com", true, f.clock.Now()); err != nil {
 		t.Fatalf("UpdateEmail(verified): %v", err)
 	}
 	for _, addr := range []string{"owner@example.com", "OWNER@EXAMPLE.COM", "Owner@Example.com"} {
@@ -584,13 +585,59 @@ func testUserByEmail(t *testing.T, f *fixture) {
 	}
 }
 
+// setEmail is UpdateEmail from the user's current address.
+func (f *fixture) setEmail(t *testing.T, id int64, email string, verified bool, at time.Time) error {
+	t.Helper()
+	u, err := f.users.UserByID(f.ctx, id)
+	if err != nil {
+		t.Fatalf("UserByID(%d): %v", id, err)
+	}
+	return f.users.UpdateEmail(f.ctx, id, u.Email, email, verified, at)
+}
+
+// testUpdateEmailFromStaleAddress: an update from an address the user no
+// longer has changes nothing, and of concurrent updates from one address
+// exactly one is made.
+func testUpdateEmailFromStale(t *testing.T, f *fixture) {
+	u := f.createUser(t, "alice")
+	if err := f.users.UpdateEmail(f.ctx, u.ID, u.Email, "second@example.com", true, f.clock.Now()); err != nil {
+		t.Fatalf("UpdateEmail: %v", err)
+	}
+	err := f.users.UpdateEmail(f.ctx, u.ID, u.Email, u.Email, true, f.clock.Now()) // a verification of the old address
+	checkErr(t, "UpdateEmail from the old address", err, latchkey.ErrConflict)
+	got, err := f.users.UserByID(f.ctx, u.ID)
+	if err != nil || got.Email != "second@example.com" || !got.EmailVerified {
+		t.Errorf("after the refused update: %+v, %v; want second@example.com, verified", got, err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	made := 0
+	for i := range 8 {
+		wg.Go(func() {
+			err := f.users.UpdateEmail(f.ctx, u.ID, "second@example.com", fmt.Sprintf("third%d@example.com", i), false, f.clock.Now())
+			switch {
+			case err == nil:
+				mu.Lock()
+				made++
+				mu.Unlock()
+			case !errors.Is(err, latchkey.ErrConflict):
+				t.Errorf("concurrent UpdateEmail: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if made != 1 {
+		t.Errorf("%d of 8 concurrent updates from one address were made, want 1", made)
+	}
+}
+
 func testUpdateEmail(t *testing.T, f *fixture) {
 	u := f.createUser(t, "alice")
 	other := f.createUser(t, "bob")
 	f.clock.Advance(time.Minute)
 	want := *u
 	want.Email, want.EmailVerified, want.UpdatedAt = "Alice.New@example.org", true, f.clock.Now()
-	if err := f.users.UpdateEmail(f.ctx, u.ID, want.Email, true, want.UpdatedAt); err != nil {
+	if err := f.setEmail(t, u.ID, want.Email, true, want.UpdatedAt); err != nil {
 		t.Fatalf("UpdateEmail: %v", err)
 	}
 	got, err := f.users.UserByID(f.ctx, u.ID)
@@ -599,29 +646,29 @@ func testUpdateEmail(t *testing.T, f *fixture) {
 	}
 	checkUser(t, "after UpdateEmail", got, &want)
 	// Verified again at another address, the old one is free.
-	if err := f.users.UpdateEmail(f.ctx, u.ID, "alice3@example.org", true, f.clock.Now()); err != nil {
+	if err := f.setEmail(t, u.ID, "alice3@example.org", true, f.clock.Now()); err != nil {
 		t.Fatalf("UpdateEmail again: %v", err)
 	}
-	if err := f.users.UpdateEmail(f.ctx, other.ID, "alice.new@EXAMPLE.org", true, f.clock.Now()); err != nil {
+	if err := f.setEmail(t, other.ID, "alice.new@EXAMPLE.org", true, f.clock.Now()); err != nil {
 		t.Errorf("verifying an address its owner gave up: %v", err)
 	}
 	got, err = f.users.UserByID(f.ctx, other.ID)
 	if err != nil || got.Username != other.Username || got.PasswordHash != other.PasswordHash {
 		t.Errorf("other fields of bob changed: %+v, %v", got, err)
 	}
-	err = f.users.UpdateEmail(f.ctx, other.ID+100, "x@example.com", false, f.clock.Now())
+	err = f.users.UpdateEmail(f.ctx, other.ID+100, "", "x@example.com", false, f.clock.Now())
 	checkErr(t, "UpdateEmail(unknown id)", err, latchkey.ErrNotFound)
 }
 
 func testVerifiedEmailUnique(t *testing.T, f *fixture) {
 	owner := f.createUser(t, "owner")
-	if err := f.users.UpdateEmail(f.ctx, owner.ID, "Shared@Example.com", true, f.clock.Now()); err != nil {
+	if err := f.setEmail(t, owner.ID, "Shared@Example.com", true, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	other := f.createUser(t, "other")
-	err := f.users.UpdateEmail(f.ctx, other.ID, "shared@example.com", true, f.clock.Now())
+	err := f.setEmail(t, other.ID, "shared@example.com", true, f.clock.Now())
 	checkErr(t, "verifying an address another user has verified", err, latchkey.ErrEmailTaken)
-	if err := f.users.UpdateEmail(f.ctx, other.ID, "SHARED@example.com", false, f.clock.Now()); err != nil {
+	if err := f.setEmail(t, other.ID, "SHARED@example.com", false, f.clock.Now()); err != nil {
 		t.Errorf("claiming it unverified: %v, want nil (enumeration-safe registration)", err)
 	}
 	u := newUser(t, "third", f.clock.Now())
@@ -635,7 +682,7 @@ func testVerifiedEmailUnique(t *testing.T, f *fixture) {
 	if err := f.users.DeleteUser(f.ctx, owner.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.users.UpdateEmail(f.ctx, other.ID, "shared@example.com", true, f.clock.Now()); err != nil {
+	if err := f.setEmail(t, other.ID, "shared@example.com", true, f.clock.Now()); err != nil {
 		t.Errorf("verifying the address once its owner was deleted: %v", err)
 	}
 }
@@ -1132,16 +1179,16 @@ func testConcurrentRegisterLookAlikes(t *testing.T, f *fixture) {
 // testConcurrentVerifySameEmail: of users verifying one address at once,
 // exactly one gets it.
 func testConcurrentVerifySameEmail(t *testing.T, f *fixture) {
-	var ids []int64
+	var users []*latchkey.User
 	for i := range 8 {
-		ids = append(ids, f.createUser(t, fmt.Sprintf("claimant%d", i)).ID)
+		users = append(users, f.createUser(t, fmt.Sprintf("claimant%d", i)))
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	won := 0
-	for i, id := range ids {
+	for i, u := range users {
 		wg.Go(func() {
-			err := f.users.UpdateEmail(f.ctx, id, []string{"Race@Example.com", "race@example.com", "RACE@EXAMPLE.COM"}[i%3], true, f.clock.Now())
+			err := f.users.UpdateEmail(f.ctx, u.ID, u.Email, []string{"Race@Example.com", "race@example.com", "RACE@EXAMPLE.COM"}[i%3], true, f.clock.Now())
 			switch {
 			case err == nil:
 				mu.Lock()
@@ -1154,7 +1201,7 @@ func testConcurrentVerifySameEmail(t *testing.T, f *fixture) {
 	}
 	wg.Wait()
 	if won != 1 {
-		t.Errorf("%d of %d users verified the same address, want 1", won, len(ids))
+		t.Errorf("%d of %d users verified the same address, want 1", won, len(users))
 	}
 }
 
@@ -1334,7 +1381,7 @@ func (f *fixture) finder(t *testing.T) latchkey.SessionUserFinder {
 func testFindSessionUserRoundTrip(t *testing.T, f *fixture) {
 	fd := f.finder(t)
 	u := f.createUser(t, "alice")
-	if err := f.users.UpdateEmail(f.ctx, u.ID, u.Email, true, u.UpdatedAt); err != nil {
+	if err := f.setEmail(t, u.ID, u.Email, true, u.UpdatedAt); err != nil {
 		t.Fatal(err)
 	}
 	u.EmailVerified = true // so a finder that drops the column fails
