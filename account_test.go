@@ -105,8 +105,8 @@ func TestForgotAndResetPassword(t *testing.T) {
 
 	// A refused password leaves the link working.
 	wantErr(t, "weak password", post(b, "/api/password/reset", map[string]any{"token": token, "password": "short"}), 400, "weak_password", "password")
-	if r := post(b, "/api/password/reset", map[string]any{"token": token, "password": "alice's new password"}); r.Status != 200 {
-		t.Fatalf("reset: %d %s", r.Status, r.Raw)
+	if r := post(b, "/api/password/reset", map[string]any{"token": token, "password": "alice's new password"}); r.Status != 200 || r.JSON["loggedOut"] != false {
+		t.Fatalf("reset: %d %s; want 200, loggedOut false (this browser was not logged in)", r.Status, r.Raw)
 	}
 	e.notice(t, "alice@example.test", "password")
 	wantErr(t, "replayed link", post(b, "/api/password/reset", map[string]any{"token": token, "password": "yet another password"}), 400, "invalid_token", "token")
@@ -423,8 +423,10 @@ func TestAccountFlowsTokenMode(t *testing.T) {
 		t.Fatalf("forgot: %d %s", r.Status, r.Raw)
 	}
 	token := e.linkToken(t, "lea@example.test", "/reset-password")
-	if r := post(f, "/api/password/reset", map[string]any{"token": token, "password": "lea's third password"}); r.Status != 200 {
-		t.Fatalf("reset: %d %s", r.Status, r.Raw)
+	r = b.Do("POST", "/api/password/reset", strings.NewReader(`{"token":"`+token+`","password":"lea's third password"}`),
+		"Content-Type", "application/json", "X-CSRF-TOKEN", b.Cookie("csrf_access_token").Value)
+	if r.Status != 200 || r.JSON["loggedOut"] != true {
+		t.Fatalf("reset from lea's own browser: %d %s; want 200, loggedOut true", r.Status, r.Raw)
 	}
 	if b.LoggedIn() {
 		t.Errorf("a token family survived the reset")

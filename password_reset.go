@@ -182,12 +182,13 @@ func (a *Auth) resetPassword(w http.ResponseWriter, r *http.Request, cur *curren
 	if err != nil {
 		return err
 	}
-	if cur.user != nil && cur.user.ID == u.ID {
+	loggedOut := cur.user != nil && cur.user.ID == u.ID
+	if loggedOut {
 		// This browser's session ended with the rest: say so to it.
 		if err := a.endSession(w, r, cur); err != nil {
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"reset": true})
+	writeJSON(w, http.StatusOK, map[string]any{"reset": true, "loggedOut": loggedOut})
 	return nil
 }

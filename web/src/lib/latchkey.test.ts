@@ -810,7 +810,8 @@ describe('account flows', () => {
   });
 
   it('resetPassword posts the token and password; a browser logged in as someone else stays so', async () => {
-    const { a, b, f } = twoTabs({ 'POST /password/reset': json(200, { reset: true }) });
+    // A token in the answer alone says nothing: only "loggedOut" does.
+    const { a, b, f } = twoTabs({ 'POST /password/reset': json(200, { reset: true, loggedOut: false }, { 'X-CSRFToken': 'NEW' }) });
     const onLogout = vi.fn();
     b.onLogout(onLogout);
     await expect(a.resetPassword('1.TOKEN', 'new secret words')).resolves.toBeUndefined();
@@ -819,8 +820,8 @@ describe('account flows', () => {
     expect(onLogout).not.toHaveBeenCalled();
   });
 
-  it('resetPassword that ended this browser\'s session (a new token in the answer) logs the other tabs out', async () => {
-    const { a, b } = twoTabs({ 'POST /password/reset': json(200, { reset: true }, { 'X-CSRFToken': 'OUT' }) });
+  it('resetPassword that ended this browser\'s session ("loggedOut") logs the other tabs out', async () => {
+    const { a, b } = twoTabs({ 'POST /password/reset': json(200, { reset: true, loggedOut: true }, { 'X-CSRFToken': 'OUT' }) });
     const seen = new Promise<void>((resolve) => b.onLogout(resolve));
     await a.resetPassword('1.TOKEN', 'new secret words');
     await seen;

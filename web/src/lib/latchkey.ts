@@ -759,9 +759,9 @@ export function createClient(opts: ClientOptions = {}): Client {
       const res = await fetchWithRetry('/password/reset', { method: 'POST', json: { token: resetToken, password } });
       const body = await readBody(res);
       if (!res.ok) throw toError(res, body);
-      // latchkey answers with a new CSRF token exactly when the reset ended
-      // this browser's session (it was logged in as that user).
-      if (res.headers.get(TOKEN_HEADER)) {
+      // "loggedOut": the reset ended this browser's session (it was logged
+      // in as that user); the other tabs must hear of it.
+      if ((body as { loggedOut?: boolean } | null)?.loggedOut === true) {
         gone = true;
         announce({ type: 'logout' });
       }
