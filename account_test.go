@@ -432,3 +432,37 @@ func TestAccountFlowsTokenMode(t *testing.T) {
 		t.Errorf("a token family survived the reset")
 	}
 }
+
+// TestWaitForMailWork: Auth.Wait returns once the mail that requests left
+// being prepared and sent is out, so a server shutting down loses none.
+func TestWaitForMailWork(t *testing.T) {
+	e := newMailEnv(t)
+	e.addMailUser("max", "max's long password", "max@example.test", true)
+	release := e.smtp.Hold()
+	b := e.browser()
+	b.CSRF()
+	if r := post(b, "/api/password/forgot", map[string]any{"email": "max"}); r.Status != 202 {
+		t.Fatalf("forgot: %d %s", r.Status, r.Raw)
+	}
+	e.smtp.WaitHeld(t, 1)
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := e.auth.Wait(short); err == nil {
+		t.Fatal("Wait returned while the mail server still held the mail")
+	}
+	release()
+	ctx, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if err := e.auth.Wait(ctx); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	n := 0
+	for _, m := range e.smtp.Messages() {
+		if strings.Contains(strings.Join(m.To, ","), "max@example.test") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d mails to max delivered when Wait returned, want 1", n)
+	}
+}

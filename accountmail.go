@@ -137,9 +137,26 @@ func (a *Auth) background(ctx context.Context, f func(context.Context)) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backgroundTimeout)
+	a.bgWait.Add(1)
 	go func() {
+		defer a.bgWait.Done()
 		defer func() { <-a.bgSem }()
 		defer cancel()
 		f(ctx)
 	}()
+}
+
+// Wait waits until the work that requests left running (issuing links and
+// handing their mail to the Mailer) is done, or ctx ends. Call it after the
+// HTTP server has stopped and before closing the Mailer's queue, so the
+// last requests' mail is not lost.
+func (a *Auth) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { a.bgWait.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("latchkey: background work still running: %w", ctx.Err())
+	}
 }

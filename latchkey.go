@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/rs/cors"
@@ -36,7 +37,8 @@ type Auth struct {
 	// accountTokens keeps mailed links: the session store, if it can.
 	accountTokens AccountTokenStore
 	bgSem         chan struct{} // mail work running after its request
-	tokens        *tokens       // nil in session mode
+	bgWait        sync.WaitGroup
+	tokens        *tokens // nil in session mode
 	gateway       http.Handler
 	handler       http.Handler
 }

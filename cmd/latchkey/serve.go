@@ -293,7 +293,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	// Mail the last requests queued still goes out, within what is left.
+	// Mail the last requests made still goes out, within what is left.
+	if err := auth.Wait(sctx); err != nil {
+		log.Warn("shutting down: account mail still being prepared was dropped", "err", err)
+	}
 	if err := outbox.Close(sctx); err != nil {
 		log.Warn("shutting down: mail still queued was not sent", "err", err)
 	}
