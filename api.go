@@ -444,7 +444,7 @@ const (
 // replace these exact names (nginx drops names with '_'); verify refuses a
 // request carrying any other header that forward.Owned names, since the
 // proxy would pass it to the backend.
-var replacedByProxy = []string{HeaderUserID, HeaderUsername, "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"}
+var replacedByProxy = []string{HeaderUserID, HeaderUsername, "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded", "X-Real-Ip"}
 
 // reservedHeader returns the name of a header in h that the client may not
 // send through a proxy asking verify.

@@ -391,9 +391,10 @@ func TestGatewayForwardedHeaders(t *testing.T) {
 	for _, tc := range []struct {
 		name, trusted              string
 		wantXFF, wantHost, wantPro string // wantHost "" is latchkey's own
+		wantRealIP                 string
 	}{
-		{"trusted proxy", "127.0.0.1/32", "203.0.113.9, 127.0.0.1", "app.example.com", "https"},
-		{"untrusted peer", "10.0.0.0/8", "127.0.0.1", "", "http"},
+		{"trusted proxy", "127.0.0.1/32", "203.0.113.9, 127.0.0.1", "app.example.com", "https", "203.0.113.9"},
+		{"untrusted peer", "10.0.0.0/8", "127.0.0.1", "", "http", "127.0.0.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			up := recordingUpstream(t)
@@ -405,7 +406,7 @@ func TestGatewayForwardedHeaders(t *testing.T) {
 			plain, _ := e.newToken("ci", 0)
 			r := e.raw("GET", "/api/orders", nil, "Authorization", "Bearer "+plain,
 				"X-Forwarded-For", "203.0.113.9", "X-Forwarded-Host", "app.example.com", "X-Forwarded-Proto", "https",
-				"X_Forwarded_For", "6.6.6.6")
+				"X_Forwarded_For", "6.6.6.6", "X-Real-IP", "203.0.113.9", "X_Real_IP", "6.6.6.6")
 			if r.Status != 200 {
 				t.Fatalf("GET /api/orders: %d %s", r.Status, r.Raw)
 			}
@@ -413,7 +414,8 @@ func TestGatewayForwardedHeaders(t *testing.T) {
 				tc.wantHost = strings.TrimPrefix(e.srv.URL, "http://")
 			}
 			h := cgiView(up.last().Header)
-			for name, want := range map[string]string{"HTTP_X_FORWARDED_FOR": tc.wantXFF, "HTTP_X_FORWARDED_HOST": tc.wantHost, "HTTP_X_FORWARDED_PROTO": tc.wantPro} {
+			for name, want := range map[string]string{"HTTP_X_FORWARDED_FOR": tc.wantXFF, "HTTP_X_FORWARDED_HOST": tc.wantHost,
+				"HTTP_X_FORWARDED_PROTO": tc.wantPro, "HTTP_X_REAL_IP": tc.wantRealIP} {
 				if got := h[name]; len(got) != 1 || got[0] != want {
 					t.Errorf("backend saw %s = %q, want %q", name, got, want)
 				}

@@ -7,6 +7,7 @@ package forward
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -20,14 +21,15 @@ import (
 )
 
 // Owned reports whether a request header is one latchkey sets for the
-// servers behind it: X-Latchkey-* and the forwarding headers. Case and
+// servers behind it: X-Latchkey-* and the forwarding headers, X-Real-IP
+// among them (backends behind nginx commonly trust it). Case and
 // '-' versus '_' do not count, because CGI, PHP, WSGI and Rack read
 // X_Latchkey_User_Id and X-Latchkey-User-Id alike as HTTP_X_LATCHKEY_USER_ID.
 func Owned(name string) bool {
 	if len(name) >= len("x-latchkey-") && same(name[:len("x-latchkey-")], "x-latchkey-") {
 		return true
 	}
-	for _, n := range [...]string{"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded"} {
+	for _, n := range [...]string{"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded", "x-real-ip"} {
 		if same(name, n) {
 			return true
 		}
@@ -68,12 +70,19 @@ func StripOwned(h http.Header) {
 }
 
 // Prepare readies a ReverseProxy's outgoing request: it drops every
-// client-sent header that Owned names and sets X-Forwarded-For, -Host and
-// -Proto. trusted says the request came through a trusted proxy, whose
+// client-sent header that Owned names and sets X-Real-IP, X-Forwarded-For,
+// -Host and -Proto. trusted says the request came through a trusted proxy, whose
 // values are passed on (the peer's address appended to X-Forwarded-For);
 // otherwise they describe the peer as latchkey saw it.
 func Prepare(pr *httputil.ProxyRequest, trusted bool) {
 	StripOwned(pr.Out.Header)
+	realIP := pr.In.Header.Get("X-Real-IP")
+	if !trusted || realIP == "" {
+		realIP, _, _ = net.SplitHostPort(pr.In.RemoteAddr)
+	}
+	if realIP != "" {
+		pr.Out.Header.Set("X-Real-IP", realIP)
+	}
 	if !trusted {
 		pr.SetXForwarded()
 		return

@@ -25,6 +25,8 @@ func TestOwned(t *testing.T) {
 		{"x-forwarded-host", true},
 		{"X-FORWARDED_PROTO", true},
 		{"Forwarded", true},
+		{"X-Real-IP", true},
+		{"x_real_ip", true},
 		{"X-Latchkey", false}, // not the prefix: latchkey sets no such header
 		{"X-Latchkeys-User", false},
 		{"X-Forwarded-Port", false},
