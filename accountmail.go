@@ -25,9 +25,6 @@ var linkKinds = map[AccountPurpose]mail.Kind{
 // ErrTooManyMails: the mail budget of the address or the client is spent.
 var ErrTooManyMails = errors.New("latchkey: too many mails")
 
-// errCooldown: a mail of this kind went to this user a moment ago.
-var errCooldown = errors.New("latchkey: mail cool-down")
-
 // maxBackground bounds the mail work running after its requests answered.
 const maxBackground = 64
 
@@ -39,36 +36,24 @@ const backgroundTimeout = 30 * time.Second
 // about accounts), or returns a 429 with how long to wait.
 func (a *Auth) chargeMail(ctx context.Context, ip, addr string) error {
 	now := a.now()
-	client, wait, err := a.throttles.mailClient.take(ctx, throttleKey("mail-client", clientKey(ip)), now)
+	client, err := a.throttles.mailClient.spend(ctx, throttleKey("mail-client", clientKey(ip)), now, ErrTooManyMails)
 	if err != nil {
 		return err
 	}
-	if wait > 0 {
-		return &retryError{err: ErrTooManyMails, after: wait}
-	}
-	_, wait, err = a.throttles.mailAddress.take(ctx, throttleKey("mail-address", EmailKey(addr)), now)
-	if err != nil || wait > 0 {
+	if _, err := a.throttles.mailAddress.spend(ctx, throttleKey("mail-address", EmailKey(addr)), now, ErrTooManyMails); err != nil {
 		client.refund(ctx, now)
-		if err != nil {
-			return err
-		}
-		return &retryError{err: ErrTooManyMails, after: wait}
+		return err
 	}
 	return nil
 }
 
 // mailLink issues u a new token for purpose (replacing any earlier one),
 // and mails the link to addr. A mail of the same kind went to u within
-// Config.MailCooldown gives errCooldown, wrapped in a 429.
+// Config.MailCooldown gives a 429.
 func (a *Auth) mailLink(ctx context.Context, u *User, purpose AccountPurpose, addr string) error {
-	kind := linkKinds[purpose]
-	now := a.now()
-	_, wait, err := a.throttles.mailCooldown.take(ctx, throttleKey("mail-cooldown", fmt.Sprint(u.ID), string(kind)), now)
-	if err != nil {
+	key := throttleKey("mail-cooldown", fmt.Sprint(u.ID), string(linkKinds[purpose]))
+	if _, err := a.throttles.mailCooldown.spend(ctx, key, a.now(), ErrTooManyMails); err != nil {
 		return err
-	}
-	if wait > 0 {
-		return &retryError{err: fmt.Errorf("%w: %w", ErrTooManyMails, errCooldown), after: wait}
 	}
 	return a.issueAndMail(ctx, u, purpose, addr)
 }

@@ -92,6 +92,19 @@ func (t *throttle) take(ctx context.Context, key string, now time.Time) (token, 
 	return tok, wait, nil
 }
 
+// spend is take for a request that needs the token: an empty bucket is a
+// retryError of limit that says how long to wait.
+func (t *throttle) spend(ctx context.Context, key string, now time.Time, limit error) (token, error) {
+	tok, wait, err := t.take(ctx, key, now)
+	if err != nil {
+		return token{}, err
+	}
+	if wait > 0 {
+		return token{}, &retryError{err: limit, after: wait}
+	}
+	return tok, nil
+}
+
 // refund gives the token back to the bucket it came from. It runs after
 // the request's own work, so a client that hung up still gets it; if the
 // store fails now, the token stays spent, which errs on the safe side.
@@ -191,20 +204,14 @@ type loginTokens struct{ user, client token }
 // other error is the store's ErrStoreUnavailable.
 func (a *Auth) chargeLogin(ctx context.Context, ip, usernameKey string, now time.Time) (loginTokens, error) {
 	client := clientKey(ip)
-	user, wait, err := a.throttles.login.take(ctx, throttleKey("login", client, usernameKey), now)
+	user, err := a.throttles.login.spend(ctx, throttleKey("login", client, usernameKey), now, ErrTooManyAttempts)
 	if err != nil {
 		return loginTokens{}, err
 	}
-	if wait > 0 {
-		return loginTokens{}, &retryError{err: ErrTooManyAttempts, after: wait}
-	}
-	cl, wait, err := a.throttles.loginIP.take(ctx, throttleKey("login-client", client), now)
-	if err != nil || wait > 0 {
+	cl, err := a.throttles.loginIP.spend(ctx, throttleKey("login-client", client), now, ErrTooManyAttempts)
+	if err != nil {
 		user.refund(ctx, now)
-		if err != nil {
-			return loginTokens{}, err
-		}
-		return loginTokens{}, &retryError{err: ErrTooManyAttempts, after: wait}
+		return loginTokens{}, err
 	}
 	return loginTokens{user: user, client: cl}, nil
 }
@@ -228,12 +235,6 @@ func (l loginTokens) unchecked(ctx context.Context, now time.Time) {
 // Every attempt counts, successful or not, and none is given back: the
 // budget is against floods of sign-ups, not guesses.
 func (a *Auth) chargeRegistration(ctx context.Context, ip string, now time.Time) error {
-	_, wait, err := a.throttles.register.take(ctx, throttleKey("register", clientKey(ip)), now)
-	if err != nil {
-		return err
-	}
-	if wait > 0 {
-		return &retryError{err: ErrTooManyRegistrations, after: wait}
-	}
-	return nil
+	_, err := a.throttles.register.spend(ctx, throttleKey("register", clientKey(ip)), now, ErrTooManyRegistrations)
+	return err
 }
