@@ -1,6 +1,8 @@
 package latchkey
 
 import (
+	"context"
+	"errors"
 	"strconv"
 	"strings"
 )
@@ -43,4 +45,50 @@ func parseAccountLinkToken(s string) (userID int64, hash []byte, ok bool) {
 		return 0, nil, false
 	}
 	return n, hashToken(t), true
+}
+
+// linkOwner reads the user a link's token names, and the hash of its
+// secret; a malformed token, or one naming no user, is ErrInvalidToken.
+func (a *Auth) linkOwner(ctx context.Context, token string) (*User, []byte, error) {
+	userID, hash, ok := parseAccountLinkToken(token)
+	if !ok {
+		return nil, nil, ErrInvalidToken
+	}
+	u, err := a.users.UserByID(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, hash, nil
+}
+
+// linkUser reads the user a link's token names and spends the token.
+func (a *Auth) linkUser(ctx context.Context, token string, purpose AccountPurpose) (*User, *AccountToken, error) {
+	u, hash, err := a.linkOwner(ctx, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := a.useAccountToken(ctx, u, purpose, hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, t, nil
+}
+
+// useAccountToken spends the user's token of purpose with this hash, if it
+// is still good for the user as the user is now.
+func (a *Auth) useAccountToken(ctx context.Context, u *User, purpose AccountPurpose, hash []byte) (*AccountToken, error) {
+	t, err := a.accountTokens.UseAccountToken(ctx, u.ID, purpose, hash)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t.UserEpoch != u.Epoch {
+		return nil, ErrInvalidToken // the password changed since the link went out
+	}
+	return t, nil
 }

@@ -52,26 +52,6 @@ func (a *Auth) VerifyEmail(ctx context.Context, token string) (*User, error) {
 	return u, nil
 }
 
-// linkUser reads the user a link's token names and spends the token.
-func (a *Auth) linkUser(ctx context.Context, token string, purpose AccountPurpose) (*User, *AccountToken, error) {
-	userID, hash, ok := parseAccountLinkToken(token)
-	if !ok {
-		return nil, nil, ErrInvalidToken
-	}
-	u, err := a.users.UserByID(ctx, userID)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, ErrInvalidToken
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	t, err := a.useAccountToken(ctx, u, purpose, hash)
-	if err != nil {
-		return nil, nil, err
-	}
-	return u, t, nil
-}
-
 func (a *Auth) resendVerification(w http.ResponseWriter, r *http.Request, cur *current) error {
 	if cur.user == nil {
 		return cur.unauthenticated()

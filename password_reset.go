@@ -82,14 +82,7 @@ func (a *Auth) decoyLink(ctx context.Context) {
 // session of the user ends; the user is not logged in (the SPA sends them
 // to log in), and a notice is mailed.
 func (a *Auth) ResetPassword(ctx context.Context, token, pw string) (*User, error) {
-	userID, hash, ok := parseAccountLinkToken(token)
-	if !ok {
-		return nil, ErrInvalidToken
-	}
-	u, err := a.users.UserByID(ctx, userID)
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrInvalidToken
-	}
+	u, hash, err := a.linkOwner(ctx, token)
 	if err != nil {
 		return nil, err
 	}
@@ -129,22 +122,6 @@ func (a *Auth) setPassword(ctx context.Context, u *User, pw string) error {
 		a.notify(ctx, u, mailPasswordChanged, u.Email)
 	}
 	return nil
-}
-
-// useAccountToken spends the user's token of purpose with this hash, if it
-// is still good for the user as the user is now.
-func (a *Auth) useAccountToken(ctx context.Context, u *User, purpose AccountPurpose, hash []byte) (*AccountToken, error) {
-	t, err := a.accountTokens.UseAccountToken(ctx, u.ID, purpose, hash)
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrInvalidToken
-	}
-	if err != nil {
-		return nil, err
-	}
-	if t.UserEpoch != u.Epoch {
-		return nil, ErrInvalidToken // the password changed since the link went out
-	}
-	return t, nil
 }
 
 func (a *Auth) forgotPassword(w http.ResponseWriter, r *http.Request, cur *current) error {
