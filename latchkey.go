@@ -238,13 +238,12 @@ func (a *Auth) load(w http.ResponseWriter, r *http.Request) (*current, error) {
 	secure := a.Secure(r)
 	now := a.now()
 	cur := &current{now: now, cookies: cookieWriter{secure: secure, sameSite: a.cfg.SameSite, domain: a.cfg.CookieDomain, partitioned: a.cfg.Partitioned, now: now}}
-	if anon := tokenCookies(r, cookieName(anonCookie, secure)); anon.n > 0 {
-		for i, id := range anon.list() {
-			if i == 0 {
-				cur.anonID = id[:]
-			} else {
-				cur.anonAlt = append(cur.anonAlt, id[:])
-			}
+	anon := tokenCookies(r, cookieName(anonCookie, secure))
+	for _, id := range anon.list() {
+		if cur.anonID == nil {
+			cur.anonID = id[:]
+		} else {
+			cur.anonAlt = append(cur.anonAlt, id[:])
 		}
 	}
 	if a.tokens != nil {
