@@ -80,17 +80,7 @@ func (a *Auth) SetPassword(ctx context.Context, username, pw string) error {
 	if err := checkNewPassword(u.Username, pw); err != nil {
 		return err
 	}
-	hash, err := a.hash(ctx, pw)
-	if err != nil {
-		return err
-	}
-	if err := a.users.UpdatePasswordHash(ctx, u.ID, hash, a.now()); err != nil {
-		return fmt.Errorf("update password: %w", err)
-	}
-	// After the new hash, never before: a login that read the old hash
-	// made its session in the old epoch, which this ends.
-	_, err = a.EndUserSessions(ctx, u.ID)
-	return err
+	return a.replacePassword(ctx, u, pw)
 }
 
 // EndUserSessions ends every session and token family of the user,

@@ -103,9 +103,22 @@ func (a *Auth) ResetPassword(ctx context.Context, token, pw string) (*User, erro
 	return u, nil
 }
 
-// setPassword hashes pw, stores it, ends every session of u (advancing its
-// epoch, which also voids mailed reset links) and mails a notice.
+// setPassword is replacePassword, then a notice to u's address.
 func (a *Auth) setPassword(ctx context.Context, u *User, pw string) error {
+	if err := a.replacePassword(ctx, u, pw); err != nil {
+		return err
+	}
+	if u.Email != "" {
+		a.notify(ctx, u, mailPasswordChanged, u.Email)
+	}
+	return nil
+}
+
+// replacePassword hashes pw, stores it, then ends every session of u,
+// advancing its epoch, which also voids mailed reset links. After the new
+// hash, never before: a login that read the old hash made its session in
+// the old epoch, which this ends.
+func (a *Auth) replacePassword(ctx context.Context, u *User, pw string) error {
 	hash, err := a.hash(ctx, pw)
 	if err != nil {
 		return err
@@ -118,9 +131,6 @@ func (a *Auth) setPassword(ctx context.Context, u *User, pw string) error {
 		return err
 	}
 	u.PasswordHash, u.Epoch = hash, epoch
-	if u.Email != "" {
-		a.notify(ctx, u, mailPasswordChanged, u.Email)
-	}
 	return nil
 }
 
