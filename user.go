@@ -30,9 +30,25 @@ type User struct {
 	// session ended). A session remembers the epoch it was made in and is
 	// dead once the user's has moved on, so a login racing a password
 	// change cannot leave a session behind it.
-	Epoch     int64
+	Epoch int64
+	// Roles are what the user may do beyond being logged in ("admin"),
+	// sorted and unique; each matches ValidRole.
+	Roles []string
+	// Locked is set by an operator: a locked user cannot log in, and no
+	// session, token family or API token of theirs is honoured.
+	Locked    bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// HasRole reports whether u has the role.
+func (u *User) HasRole(role string) bool {
+	for _, r := range u.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
 }
 
 // UserStore keeps users. Implementations must be safe for concurrent use.
@@ -80,6 +96,23 @@ type UserStore interface {
 	// ordered by ID, so callers can page through any number of users. A
 	// limit of zero or less returns none.
 	ListUsers(ctx context.Context, afterID int64, limit int) ([]User, error)
+	// SearchUsers is ListUsers of the users whose UsernameKey or EmailKey
+	// contains query, which the caller has lower-cased; an empty query
+	// matches every user.
+	SearchUsers(ctx context.Context, query string, afterID int64, limit int) ([]User, error)
+
+	// SetRoles replaces the user's roles (each valid by ValidRole, the
+	// caller has sorted them and removed duplicates) and sets UpdatedAt.
+	// It returns ErrNotFound if no user has this id.
+	SetRoles(ctx context.Context, id int64, roles []string, updatedAt time.Time) error
+	// ChangeRole adds (add true) or removes the role in one atomic step,
+	// so that concurrent changes of different roles all take effect, and
+	// reports whether the roles changed; UpdatedAt is set only if they
+	// did. It returns ErrNotFound if no user has this id.
+	ChangeRole(ctx context.Context, id int64, role string, add bool, updatedAt time.Time) (bool, error)
+	// SetLocked sets the user's Locked flag and UpdatedAt. It returns
+	// ErrNotFound if no user has this id.
+	SetLocked(ctx context.Context, id int64, locked bool, updatedAt time.Time) error
 }
 
 // EmailKey is the form in which addresses are compared: lower case. Local

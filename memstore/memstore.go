@@ -53,6 +53,9 @@ type Store struct {
 	tokenByName map[tokenName]int64 // unique per user
 
 	accountTokens map[accountTokenKey]latchkey.AccountToken
+
+	lastEventID int64
+	events      []latchkey.Event // ascending by ID
 }
 
 // accountTokenKey: a user has one account token per purpose.
@@ -113,6 +116,7 @@ func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	s.lastID++
 	c := *u
 	c.ID = s.lastID
+	c.Roles = slices.Clone(c.Roles)
 	c.CreatedAt = norm(c.CreatedAt)
 	c.UpdatedAt = norm(c.UpdatedAt)
 	s.users[c.ID] = c
@@ -136,7 +140,7 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*latchkey.User, error) 
 	if !ok {
 		return nil, fmt.Errorf("memstore: user %d: %w", id, latchkey.ErrNotFound)
 	}
-	return &u, nil
+	return cloneUser(u), nil
 }
 
 // UserByUsernameKey implements latchkey.UserStore.
@@ -147,8 +151,7 @@ func (s *Store) UserByUsernameKey(ctx context.Context, key string) (*latchkey.Us
 	if !ok {
 		return nil, fmt.Errorf("memstore: user by username: %w", latchkey.ErrNotFound)
 	}
-	u := s.users[id]
-	return &u, nil
+	return cloneUser(s.users[id]), nil
 }
 
 // UpdatePasswordHash implements latchkey.UserStore.
@@ -172,12 +175,11 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*latchkey.User, 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if id, ok := s.verified[key]; ok {
-		u := s.users[id]
-		return &u, nil
+		return cloneUser(s.users[id]), nil
 	}
 	for _, id := range s.userIDs { // ascending: the earliest created first
 		if u := s.users[id]; u.Email != "" && latchkey.EmailKey(u.Email) == key {
-			return &u, nil
+			return cloneUser(u), nil
 		}
 	}
 	return nil, fmt.Errorf("memstore: user by email: %w", latchkey.ErrNotFound)
@@ -265,7 +267,7 @@ func (s *Store) ListUsers(ctx context.Context, afterID int64, limit int) ([]latc
 	ids = ids[:min(len(ids), limit)]
 	out := make([]latchkey.User, len(ids))
 	for j, id := range ids {
-		out[j] = s.users[id]
+		out[j] = *cloneUser(s.users[id])
 	}
 	return out, nil
 }
@@ -459,7 +461,7 @@ func (s *Store) FindSessionUser(ctx context.Context, tokenHash []byte) (*latchke
 	if !ok {
 		return &c, nil, nil
 	}
-	return &c, &u, nil
+	return &c, cloneUser(u), nil
 }
 
 // copyAPIToken returns t with its own TokenHash, so the copy shares nothing.

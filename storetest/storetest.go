@@ -106,6 +106,10 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 			{name: "DeleteUser", fn: testDeleteUser},
 			{name: "ListUsersPages", fn: testListUsersPages},
 			{name: "ReturnedUserIsACopy", fn: testReturnedUserIsACopy},
+			{name: "SetRoles", fn: testSetRoles},
+			{name: "ChangeRole", fn: testChangeRole},
+			{name: "SetLocked", fn: testSetLocked},
+			{name: "SearchUsers", fn: testSearchUsers},
 		}},
 		{"Sessions", []test{
 			{name: "CreateFindRoundTrip", fn: testCreateFindRoundTrip},
@@ -130,11 +134,13 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 		{"APITokens", apiTokenTests(tokens)},
 		{"AttemptLimiter", attemptTests(limiter)},
 		{"AccountTokens", accountTokenTests(accountTokens)},
+		{"Events", eventTests},
 		{"Concurrency", []test{
 			{name: "RegisterSameUsername", fn: testConcurrentRegisterSameUsername},
 			{name: "RegisterLookAlikeUsernames", fn: testConcurrentRegisterLookAlikes},
 			{name: "VerifySameEmail", fn: testConcurrentVerifySameEmail},
 			{name: "SessionsOfOneUser", fn: testConcurrentSessionsOfOneUser},
+			{name: "ChangeRoles", fn: testConcurrentChangeRoles},
 		}},
 		{"Values", []test{
 			{name: "LongAndUnicodeRoundTrip", fn: testLongAndUnicodeRoundTrip},
@@ -186,7 +192,9 @@ func newUser(tb testing.TB, name string, now time.Time) *latchkey.User {
 		UsernameSkeleton: username.Skeleton(display),
 		Email:            key + "@example.com",
 		PasswordHash:     "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$" + key,
-		CreatedAt:        now,
+		// Roles not the zero value, so a store that drops them fails.
+		Roles:     []string{"reader", "team:" + key},
+		CreatedAt: now,
 		UpdatedAt:        now,
 	}
 }
@@ -253,6 +261,12 @@ func checkUser(tb testing.TB, what string, got, want *latchkey.User) {
 	}
 	if got.Epoch != want.Epoch {
 		tb.Errorf("%s: Epoch: got %d, want %d", what, got.Epoch, want.Epoch)
+	}
+	if got.Locked != want.Locked {
+		tb.Errorf("%s: Locked: got %v, want %v", what, got.Locked, want.Locked)
+	}
+	if fmt.Sprint(got.Roles) != fmt.Sprint(want.Roles) {
+		tb.Errorf("%s: Roles: got %q, want %q", what, got.Roles, want.Roles)
 	}
 	for _, f := range []struct{ name, got, want string }{
 		{"Username", got.Username, want.Username},
@@ -768,6 +782,7 @@ func testReturnedUserIsACopy(t *testing.T, f *fixture) {
 		t.Fatalf("UserByID: %v", err)
 	}
 	got.Username, got.Email, got.PasswordHash = "mallory", "m@example.com", "stolen"
+	got.Roles[0] = "admin"
 	got, err = f.users.UserByUsernameKey(f.ctx, want.UsernameKey)
 	if err != nil {
 		t.Fatalf("UserByUsernameKey: %v", err)
@@ -780,6 +795,7 @@ func testReturnedUserIsACopy(t *testing.T, f *fixture) {
 		t.Fatalf("ListUsers: got (%d users, %v), want 1 user", len(list), err)
 	}
 	list[0].PasswordHash = "stolen"
+	list[0].Roles[0] = "admin"
 	got, err = f.users.UserByID(f.ctx, want.ID)
 	if err != nil {
 		t.Fatalf("UserByID: %v", err)
@@ -1385,6 +1401,10 @@ func testFindSessionUserRoundTrip(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	u.EmailVerified = true // so a finder that drops the column fails
+	if err := f.users.SetLocked(f.ctx, u.ID, true, u.UpdatedAt); err != nil {
+		t.Fatal(err)
+	}
+	u.Locked = true
 	s := f.createSession(t, u.ID, time.Hour, 24*time.Hour)
 	f.createSession(t, f.createUser(t, "bob").ID, time.Hour, 24*time.Hour)
 	gotS, gotU, err := fd.FindSessionUser(f.ctx, s.TokenHash)
@@ -1440,6 +1460,7 @@ func testFindSessionUserCopies(t *testing.T, f *fixture) {
 	gotS.TokenHash[0] ^= 0xff
 	gotS.Fresh = !gotS.Fresh
 	gotU.Username = "mallory"
+	gotU.Roles[0] = "admin"
 	gotS, gotU, err = fd.FindSessionUser(f.ctx, s.TokenHash)
 	if err != nil {
 		t.Fatalf("FindSessionUser again: %v", err)
