@@ -195,7 +195,7 @@ func newUser(tb testing.TB, name string, now time.Time) *latchkey.User {
 		// Roles not the zero value, so a store that drops them fails.
 		Roles:     []string{"reader", "team:" + key},
 		CreatedAt: now,
-		UpdatedAt:        now,
+		UpdatedAt: now,
 	}
 }
 
