@@ -11,6 +11,11 @@ import (
 // user with its API tokens. The caller has checked the password or a fresh
 // login.
 func (a *Auth) DeleteAccount(ctx context.Context, u *User) error {
+	return a.removeAccount(ctx, u, 0)
+}
+
+// removeAccount is DeleteAccount by actor (an admin; 0 for the user).
+func (a *Auth) removeAccount(ctx context.Context, u *User, actor int64) error {
 	if _, err := a.EndUserSessions(ctx, u.ID); err != nil {
 		return err
 	}
@@ -20,7 +25,7 @@ func (a *Auth) DeleteAccount(ctx context.Context, u *User) error {
 	if err := a.users.DeleteUser(ctx, u.ID); err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
-	a.log.InfoContext(ctx, "account deleted by its user", "user_id", u.ID)
+	a.record(ctx, Event{Type: EventAccountDeleted, UserID: u.ID, ActorID: actor})
 	return nil
 }
 

@@ -80,7 +80,11 @@ func (a *Auth) SetPassword(ctx context.Context, username, pw string) error {
 	if err := checkNewPassword(u.Username, pw); err != nil {
 		return err
 	}
-	return a.replacePassword(ctx, u, pw)
+	if err := a.replacePassword(ctx, u, pw); err != nil {
+		return err
+	}
+	a.record(ctx, Event{Type: EventPasswordChanged, UserID: u.ID, Detail: "by an operator"})
+	return nil
 }
 
 // EndUserSessions ends every session and token family of the user,
@@ -106,17 +110,14 @@ func (a *Auth) endUserSessions(ctx context.Context, userID int64) (epoch int64, 
 	return epoch, n, nil
 }
 
-// DeleteUser ends a user's sessions, then removes the user; the user store
-// removes the user's API tokens with it (see APITokenStore).
+// DeleteUser deletes the user named username as DeleteAccount does, for
+// an operator.
 func (a *Auth) DeleteUser(ctx context.Context, username string) error {
 	u, err := a.LookupUser(ctx, username)
 	if err != nil {
 		return err
 	}
-	if _, err := a.sessions.DeleteUserSessions(ctx, u.ID); err != nil {
-		return fmt.Errorf("end sessions: %w", err)
-	}
-	return a.users.DeleteUser(ctx, u.ID)
+	return a.removeAccount(ctx, u, 0)
 }
 
 // ListUsers pages through users by ID; see UserStore.ListUsers.

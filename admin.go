@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Account actions for an operator ("latchkey user …", an embedder's admin
@@ -53,6 +54,121 @@ func (a *Auth) MarkEmailVerified(ctx context.Context, username string) (*User, e
 		return nil, fmt.Errorf("verify email: %w", err)
 	}
 	u.EmailVerified = true
-	a.log.InfoContext(ctx, "email verified by an operator", "user_id", u.ID)
+	a.record(ctx, Event{Type: EventEmailVerified, UserID: u.ID, Detail: "by an operator"})
 	return u, nil
+}
+
+// The admin's actions on other accounts. Each takes the acting admin's id
+// (0 for an operator at the command line) for the security event it
+// records; none checks that the actor may act: the admin API and the CLI
+// do.
+
+// SetRoles replaces the user's roles (see ValidRole) and returns the user.
+func (a *Auth) SetRoles(ctx context.Context, userID int64, roles []string, actor int64) (*User, error) {
+	roles, err := NormalizeRoles(roles)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.users.SetRoles(ctx, userID, roles, a.now()); err != nil {
+		return nil, fmt.Errorf("set roles: %w", err)
+	}
+	a.record(ctx, Event{Type: EventRoleChanged, UserID: userID, ActorID: actor, Detail: "=" + strings.Join(roles, ",")})
+	return a.users.UserByID(ctx, userID)
+}
+
+// ChangeRole gives the user the role (add) or takes it away, and reports
+// whether that changed anything.
+func (a *Auth) ChangeRole(ctx context.Context, userID int64, role string, add bool, actor int64) (bool, error) {
+	if !ValidRole(role) {
+		return false, &InputError{Code: "invalid_input", Field: "role", Message: "A role is lower-case letters, digits and _ . : - (at most 64), starting with a letter."}
+	}
+	if add {
+		u, err := a.users.UserByID(ctx, userID)
+		if err != nil {
+			return false, err
+		}
+		if !u.HasRole(role) && len(u.Roles) >= MaxRoles {
+			return false, &InputError{Code: "invalid_input", Field: "role", Message: "At most 32 roles."}
+		}
+	}
+	changed, err := a.users.ChangeRole(ctx, userID, role, add, a.now())
+	if err != nil {
+		return false, fmt.Errorf("change role: %w", err)
+	}
+	if changed {
+		sign := "-"
+		if add {
+			sign = "+"
+		}
+		a.record(ctx, Event{Type: EventRoleChanged, UserID: userID, ActorID: actor, Detail: sign + role})
+	}
+	return changed, nil
+}
+
+// LockUser locks the account: it cannot log in, its sessions and token
+// families end at once on every instance (the epoch moves on), and its API
+// tokens are refused until it is unlocked.
+func (a *Auth) LockUser(ctx context.Context, userID, actor int64) (*User, error) {
+	if err := a.users.SetLocked(ctx, userID, true, a.now()); err != nil {
+		return nil, fmt.Errorf("lock user: %w", err)
+	}
+	if _, err := a.EndUserSessions(ctx, userID); err != nil {
+		return nil, err
+	}
+	a.record(ctx, Event{Type: EventAccountLocked, UserID: userID, ActorID: actor})
+	return a.users.UserByID(ctx, userID)
+}
+
+// UnlockUser lets a locked account log in again; its old sessions stay
+// ended.
+func (a *Auth) UnlockUser(ctx context.Context, userID, actor int64) (*User, error) {
+	if err := a.users.SetLocked(ctx, userID, false, a.now()); err != nil {
+		return nil, fmt.Errorf("unlock user: %w", err)
+	}
+	a.record(ctx, Event{Type: EventAccountUnlocked, UserID: userID, ActorID: actor})
+	return a.users.UserByID(ctx, userID)
+}
+
+// LogoutUser ends every session and token family of the user, on every
+// instance at once, and reports how many live ones there were.
+func (a *Auth) LogoutUser(ctx context.Context, userID, actor int64) (int, error) {
+	n, err := a.EndUserSessions(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	a.record(ctx, Event{Type: EventSessionsRevoked, UserID: userID, ActorID: actor, Detail: fmt.Sprintf("all: %d", n)})
+	return n, nil
+}
+
+// SendPasswordReset mails the user a password reset link, as the forgot
+// flow would, but at once and without its budgets. It returns ErrNoEmail
+// for a user without an address.
+func (a *Auth) SendPasswordReset(ctx context.Context, userID, actor int64) error {
+	u, err := a.users.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if u.Email == "" {
+		return ErrNoEmail
+	}
+	if err := a.issueAndMail(ctx, u, PurposeResetPassword, u.Email); err != nil {
+		return fmt.Errorf("send reset link: %w", err)
+	}
+	a.record(ctx, Event{Type: EventResetRequested, UserID: userID, ActorID: actor})
+	return nil
+}
+
+// RemoveUser deletes the account as DeleteAccount does, for an admin.
+func (a *Auth) RemoveUser(ctx context.Context, userID, actor int64) error {
+	u, err := a.users.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	return a.removeAccount(ctx, u, actor)
+}
+
+// SearchUsers pages through the users whose username or address contains
+// query (any letter case; all users when empty), by ID.
+func (a *Auth) SearchUsers(ctx context.Context, query string, afterID int64, limit int) ([]User, error) {
+	return a.users.SearchUsers(ctx, strings.ToLower(strings.TrimSpace(query)), afterID, limit)
 }

@@ -35,6 +35,18 @@ func (a *Auth) routes() http.Handler {
 	mux.Handle("POST "+p+"/email/change", a.write(a.changeEmail))
 	mux.Handle("POST "+p+"/email/confirm", a.write(a.linkFlow(a.ConfirmEmail, "emailChanged")))
 	mux.Handle("POST "+p+"/account/delete", a.write(a.deleteAccount))
+	mux.Handle("GET "+p+"/account/activity", a.resource(a.activity))
+	mux.Handle("GET "+p+"/sessions", a.resource(a.listSessions))
+	mux.Handle("DELETE "+p+"/sessions/{id}", a.write(a.revokeSession))
+	mux.Handle("POST "+p+"/sessions/revoke-others", a.write(a.revokeOtherSessions))
+	mux.Handle("GET "+p+"/admin/users", a.adminRead(a.adminListUsers))
+	mux.Handle("GET "+p+"/admin/users/{id}", a.adminRead(a.adminShowUser))
+	mux.Handle("DELETE "+p+"/admin/users/{id}", a.adminWrite(a.adminDeleteUser))
+	mux.Handle("POST "+p+"/admin/users/{id}/lock", a.adminWrite(a.adminLock))
+	mux.Handle("POST "+p+"/admin/users/{id}/unlock", a.adminWrite(a.adminUnlock))
+	mux.Handle("POST "+p+"/admin/users/{id}/logout", a.adminWrite(a.adminLogout))
+	mux.Handle("POST "+p+"/admin/users/{id}/reset", a.adminWrite(a.adminReset))
+	mux.Handle("PUT "+p+"/admin/users/{id}/roles", a.adminWrite(a.adminSetRoles))
 	if a.tokens != nil {
 		mux.Handle("POST "+p+"/auth/refresh", a.read(a.refreshTokens))
 	}
@@ -72,7 +84,7 @@ func (a *Auth) write(h handlerFunc) http.Handler {
 		if err := a.checkCSRF(r, cur); err != nil {
 			return err
 		}
-		return h(w, r, cur)
+		return h(w, a.withRequestClient(r), cur)
 	})
 }
 
@@ -120,11 +132,16 @@ type userJSON struct {
 	Username      string    `json:"username"`
 	Email         string    `json:"email,omitempty"`
 	EmailVerified bool      `json:"emailVerified"`
+	Roles         []string  `json:"roles"`
 	CreatedAt     time.Time `json:"createdAt"`
 }
 
 func publicUser(u *User) userJSON {
-	return userJSON{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt.UTC()}
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{} // always an array, never null
+	}
+	return userJSON{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Roles: roles, CreatedAt: u.CreatedAt.UTC()}
 }
 
 // readCredentials reads a JSON body with the username and password that
@@ -210,10 +227,23 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request, cur *current) error
 	}
 	ctx := r.Context()
 	u, err := a.authenticate(ctx, a.ClientIP(r), name, pw)
+	if errors.Is(err, ErrInvalidCredentials) {
+		if u != nil {
+			a.record(ctx, Event{Type: EventLoginFailed, UserID: u.ID, Detail: "wrong_password"})
+		} else {
+			a.record(ctx, Event{Type: EventLoginFailed, Detail: "unknown_user"})
+		}
+	}
 	if err != nil {
 		return fail(err)
 	}
+	if u.Locked {
+		// Said only to whoever knows the password.
+		a.record(ctx, Event{Type: EventLoginFailed, UserID: u.ID, Detail: "locked"})
+		return fail(ErrAccountLocked)
+	}
 	if a.cfg.RequireVerifiedEmail && !u.EmailVerified {
+		a.record(ctx, Event{Type: EventLoginFailed, UserID: u.ID, Detail: "unverified"})
 		if u.Email != "" {
 			if err := a.SendVerification(ctx, a.ClientIP(r), u); err != nil && !errors.Is(err, ErrTooManyMails) {
 				a.log.WarnContext(ctx, "verification link not sent at login", "user_id", u.ID, "err", err)
@@ -224,14 +254,19 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request, cur *current) error
 	if _, err := a.startSession(w, r, cur, u, remember); err != nil {
 		return fail(err)
 	}
-	a.log.InfoContext(ctx, "user logged in", "user_id", u.ID, "remember", remember)
+	detail := ""
+	if remember {
+		detail = "remember me"
+	}
+	a.record(ctx, Event{Type: EventLoginSucceeded, UserID: u.ID, Detail: detail})
 	writeJSON(w, http.StatusOK, map[string]any{"login": true, "user": publicUser(u)})
 	return nil
 }
 
 // authenticate checks a username and password. Unknown usernames cost the
 // same argon2id work as wrong passwords, so timing does not reveal which
-// names exist. Each attempt takes its throttle tokens (see throttles) before
+// names exist. For a wrong password it returns the user with
+// ErrInvalidCredentials, for the security event; never to the client. Each attempt takes its throttle tokens (see throttles) before
 // any hashing, and gives them back unless the password was checked and
 // wrong.
 func (a *Auth) authenticate(ctx context.Context, ip, name, pw string) (*User, error) {
@@ -270,7 +305,7 @@ func (a *Auth) authenticate(ctx context.Context, ip, name, pw string) (*User, er
 		a.log.ErrorContext(ctx, "stored password hash is unusable", "user_id", u.ID, "err", err)
 	}
 	if !ok {
-		return nil, ErrInvalidCredentials
+		return u, ErrInvalidCredentials
 	}
 	spent.succeeded(ctx, a.now())
 	if rehash {
@@ -370,8 +405,12 @@ func (a *Auth) data(w http.ResponseWriter, r *http.Request, cur *current) error 
 }
 
 func (a *Auth) logout(w http.ResponseWriter, r *http.Request, cur *current) error {
+	u := cur.user
 	if err := a.endSession(w, r, cur); err != nil {
 		return err
+	}
+	if u != nil {
+		a.record(r.Context(), Event{Type: EventLogout, UserID: u.ID})
 	}
 	if len(a.cfg.ClearSiteData) > 0 {
 		w.Header().Set("Clear-Site-Data", clearSiteDataHeader(a.cfg.ClearSiteData))
@@ -387,7 +426,7 @@ func (a *Auth) logoutGET(w http.ResponseWriter, r *http.Request, cur *current) e
 	if err := a.crossOrigin(r, http.MethodPost); err != nil {
 		return &csrfError{"cross-site logout refused"}
 	}
-	return a.logout(w, r, cur)
+	return a.logout(w, a.withRequestClient(r), cur)
 }
 
 // verify answers nginx auth_request subrequests: 204 with the user's
@@ -433,6 +472,9 @@ func (a *Auth) verify(w http.ResponseWriter, r *http.Request, cur *current) erro
 const (
 	HeaderUserID   = "X-Latchkey-User-Id"
 	HeaderUsername = "X-Latchkey-Username"
+	// HeaderRoles lists the user's roles, comma-separated (empty for
+	// none); see ValidRole for what a role may contain.
+	HeaderRoles = "X-Latchkey-Roles"
 	// HeaderError carries the error code of a 401 from verify, for proxies
 	// that answer the client themselves (nginx auth_request).
 	HeaderError = "X-Latchkey-Error"
@@ -444,7 +486,7 @@ const (
 // replace these exact names (nginx drops names with '_'); verify refuses a
 // request carrying any other header that forward.Owned names, since the
 // proxy would pass it to the backend.
-var replacedByProxy = []string{HeaderUserID, HeaderUsername, "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded", "X-Real-Ip"}
+var replacedByProxy = []string{HeaderUserID, HeaderUsername, HeaderRoles, "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded", "X-Real-Ip"}
 
 // reservedHeader returns the name of a header in h that the client may not
 // send through a proxy asking verify.
@@ -460,6 +502,7 @@ func reservedHeader(h http.Header) (string, bool) {
 func setIdentityHeaders(h http.Header, u *User) {
 	h.Set(HeaderUserID, strconv.FormatInt(u.ID, 10))
 	h.Set(HeaderUsername, headerSafe(u.Username))
+	h.Set(HeaderRoles, strings.Join(u.Roles, ","))
 }
 
 // headerSafe percent-encodes '%' and every byte outside printable ASCII, so

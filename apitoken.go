@@ -153,6 +153,7 @@ func (a *Auth) CreateAPIToken(ctx context.Context, username, name string, ttl ti
 		}
 		return "", nil, fmt.Errorf("create API token: %w", err)
 	}
+	a.record(ctx, Event{Type: EventAPITokenCreated, UserID: u.ID, Detail: name})
 	return plain, t, nil
 }
 
@@ -181,7 +182,26 @@ func (a *Auth) RevokeAPIToken(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	return ts.DeleteAPIToken(ctx, id)
+	// Whose it is, for the event: the store finds tokens by hash or user
+	// only, and revoking is an operator's rare act.
+	all, err := ts.ListAPITokens(ctx, 0)
+	if err != nil {
+		return err
+	}
+	for _, t := range all {
+		if t.ID == id {
+			return a.revokeAPIToken(ctx, ts, &t)
+		}
+	}
+	return fmt.Errorf("API token %d: %w", id, ErrNotFound)
+}
+
+func (a *Auth) revokeAPIToken(ctx context.Context, ts APITokenStore, t *APIToken) error {
+	if err := ts.DeleteAPIToken(ctx, t.ID); err != nil {
+		return err
+	}
+	a.record(ctx, Event{Type: EventAPITokenRevoked, UserID: t.UserID, Detail: t.Name})
+	return nil
 }
 
 // RevokeAPITokenByName deletes the user's API token with this name. It
@@ -202,7 +222,7 @@ func (a *Auth) RevokeAPITokenByName(ctx context.Context, username, name string) 
 	name = strings.TrimSpace(name)
 	for _, t := range tokens {
 		if t.Name == name {
-			return ts.DeleteAPIToken(ctx, t.ID)
+			return a.revokeAPIToken(ctx, ts, &t)
 		}
 	}
 	return fmt.Errorf("user %q has no token named %q: %w", u.Username, name, ErrNotFound)

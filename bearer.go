@@ -74,7 +74,7 @@ func (a *Auth) bearerUser(ctx context.Context, raw string, cur *current) (*User,
 		return nil, nil, fmt.Errorf("find API token: %w", err)
 	}
 	u, err := a.users.UserByID(ctx, t.UserID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || err == nil && u.Locked {
 		return nil, nil, ErrUnauthorized
 	}
 	if err != nil {

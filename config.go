@@ -166,6 +166,9 @@ type Config struct {
 	// the password or address, or deleting the account, without typing the
 	// password again. Default 10m.
 	FreshLoginWindow time.Duration
+	// EventRetention is how long security events are kept (PruneEvents
+	// deletes older ones). Default 90 days.
+	EventRetention time.Duration
 	// ResetTokenTTL and VerifyTokenTTL are how long a mailed password reset
 	// link, and an address verification or change link, work. Defaults 1h
 	// (Kratos, allauth and OWASP's range for resets) and 24h.
@@ -232,6 +235,7 @@ func (c Config) withDefaults() Config {
 	def(&c.LoginIPRefill, time.Minute)
 	def(&c.RegisterRefill, 12*time.Second)
 	def(&c.FreshLoginWindow, 10*time.Minute)
+	def(&c.EventRetention, 90*24*time.Hour)
 	def(&c.ResetTokenTTL, time.Hour)
 	def(&c.VerifyTokenTTL, 24*time.Hour)
 	def(&c.MailAddressRefill, 12*time.Second)
@@ -344,7 +348,7 @@ func (c *Config) validate() error {
 	if c.IdleTimeout < 0 || c.TouchInterval < 0 || c.HashQueueTimeout < 0 || c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("durations and sizes must not be negative"))
 	}
-	if c.FreshLoginWindow < 0 || c.ResetTokenTTL < 0 || c.VerifyTokenTTL < 0 || c.MailAddressBurst < 0 || c.MailAddressRefill < 0 ||
+	if c.FreshLoginWindow < 0 || c.EventRetention < 0 || c.ResetTokenTTL < 0 || c.VerifyTokenTTL < 0 || c.MailAddressBurst < 0 || c.MailAddressRefill < 0 ||
 		c.MailClientBurst < 0 || c.MailClientRefill < 0 || c.MailCooldown < 0 {
 		errs = append(errs, errors.New("account flow durations and mail budgets must not be negative"))
 	}

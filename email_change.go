@@ -49,7 +49,7 @@ func (a *Auth) ConfirmEmail(ctx context.Context, token string) (*User, error) {
 	if old != "" && EmailKey(old) != EmailKey(t.Email) {
 		a.notify(ctx, u, mailEmailChanged, old)
 	}
-	a.log.InfoContext(ctx, "email changed", "user_id", u.ID)
+	a.record(ctx, Event{Type: EventEmailChanged, UserID: u.ID})
 	return u, nil
 }
 

@@ -48,7 +48,7 @@ func (a *Auth) VerifyEmail(ctx context.Context, token string) (*User, error) {
 		return nil, fmt.Errorf("verify email: %w", err)
 	}
 	u.EmailVerified = true
-	a.log.InfoContext(ctx, "email verified", "user_id", u.ID)
+	a.record(ctx, Event{Type: EventEmailVerified, UserID: u.ID})
 	return u, nil
 }
 

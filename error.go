@@ -45,6 +45,13 @@ var (
 	ErrTooManyRegistrations = errors.New("latchkey: too many registrations")
 	// ErrStoreUnavailable: a store could not be reached in time.
 	ErrStoreUnavailable = errors.New("latchkey: store unavailable")
+	// ErrForbidden: logged in, but without the role the route requires.
+	ErrForbidden = errors.New("latchkey: forbidden")
+	// ErrAccountLocked: an operator locked the account; it cannot log in.
+	ErrAccountLocked = errors.New("latchkey: account locked")
+	// ErrSelfAction: an admin tried to lock or delete their own account
+	// through the admin API, which would leave nobody to undo it.
+	ErrSelfAction = errors.New("latchkey: not on your own account")
 )
 
 // InputError describes bad client input: which field and why. Code is one of
@@ -124,6 +131,12 @@ func errorResponse(err error) (status int, body apiError, known bool) {
 		return http.StatusBadRequest, apiError{"invalid_path", "This path is not forwarded: a segment is, or decodes to, '.' or '..', or holds an encoded '/', '\\' or NUL.", ""}, true
 	case errors.Is(err, ErrReservedHeader):
 		return http.StatusForbidden, apiError{"reserved_header", "The request carries an X-Latchkey-* header, or an X-Forwarded-* one spelled with '_'; only latchkey and its proxy may set those.", ""}, true
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden, apiError{"forbidden", "You are not allowed to do this.", ""}, true
+	case errors.Is(err, ErrAccountLocked):
+		return http.StatusForbidden, apiError{"account_locked", "This account is locked. Contact the site's administrators.", ""}, true
+	case errors.Is(err, ErrSelfAction):
+		return http.StatusConflict, apiError{"self_action", "You cannot do this to your own account here.", ""}, true
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, apiError{"not_found", "Not found.", ""}, true
 	case errors.Is(err, errMethodNotAllowed):

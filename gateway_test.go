@@ -103,10 +103,14 @@ func TestGatewayClientIdentityHeaders(t *testing.T) {
 	up := recordingUpstream(t)
 	e := newEnv(t, func(c *latchkey.Config) { c.Upstream = up.url })
 	alice := e.addUser("alice", "correct horse battery")
+	if _, err := e.auth.SetRoles(t.Context(), alice.ID, []string{"editor", "billing"}, 0); err != nil {
+		t.Fatal(err)
+	}
 	host := strings.TrimPrefix(e.srv.URL, "http://")
 	want := map[string][]string{
 		"HTTP_X_LATCHKEY_USER_ID":  {fmt.Sprint(alice.ID)},
 		"HTTP_X_LATCHKEY_USERNAME": {"alice"},
+		"HTTP_X_LATCHKEY_ROLES":    {"billing,editor"},
 		"HTTP_X_FORWARDED_FOR":     {"127.0.0.1"},
 		"HTTP_X_FORWARDED_HOST":    {host},
 		"HTTP_X_FORWARDED_PROTO":   {"http"},
@@ -120,6 +124,7 @@ func TestGatewayClientIdentityHeaders(t *testing.T) {
 		{"mixed case", []string{"x-LATCHKEY-user-ID", "999", "X-latchkey-USERNAME", "root"}},
 		{"mixed separators", []string{"X-Latchkey_User-Id", "999", "x_latchkey-username", "root"}},
 		{"repeated", []string{"X-Latchkey-User-Id", "999", "X-Latchkey-User-Id", "998", "X_Latchkey_User_Id", "997", "x_latchkey_user_id", "996"}},
+		{"roles", []string{"X-Latchkey-Roles", "admin", "X_Latchkey_Roles", "admin", "x-latchkey-roles", "root,admin"}},
 		{"other latchkey names", []string{"X-Latchkey-Role", "admin", "X_Latchkey_Error", "none", "X-Latchkey-", "x"}},
 		{"forwarding headers with underscores", []string{"X_Forwarded_For", "6.6.6.6", "X_Forwarded_Host", "evil.example", "X_FORWARDED_PROTO", "https", "Forwarded", "for=6.6.6.6"}},
 	}
@@ -164,6 +169,9 @@ func TestGatewayClientIdentityHeaders(t *testing.T) {
 func TestVerifyClientHeaders(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser("alice", "correct horse battery")
+	if _, err := e.auth.ChangeRole(t.Context(), alice.ID, "editor", true, 0); err != nil {
+		t.Fatal(err)
+	}
 	b := e.browser()
 	b.MustLogin("alice", "correct horse battery")
 	if r := e.browser().Get("/api/auth/verify", "X-Latchkey-Role", "admin"); r.Status != 401 {
@@ -176,7 +184,8 @@ func TestVerifyClientHeaders(t *testing.T) {
 		wantCode string
 	}{
 		{"none", nil, 204, ""},
-		{"canonical identity, which nginx replaces", []string{"X-Latchkey-User-Id", "999", "x-latchkey-username", "root"}, 204, ""},
+		{"canonical identity, which nginx replaces", []string{"X-Latchkey-User-Id", "999", "x-latchkey-username", "root", "X-Latchkey-Roles", "admin"}, 204, ""},
+		{"roles with underscores", []string{"X_Latchkey_Roles", "admin"}, 403, "reserved_header"},
 		{"forwarding headers, which nginx replaces", []string{"X-Forwarded-For", "6.6.6.6", "Forwarded", "for=6.6.6.6"}, 204, ""},
 		{"underscores", []string{"X_Latchkey_User_Id", "999"}, 403, "reserved_header"},
 		{"mixed separators", []string{"X-Latchkey_Username", "root"}, 403, "reserved_header"},
@@ -197,7 +206,7 @@ func TestVerifyClientHeaders(t *testing.T) {
 				}
 				return
 			}
-			if r.Header.Get(latchkey.HeaderUserID) != fmt.Sprint(alice.ID) || r.Header.Get(latchkey.HeaderUsername) != "alice" {
+			if r.Header.Get(latchkey.HeaderUserID) != fmt.Sprint(alice.ID) || r.Header.Get(latchkey.HeaderUsername) != "alice" || r.Header.Get(latchkey.HeaderRoles) != "editor" {
 				t.Errorf("verify answered %v", r.Header)
 			}
 		})

@@ -36,6 +36,8 @@ type Auth struct {
 	refusals  *refusalLog
 	// accountTokens keeps mailed links: the session store, if it can.
 	accountTokens AccountTokenStore
+	events        EventStore    // the user store's, else the session store's
+	sessionIDKeys [][]byte      // for the public IDs of sessions (SessionInfo)
 	bgSem         chan struct{} // mail work running after its request
 	bgWait        sync.WaitGroup
 	tokens        *tokens // nil in session mode
@@ -99,6 +101,14 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 	var ok bool
 	if a.accountTokens, ok = sessions.(AccountTokenStore); !ok {
 		return nil, fmt.Errorf("%w: %T; the account flows (password reset, email verification) keep their links there", ErrAccountTokensUnsupported, sessions)
+	}
+	if a.events, ok = users.(EventStore); !ok {
+		if a.events, ok = sessions.(EventStore); !ok {
+			return nil, fmt.Errorf("latchkey: neither %T nor %T keeps security events (EventStore)", users, sessions)
+		}
+	}
+	if a.sessionIDKeys, err = sessionIDKeys(cfg.Secrets); err != nil {
+		return nil, err
 	}
 	a.bgSem = make(chan struct{}, maxBackground)
 	if f, ok := sessions.(SessionUserFinder); ok && sameStore(users, sessions) {
@@ -316,6 +326,10 @@ func (a *Auth) sessionUser(ctx context.Context, hash []byte, now time.Time) (*Se
 		// raced a password change, say): dead, whatever the store says.
 		_ = a.sessions.DeleteSession(ctx, s.TokenHash)
 		return nil, nil, fmt.Errorf("session from user epoch %d, now %d: %w", s.UserEpoch, u.Epoch, ErrNotFound)
+	}
+	if u.Locked {
+		// LockUser ends the sessions too; this holds if that failed.
+		return nil, nil, fmt.Errorf("user %d locked: %w", u.ID, ErrNotFound)
 	}
 	return s, u, nil
 }

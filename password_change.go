@@ -26,7 +26,11 @@ func (a *Auth) ChangePassword(ctx context.Context, ip string, u *User, current, 
 			return fmt.Errorf("revoke API tokens: %w", err)
 		}
 	}
-	a.log.InfoContext(ctx, "password changed", "user_id", u.ID, "api_tokens_revoked", revokeAPITokens)
+	detail := ""
+	if revokeAPITokens {
+		detail = "API tokens revoked"
+	}
+	a.record(ctx, Event{Type: EventPasswordChanged, UserID: u.ID, Detail: detail})
 	return nil
 }
 
@@ -42,7 +46,7 @@ func (a *Auth) revokeAPITokens(ctx context.Context, userID int64) error {
 		return err
 	}
 	for _, t := range list {
-		if err := ts.DeleteAPIToken(ctx, t.ID); err != nil {
+		if err := a.revokeAPIToken(ctx, ts, &t); err != nil {
 			return err
 		}
 	}

@@ -54,6 +54,7 @@ func (a *Auth) ForgotPassword(ctx context.Context, ip, login string) error {
 	if err != nil {
 		return err
 	}
+	a.record(ctx, Event{Type: EventResetRequested, UserID: u.ID})
 	a.background(ctx, func(ctx context.Context) {
 		if err := a.issueAndMail(ctx, u, PurposeResetPassword, u.Email); err != nil {
 			a.log.WarnContext(ctx, "password reset link not sent", "user_id", u.ID, "err", err)
@@ -99,7 +100,7 @@ func (a *Auth) ResetPassword(ctx context.Context, token, pw string) (*User, erro
 	if err := a.setPassword(ctx, u, pw); err != nil {
 		return nil, err
 	}
-	a.log.InfoContext(ctx, "password reset with a mailed link", "user_id", u.ID)
+	a.record(ctx, Event{Type: EventPasswordReset, UserID: u.ID})
 	return u, nil
 }
 

@@ -41,6 +41,7 @@ func (a *Auth) FreshLogin(s *Session) bool {
 func (a *Auth) CheckPassword(ctx context.Context, ip string, u *User, pw string) error {
 	got, err := a.authenticate(ctx, ip, u.Username, pw)
 	if errors.Is(err, ErrInvalidCredentials) || err == nil && got.ID != u.ID {
+		a.record(ctx, Event{Type: EventLoginFailed, UserID: u.ID, Detail: "reauth_wrong_password"})
 		return ErrWrongPassword
 	}
 	return err

@@ -118,3 +118,17 @@ func (o jsonObject) boolean(field string) (bool, error) {
 	}
 	return false, &InputError{Code: "invalid_input", Field: field, Message: fmt.Sprintf("The field %q must be true or false.", field)}
 }
+
+// strings returns a required field that must be an array of strings.
+func (o jsonObject) strings(field string) ([]string, error) {
+	raw, ok := o[field]
+	bad := &InputError{Code: "invalid_input", Field: field, Message: fmt.Sprintf("The field %q must be an array of strings.", field)}
+	if !ok || string(raw) == "null" {
+		return nil, &InputError{Code: "invalid_input", Field: field, Message: fmt.Sprintf("The field %q is required.", field)}
+	}
+	var out []string
+	if raw[0] != '[' || json.Unmarshal(raw, &out) != nil {
+		return nil, bad
+	}
+	return out, nil
+}

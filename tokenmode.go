@@ -199,6 +199,7 @@ func (t *tokens) pair(s *Session, sid string, u *User) (access, refresh string, 
 		SessionID:  sid,
 		Generation: s.Generation,
 		Username:   u.Username,
+		Roles:      u.Roles,
 	}
 	if access, err = t.keys.Sign(&c); err != nil {
 		return "", "", c, err
@@ -408,7 +409,8 @@ func (a *Auth) refreshTokens(w http.ResponseWriter, r *http.Request, cur *curren
 			if err := a.sessions.DeleteSession(ctx, fh); err != nil {
 				return fmt.Errorf("revoke token family: %w", err)
 			}
-			a.log.WarnContext(ctx, "refresh token reused: login revoked", "user_id", s.UserID, "token_generation", c.Generation, "family_generation", s.Generation, "ip", a.ClientIP(r))
+			a.record(WithClient(ctx, a.ClientIP(r), r.UserAgent()), Event{Type: EventRefreshTokenReuse, UserID: s.UserID,
+				Detail: fmt.Sprintf("generation %d used after %d: that login was ended", c.Generation, s.Generation)})
 			a.clearTokenCookies(w, cur)
 			return ErrTokenReused
 		}

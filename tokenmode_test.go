@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -387,6 +388,14 @@ func TestJWTGraceWindowLateInASecond(t *testing.T) {
 // Other services verify access tokens with the published keys.
 func TestJWKSVerifiesAccessToken(t *testing.T) {
 	e, b := newJWTEnv(t, func(c *latchkey.Config) { c.PublicURL = "http://auth.test" })
+	alice, err := e.auth.LookupUser(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.auth.SetRoles(t.Context(), alice.ID, []string{"editor", "admin"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	b.MustLogin("alice", "correct horse battery") // a token signed with the roles
 	rec := httptest.NewRecorder()
 	e.auth.JWKSHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/jwks.json", nil))
 	var set struct {
@@ -400,7 +409,7 @@ func TestJWKSVerifiesAccessToken(t *testing.T) {
 	}
 	access, _, _ := tokens(t, b)
 	var claims jwtcookie.Claims
-	_, err := jwt.ParseWithClaims(access, &claims, func(tk *jwt.Token) (any, error) {
+	_, err = jwt.ParseWithClaims(access, &claims, func(tk *jwt.Token) (any, error) {
 		if tk.Header["kid"] != set.Keys[0].Kid {
 			t.Errorf("kid %v not in JWKS", tk.Header["kid"])
 		}
@@ -411,7 +420,7 @@ func TestJWKSVerifiesAccessToken(t *testing.T) {
 	if err != nil {
 		t.Fatalf("an outside verifier refused the access token: %v", err)
 	}
-	if claims.Subject != "1" || claims.Username != "alice" || claims.Type != "access" {
+	if claims.Subject != "1" || claims.Username != "alice" || claims.Type != "access" || fmt.Sprint(claims.Roles) != "[admin editor]" {
 		t.Errorf("claims %+v", claims)
 	}
 }

@@ -35,6 +35,9 @@ type Claims struct {
 	Generation int64 `json:"gen"`
 	// Username is for services that verify access tokens on their own.
 	Username string `json:"name,omitempty"`
+	// Roles are the user's roles when the token was signed, for the same
+	// services; latchkey itself reads them from its store on each request.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // Validate checks the claims golang-jwt does not know; it runs after the

@@ -76,7 +76,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.cfg.RegisterBurst, "register-burst", 25, "registrations, successful or not, one client may attempt before it gets 429 too_many_attempts")
 	fs.DurationVar(&o.cfg.RegisterRefill, "register-refill", 12*time.Second, "after --register-burst registrations, one more is allowed every this long")
 	fs.BoolVar(&o.cfg.RequireVerifiedEmail, "require-verified-email", false, "refuse logins (403 email_unverified, a new link is mailed) until the account's address is verified; registration then needs an address (default off)")
-	fs.DurationVar(&o.cfg.FreshLoginWindow, "fresh-login-window", 10*time.Minute, "how young a password login must be to change the address or delete the account without typing the password again")
+	fs.DurationVar(&o.cfg.FreshLoginWindow, "fresh-login-window", 10*time.Minute, "how young a password login must be to change the address or delete the account without typing the password again, and to use the admin API")
+	fs.DurationVar(&o.cfg.EventRetention, "event-retention", 90*24*time.Hour, "how long security events (a user's activity, the admin API's history) are kept")
 	fs.DurationVar(&o.cfg.ResetTokenTTL, "reset-link-ttl", time.Hour, "how long a password reset link works (mailed, or printed by user reset-link)")
 	fs.DurationVar(&o.cfg.VerifyTokenTTL, "verify-link-ttl", 24*time.Hour, "how long an address verification or change-of-address link works")
 	fs.IntVar(&o.cfg.MailAddressBurst, "mail-address-burst", 5, "mails that may go to one address before it gets 429 too_many_emails")
@@ -132,6 +133,7 @@ func (o *options) config(stderr io.Writer) (latchkey.Config, error) {
 		v    time.Duration
 	}{
 		{"fresh-login-window", cfg.FreshLoginWindow},
+		{"event-retention", cfg.EventRetention},
 		{"reset-link-ttl", cfg.ResetTokenTTL},
 		{"verify-link-ttl", cfg.VerifyTokenTTL},
 		{"mail-cooldown", cfg.MailCooldown},
@@ -270,6 +272,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if p, ok := st.sessions.(latchkey.SessionPruner); ok {
 		go prune(pruneCtx, log, p, 10*time.Minute)
 	}
+	go pruneEvents(pruneCtx, log, auth, time.Hour)
 
 	errc := make(chan error, 1)
 	go func() {
@@ -407,6 +410,28 @@ func prune(ctx context.Context, log *slog.Logger, p latchkey.SessionPruner, ever
 		}
 		if total > 0 {
 			log.Info("pruned expired sessions", "count", total)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pruneEvents deletes security events past their retention
+// (--event-retention) now and then; every instance may, as deleting what
+// another deleted is harmless.
+func pruneEvents(ctx context.Context, log *slog.Logger, auth *latchkey.Auth, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := auth.PruneEvents(ctx, 1000)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("pruning security events failed", "err", err)
+		}
+		if n > 0 {
+			log.Info("pruned old security events", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -19,10 +19,15 @@ import (
 	"github.com/latchkey/latchkey/mail"
 )
 
-const userUsage = `usage: latchkey user <add|list|remove|set-password|reset-link|verify-email> [flags] [USERNAME]
+const userUsage = `usage: latchkey user <add|list|show|lock|unlock|logout|role|remove|set-password|reset-link|verify-email> [flags] [USERNAME]
 
   add NAME [--email E] [--password-stdin]   create a user
-  list                                      list users
+  list [--search Q]                         list users (whose name or address contains Q)
+  show NAME                                 a user, with roles, sessions and recent security events
+  lock NAME                                 lock the account: no logins, its sessions end, API tokens refused
+  unlock NAME                               let a locked account log in again
+  logout NAME                               end every session of the user, on every instance
+  role add|remove NAME ROLE                 give or take a role (such as admin)
   remove NAME                               delete a user and end its sessions
   set-password NAME [--password-stdin]      set a new password and end its sessions (alias: passwd)
   reset-link NAME [--app-url URL]           print a one-time password reset link instead of mailing it
@@ -43,7 +48,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	switch sub {
 	case "passwd":
 		sub = "set-password"
-	case "add", "list", "remove", "set-password", "reset-link", "verify-email":
+	case "add", "list", "show", "lock", "unlock", "logout", "role", "remove", "set-password", "reset-link", "verify-email":
 	default: // refuse before anything is opened or created
 		fmt.Fprintln(stderr, userUsage)
 		return fmt.Errorf("user: unknown subcommand %q", sub)
@@ -51,9 +56,11 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	fs := newFlagSet("user "+sub, stderr)
 	var o options
 	o.register(fs)
-	var email string
+	var email, search string
 	var fromStdin bool
 	switch sub {
+	case "list":
+		fs.StringVar(&search, "search", "", "only users whose username or address contains this (any letter case)")
 	case "add":
 		fs.StringVar(&email, "email", "", "email address")
 		fallthrough
@@ -67,10 +74,14 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if err := parseFlags(fs, args[1:], getenv); err != nil {
 		return err
 	}
-	needName := sub != "list"
-	if needName && fs.NArg() != 1 || !needName && fs.NArg() != 0 {
+	nargs := map[string]int{"list": 0, "role": 3}
+	want, ok := nargs[sub]
+	if !ok {
+		want = 1
+	}
+	if fs.NArg() != want || sub == "role" && fs.Arg(0) != "add" && fs.Arg(0) != "remove" {
 		fmt.Fprintln(stderr, userUsage)
-		return fmt.Errorf("user %s: wrong number of arguments", sub)
+		return fmt.Errorf("user %s: wrong arguments", sub)
 	}
 	if sub == "reset-link" {
 		appURL, err := link.appURL(o.stores)
@@ -85,7 +96,12 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	defer st.Close()
 	name := fs.Arg(0)
+	if sub == "role" {
+		return roleCmd(ctx, auth, fs.Arg(0) == "add", fs.Arg(1), fs.Arg(2), stdout)
+	}
 	switch sub {
+	case "show", "lock", "unlock", "logout":
+		return operate(ctx, auth, sub, name, stdout)
 	case "add":
 		pw, err := readPassword(stdin, stderr, fromStdin, true)
 		if err != nil {
@@ -98,15 +114,15 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "created user %q (id %d)\n", u.Username, u.ID)
 	case "list":
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tCREATED")
+		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tROLES\tLOCKED\tCREATED")
 		var after int64
 		for {
-			users, err := auth.ListUsers(ctx, after, 500)
+			users, err := auth.SearchUsers(ctx, search, after, 500)
 			if err != nil {
 				return err
 			}
 			for _, u := range users {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", u.ID, u.Username, u.Email, u.CreatedAt.UTC().Format("2006-01-02 15:04:05Z"))
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Username, u.Email, strings.Join(u.Roles, ","), yesNo(u.Locked), u.CreatedAt.UTC().Format(timeLayout))
 				after = u.ID
 			}
 			if len(users) < 500 {

@@ -110,6 +110,12 @@ func (c *Client) Get(path string, header ...string) Resp {
 // it is, and nil as an empty body.
 func (c *Client) Post(path string, v any, header ...string) Resp {
 	c.tb.Helper()
+	return c.Send("POST", path, v, header...)
+}
+
+// Send is Post with another method, such as DELETE or PUT.
+func (c *Client) Send(method, path string, v any, header ...string) Resp {
+	c.tb.Helper()
 	var body []byte
 	switch v := v.(type) {
 	case string:
@@ -118,11 +124,11 @@ func (c *Client) Post(path string, v any, header ...string) Resp {
 	default:
 		var err error
 		if body, err = json.Marshal(v); err != nil {
-			c.tb.Fatalf("POST %s: %v", path, err)
+			c.tb.Fatalf("%s %s: %v", method, path, err)
 		}
 	}
 	h := append([]string{"Content-Type", "application/json", "X-CSRFToken", c.Token()}, header...)
-	return c.Do("POST", path, bytes.NewReader(body), h...)
+	return c.Do(method, path, bytes.NewReader(body), h...)
 }
 
 // CSRF fetches a CSRF token from /api/getcsrf and returns it.
