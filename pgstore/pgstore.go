@@ -1,7 +1,7 @@
-// Package pgstore keeps users, their API tokens and sessions in PostgreSQL,
-// through pgx and its connection pool, so several latchkey instances can
-// share them, and counts failed logins there so they share the login
-// throttle too.
+// Package pgstore keeps users, their API tokens, sessions and security
+// events in PostgreSQL, through pgx and its connection pool, so several
+// latchkey instances can share them, and counts failed logins there so
+// they share the login throttle too.
 //
 // Every operation runs under a timeout of its own (Store.Timeout), and
 // connection failures and timeouts wrap latchkey.ErrStoreUnavailable, so a
@@ -35,6 +35,7 @@ var (
 	_ latchkey.Pinger         = (*Store)(nil)
 	_ latchkey.APITokenStore  = (*Store)(nil)
 	_ latchkey.AttemptLimiter = (*Store)(nil)
+	_ latchkey.EventStore     = (*Store)(nil)
 )
 
 // ErrSchemaTooNew is returned by Open and Migrate for a database migrated by
@@ -45,9 +46,10 @@ var ErrSchemaTooNew = errors.New("pgstore: database schema is newer than this bi
 const DefaultTimeout = 2 * time.Second
 
 // Store is a UserStore, SessionStore, SessionPruner, APITokenStore,
-// AttemptLimiter and Pinger backed by PostgreSQL. It is safe for concurrent use. Tables live in
-// the connection's current schema, so several deployments can share a
-// database by setting search_path in the DSN.
+// AttemptLimiter, EventStore and Pinger backed by PostgreSQL. It is safe
+// for concurrent use. Tables live in the connection's current schema, so
+// several deployments can share a database by setting search_path in the
+// DSN.
 type Store struct {
 	// Now is the clock that decides expiry; nil means time.Now. Set it
 	// before first use.

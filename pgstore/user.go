@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,13 +12,16 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
-const userColumns = `id, username, username_key, COALESCE(username_skeleton, ''), email, email_verified, password_hash, epoch, created_at, updated_at`
+const userColumns = `id, username, username_key, COALESCE(username_skeleton, ''), email, email_verified, password_hash, epoch, roles, locked, created_at, updated_at`
 
 func scanUser(row pgx.Row) (*latchkey.User, error) {
 	var u latchkey.User
-	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.UsernameSkeleton, &u.Email, &u.EmailVerified, &u.PasswordHash, &u.Epoch, &u.CreatedAt, &u.UpdatedAt); err != nil {
+	var roles string
+	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.UsernameSkeleton, &u.Email, &u.EmailVerified, &u.PasswordHash, &u.Epoch,
+		&roles, &u.Locked, &u.CreatedAt, &u.UpdatedAt); err != nil {
 		return nil, err
 	}
+	u.Roles = latchkey.SplitRoles(roles)
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	return &u, nil
 }
@@ -29,9 +33,10 @@ func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	defer cancel()
 	var id int64
 	err := s.pool.QueryRow(ctx, `INSERT INTO users
-		(username, username_key, username_skeleton, email, email_key, email_verified, password_hash, epoch, created_at, updated_at)
-		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		u.Username, u.UsernameKey, u.UsernameSkeleton, u.Email, latchkey.EmailKey(u.Email), u.EmailVerified, u.PasswordHash, u.Epoch, ms(u.CreatedAt), ms(u.UpdatedAt)).Scan(&id)
+		(username, username_key, username_skeleton, email, email_key, email_verified, password_hash, epoch, roles, locked, created_at, updated_at)
+		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		u.Username, u.UsernameKey, u.UsernameSkeleton, u.Email, latchkey.EmailKey(u.Email), u.EmailVerified, u.PasswordHash, u.Epoch,
+		strings.Join(u.Roles, " "), u.Locked, ms(u.CreatedAt), ms(u.UpdatedAt)).Scan(&id)
 	if isUniqueViolation(err, "users_verified_email") {
 		return fmt.Errorf("pgstore: create user: %w", latchkey.ErrEmailTaken)
 	}
@@ -151,4 +156,72 @@ func (s *Store) ListUsers(ctx context.Context, afterID int64, limit int) ([]latc
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	return queryAll(ctx, s, "list users", scanUser, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+}
+
+// SearchUsers implements latchkey.UserStore. strpos, not LIKE, so that
+// '_' and '%' in the query are plain characters. It scans the users in id
+// order, as an admin's search may: neither column's index can serve a
+// substring.
+func (s *Store) SearchUsers(ctx context.Context, query string, afterID int64, limit int) ([]latchkey.User, error) {
+	if query == "" {
+		return s.ListUsers(ctx, afterID, limit)
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	return queryAll(ctx, s, "search users", scanUser, `SELECT `+userColumns+` FROM users
+		WHERE id > $1 AND (strpos(username_key, $2) > 0 OR strpos(email_key, $2) > 0) ORDER BY id LIMIT $3`,
+		afterID, query, limit)
+}
+
+// SetRoles implements latchkey.UserStore.
+func (s *Store) SetRoles(ctx context.Context, id int64, roles []string, updatedAt time.Time) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET roles = $1, updated_at = $2 WHERE id = $3`,
+		strings.Join(roles, " "), ms(updatedAt), id)
+	return affectedOne(tag, err, fmt.Sprintf("set roles of user %d", id))
+}
+
+// hasRoleSQL is the position of the role $1 in the space-separated roles
+// column, 0 if it is not there: padded with spaces, so that "edit" does
+// not match "editor".
+const hasRoleSQL = `strpos(' ' || roles || ' ', ' ' || $1 || ' ')`
+
+// ChangeRole implements latchkey.UserStore. The check and the change are
+// one UPDATE: adding appends the role and removing cuts it out of the
+// padded column, each only where the WHERE clause says it is missing or
+// present. Under READ COMMITTED an UPDATE that waited for a concurrent
+// one's row lock re-checks its WHERE and recomputes its SET on the row
+// that one committed, so concurrent changes of different roles all take
+// effect. Only when no row changed does a second read tell an unknown
+// user (ErrNotFound) from a role already there or already gone.
+func (s *Store) ChangeRole(ctx context.Context, id int64, role string, add bool, updatedAt time.Time) (bool, error) {
+	op := fmt.Sprintf("change role of user %d", id)
+	query := `UPDATE users SET roles = btrim(roles || ' ' || $1), updated_at = $2 WHERE id = $3 AND ` + hasRoleSQL + ` = 0`
+	if !add {
+		query = `UPDATE users SET roles = btrim(replace(' ' || roles || ' ', ' ' || $1 || ' ', ' ')), updated_at = $2
+			WHERE id = $3 AND ` + hasRoleSQL + ` > 0`
+	}
+	opCtx, cancel := s.op(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(opCtx, query, role, ms(updatedAt), id)
+	if err := affectedOne(tag, err, op); !errors.Is(err, latchkey.ErrNotFound) {
+		return err == nil, err
+	}
+	if _, err := s.UserByID(ctx, id); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// SetLocked implements latchkey.UserStore.
+func (s *Store) SetLocked(ctx context.Context, id int64, locked bool, updatedAt time.Time) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET locked = $1, updated_at = $2 WHERE id = $3`,
+		locked, ms(updatedAt), id)
+	return affectedOne(tag, err, fmt.Sprintf("set locked of user %d", id))
 }

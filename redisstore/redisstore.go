@@ -2,7 +2,7 @@
 // found through Sentinel, or a Redis Cluster, through go-redis's
 // UniversalClient.
 // Users stay in a SQL store; this package only implements
-// latchkey.SessionStore (and Pinger and AttemptLimiter).
+// latchkey.SessionStore (and Pinger, AttemptLimiter and EventStore).
 //
 // # Keys
 //
@@ -50,6 +50,19 @@
 // anything. Taking or refunding a token moves it in one single-key script,
 // so the count is atomic in a cluster too.
 //
+// Security events (latchkey.EventStore) take their ids from a counter at
+// PREFIX "e:seq" (INCR). Each user's events are a sorted set at
+// PREFIX "e:{" ID "}" (the same hash tag as the session index), scored by
+// event id, each member the event as JSON with its id inside, so members
+// are unique. A time index, a sorted set at PREFIX "e:t", holds
+// USERID ":" EVENTID scored by the event's time in Unix milliseconds, for
+// PruneEvents to find the oldest. AddEvent adds the index entry before the
+// event (together, in MULTI, on one server): an entry without its event
+// is harmless, and PruneEvents removes it; an event without its entry would
+// never be pruned. PruneEvents deletes each event, then its entry: in one
+// script on one server, in single-key steps in a cluster. Events are not
+// deleted with the user's sessions: they are the audit trail.
+//
 // Deadlines are also kept in the hash and checked against Store.Now, so a
 // session is gone the moment Session.Expired says so (native expiry is the
 // backstop that frees memory) and tests can drive time with a fake clock.
@@ -74,6 +87,7 @@ var (
 	_ latchkey.SessionStore   = (*Store)(nil)
 	_ latchkey.Pinger         = (*Store)(nil)
 	_ latchkey.AttemptLimiter = (*Store)(nil)
+	_ latchkey.EventStore     = (*Store)(nil)
 )
 
 // DefaultTimeout is the default of Store.Timeout.
@@ -82,7 +96,8 @@ const DefaultTimeout = 2 * time.Second
 // DefaultPrefix is the default of Store.Prefix.
 const DefaultPrefix = "latchkey:"
 
-// Store is a SessionStore, Pinger and AttemptLimiter on Redis. It is safe for concurrent use.
+// Store is a SessionStore, Pinger, AttemptLimiter and EventStore on Redis.
+// It is safe for concurrent use.
 type Store struct {
 	// Now is the clock that decides expiry; nil means time.Now. Set it
 	// before first use.

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -386,6 +388,48 @@ func TestSessionWithoutGenerationFields(t *testing.T) {
 			exp, err := c.PExpireTime(ctx, key).Result()
 			if err != nil || exp.Milliseconds() != rot.IdleExpiresAt.UnixMilli() {
 				t.Errorf("native expiry after RotateSession: got (%v, %v), want the new idle deadline %v", exp, err, rot.IdleExpiresAt)
+			}
+		})
+	}
+}
+
+// Events live where the package doc says: ids from PREFIX "e:seq", each
+// user's events at PREFIX "e:{" ID "}" scored by id, and a time index at
+// PREFIX "e:t". An index entry whose event is missing (AddEvent stopped
+// between its steps) is pruned, and not counted as an event.
+func TestEventKeys(t *testing.T) {
+	for _, stepwise := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one server", true: "cluster steps"}[stepwise], func(t *testing.T) {
+			ctx := t.Context()
+			s, c := open(t)
+			if stepwise {
+				redisstore.UseClusterSteps(s)
+			}
+			now := time.UnixMilli(time.Now().UnixMilli())
+			e := latchkey.Event{Time: now, Type: latchkey.EventLoginFailed, UserID: 7, Detail: "wrong_password"}
+			if err := s.AddEvent(ctx, &e); err != nil {
+				t.Fatalf("AddEvent: %v", err)
+			}
+			if got, err := c.Get(ctx, s.Prefix+"e:seq").Int64(); err != nil || got != e.ID {
+				t.Errorf("e:seq: got (%d, %v), want %d", got, err, e.ID)
+			}
+			index, err := c.ZRangeWithScores(ctx, s.Prefix+"e:t", 0, -1).Result()
+			if err != nil || len(index) != 1 || index[0].Member != fmt.Sprintf("7:%d", e.ID) || index[0].Score != float64(now.UnixMilli()) {
+				t.Errorf("e:t: got (%v, %v), want 7:%d scored %d", index, err, e.ID, now.UnixMilli())
+			}
+			events, err := c.ZRangeWithScores(ctx, s.Prefix+"e:{7}", 0, -1).Result()
+			if err != nil || len(events) != 1 || events[0].Score != float64(e.ID) ||
+				!strings.Contains(events[0].Member.(string), fmt.Sprintf(`"id":%d`, e.ID)) {
+				t.Errorf("e:{7}: got (%v, %v), want the event scored by its id %d", events, err, e.ID)
+			}
+			if err := c.ZAdd(ctx, s.Prefix+"e:t", redis.Z{Score: float64(now.UnixMilli()), Member: "8:999"}).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.PruneEvents(ctx, now.Add(time.Millisecond), 10); err != nil || n != 1 {
+				t.Errorf("PruneEvents: got (%d, %v), want 1", n, err)
+			}
+			if n, err := c.Exists(ctx, s.Prefix+"e:t", s.Prefix+"e:{7}").Result(); err != nil || n != 0 {
+				t.Errorf("after PruneEvents: got (%d, %v) keys, want none", n, err)
 			}
 		})
 	}

@@ -112,8 +112,9 @@ func waitFor(tb testing.TB, d time.Duration, what string, ok func(context.Contex
 }
 
 // roundTrip creates two sessions of one user and one of another, finds,
-// updates, rotates, lists and deletes them through s, and throttles a
-// key: enough to show every command and script reaches the right node.
+// updates, rotates, lists and deletes them through s, throttles a key,
+// and adds, lists and prunes events: enough to show every command and
+// script reaches the right node.
 func roundTrip(t *testing.T, s *redisstore.Store) {
 	t.Helper()
 	ctx := t.Context()
@@ -181,6 +182,25 @@ func roundTrip(t *testing.T, s *redisstore.Store) {
 	}
 	if err := s.AttemptReset(ctx, key); err != nil {
 		t.Fatalf("AttemptReset: %v", err)
+	}
+	// Events: the counter, the time index and each user's set may sit on
+	// three nodes.
+	var ids []int64
+	for _, uid := range []int64{41, 42, 41} {
+		e := latchkey.Event{Time: now, Type: latchkey.EventLogout, UserID: uid}
+		if err := s.AddEvent(ctx, &e); err != nil {
+			t.Fatalf("AddEvent: %v", err)
+		}
+		ids = append(ids, e.ID)
+	}
+	if list, err := s.ListEvents(ctx, 41, 0, 10); err != nil || len(list) != 2 || list[0].ID != ids[2] || list[1].ID != ids[0] {
+		t.Fatalf("ListEvents: got (%+v, %v), want events %d and %d", list, err, ids[2], ids[0])
+	}
+	if n, err := s.PruneEvents(ctx, now.Add(time.Millisecond), 10); err != nil || n != 3 {
+		t.Errorf("PruneEvents: got (%d, %v), want 3", n, err)
+	}
+	if list, err := s.ListEvents(ctx, 42, 0, 10); err != nil || len(list) != 0 {
+		t.Errorf("ListEvents after PruneEvents: got (%+v, %v), want none", list, err)
 	}
 }
 

@@ -190,7 +190,8 @@ func (s *Store) PruneSessions(ctx context.Context, limit int) (int, error) {
 // the driver's cost grows with every column.
 const findSessionUserSQL = `SELECT s.user_id, s.created_at, s.last_seen_at, s.idle_expires_at,
 	s.expires_at, s.remember, s.fresh, s.user_agent, s.ip, s.generation, s.rotated_at, s.user_epoch,
-	u.username, u.username_key, u.email, u.email_verified, u.password_hash, u.epoch, u.created_at, u.updated_at
+	u.username, u.username_key, u.email, u.email_verified, u.password_hash, u.epoch, u.roles, u.locked,
+	u.created_at, u.updated_at
 	FROM sessions s LEFT JOIN users u ON u.id = s.user_id
 	WHERE s.token_hash = ? AND s.idle_expires_at > ? AND s.expires_at > ?`
 
@@ -211,13 +212,15 @@ func (s *Store) FindSessionUser(ctx context.Context, tokenHash []byte) (*latchke
 		created, lastSeen            int64
 		idle, expires, rotated       int64
 		uCreated, uUpdated, uEpoch   sql.NullInt64
-		verified                     sql.NullBool
+		verified, locked             sql.NullBool
 		name, key, email, passwdHash sql.NullString
+		roles                        sql.NullString
 	}{}
 	err := s.findSessionUser.QueryRowContext(ctx, tokenHash, now, now).Scan(
 		&r.sess.UserID, &r.created, &r.lastSeen, &r.idle, &r.expires,
 		&r.sess.Remember, &r.sess.Fresh, &r.sess.UserAgent, &r.sess.IP, &r.sess.Generation, &r.rotated, &r.sess.UserEpoch,
-		&r.name, &r.key, &r.email, &r.verified, &r.passwdHash, &r.uEpoch, &r.uCreated, &r.uUpdated)
+		&r.name, &r.key, &r.email, &r.verified, &r.passwdHash, &r.uEpoch,
+		&r.roles, &r.locked, &r.uCreated, &r.uUpdated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, fmt.Errorf("sqlitestore: find session: %w", latchkey.ErrNotFound)
 	}
@@ -235,5 +238,6 @@ func (s *Store) FindSessionUser(ctx context.Context, tokenHash []byte) (*latchke
 	u.ID, u.Username, u.UsernameKey = sess.UserID, r.name.String, r.key.String
 	u.Email, u.EmailVerified, u.PasswordHash = r.email.String, r.verified.Bool, r.passwdHash.String
 	u.Epoch, u.CreatedAt, u.UpdatedAt = r.uEpoch.Int64, fromMS(r.uCreated.Int64), fromMS(r.uUpdated.Int64)
+	u.Roles, u.Locked = latchkey.SplitRoles(r.roles.String), r.locked.Bool // no roles, no allocation
 	return sess, u, nil
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -294,8 +295,8 @@ var OldUsers = []struct{ Name, Key string }{{"admin", "admin"}, {"\u0430dmin", "
 
 // CheckOldUsers checks OldUsers after a schema upgrade: every one still
 // there and found by key; the first of the look-alikes, and the others, got
-// their skeleton, the later look-alike none; and a new look-alike name is
-// refused.
+// their skeleton, the later look-alike none; each with no roles and
+// unlocked, and able to gain a role; and a new look-alike name is refused.
 func CheckOldUsers(tb testing.TB, users latchkey.UserStore) {
 	tb.Helper()
 	ctx := context.Background()
@@ -311,6 +312,15 @@ func CheckOldUsers(tb testing.TB, users latchkey.UserStore) {
 		if u.ID != int64(i+1) || u.UsernameSkeleton != want {
 			tb.Errorf("old user %q: id %d, skeleton %q; want %d, %q", o.Name, u.ID, u.UsernameSkeleton, i+1, want)
 		}
+		if u.Roles != nil || u.Locked {
+			tb.Errorf("old user %q: roles %q, locked %v; want none, unlocked", o.Name, u.Roles, u.Locked)
+		}
+	}
+	if changed, err := users.ChangeRole(ctx, 1, latchkey.RoleAdmin, true, time.Now()); err != nil || !changed {
+		tb.Errorf("ChangeRole of an old user: got (%v, %v), want (true, nil)", changed, err)
+	}
+	if u, err := users.UserByID(ctx, 1); err != nil || fmt.Sprint(u.Roles) != "[admin]" {
+		tb.Errorf("old user after ChangeRole: got (%+v, %v), want roles [admin]", u, err)
 	}
 	display, key, _ := latchkey.NormalizeUsername("adm\u0456n")
 	err := users.CreateUser(ctx, &latchkey.User{Username: display, UsernameKey: key, UsernameSkeleton: username.Skeleton(display), PasswordHash: "x"})
