@@ -317,7 +317,7 @@ func TestAdminReset(t *testing.T) {
 
 func TestRequireRole(t *testing.T) {
 	e := newEnv(t)
-	ed := e.addUser("ed", "correct horse battery")
+	ed := e.addUser("eddie", "correct horse battery")
 	e.addUser("bob", "correct horse battery")
 	if _, err := e.auth.ChangeRole(context.Background(), ed.ID, "editor", true, 0); err != nil {
 		t.Fatal(err)
@@ -344,9 +344,9 @@ func TestRequireRole(t *testing.T) {
 	if r := bob.Do("GET", srv.URL+"/edit", nil, "X-Latchkey-Roles", "editor"); r.Status != 403 {
 		t.Errorf("a client's own role header: %d, want 403", r.Status)
 	}
-	edb := e.loggedIn("ed", "correct horse battery", chromeWin)
+	edb := e.loggedIn("eddie", "correct horse battery", chromeWin)
 	edb.Base = ""
-	if r := get(edb); r.Status != 200 || r.Raw != "hello editor ed" {
+	if r := get(edb); r.Status != 200 || r.Raw != "hello editor eddie" {
 		t.Errorf("with the role: %d %q", r.Status, r.Raw)
 	}
 	// Taking the role away is effective on the next request.

@@ -472,8 +472,8 @@ func (a *Auth) verify(w http.ResponseWriter, r *http.Request, cur *current) erro
 const (
 	HeaderUserID   = "X-Latchkey-User-Id"
 	HeaderUsername = "X-Latchkey-Username"
-	// HeaderRoles lists the user's roles, comma-separated (empty for
-	// none); see ValidRole for what a role may contain.
+	// HeaderRoles lists the user's roles, comma-separated; it is absent for
+	// a user without roles. See ValidRole for what a role may contain.
 	HeaderRoles = "X-Latchkey-Roles"
 	// HeaderError carries the error code of a 401 from verify, for proxies
 	// that answer the client themselves (nginx auth_request).
@@ -502,7 +502,11 @@ func reservedHeader(h http.Header) (string, bool) {
 func setIdentityHeaders(h http.Header, u *User) {
 	h.Set(HeaderUserID, strconv.FormatInt(u.ID, 10))
 	h.Set(HeaderUsername, headerSafe(u.Username))
-	h.Set(HeaderRoles, strings.Join(u.Roles, ","))
+	if len(u.Roles) > 0 {
+		h.Set(HeaderRoles, strings.Join(u.Roles, ","))
+	} else {
+		h.Del(HeaderRoles) // absent means none, as nginx passes an empty value
+	}
 }
 
 // headerSafe percent-encodes '%' and every byte outside printable ASCII, so

@@ -22,6 +22,10 @@ func (a *Auth) jsonMuxErrors(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
+			if strings.Contains(pattern, "{") {
+				mux.ServeHTTP(w, r) // Handler does not set the path's {values}
+				return
+			}
 			h.ServeHTTP(w, r)
 			return
 		}

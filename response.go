@@ -56,6 +56,21 @@ func appendUserJSON(b []byte, u *userJSON) ([]byte, bool) {
 		}
 	}
 	b = strconv.AppendBool(append(b, `,"emailVerified":`...), u.EmailVerified)
+	b = append(b, `,"roles":`...)
+	if u.Roles == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, r := range u.Roles {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, ok = appendJSONString(b, r); !ok {
+				return nil, false
+			}
+		}
+		b = append(b, ']')
+	}
 	if b, ok = appendJSONTime(append(b, `,"createdAt":`...), u.CreatedAt); !ok {
 		return nil, false
 	}

@@ -79,9 +79,13 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if !ok {
 		want = 1
 	}
-	if fs.NArg() != want || sub == "role" && fs.Arg(0) != "add" && fs.Arg(0) != "remove" {
+	if fs.NArg() != want {
 		fmt.Fprintln(stderr, userUsage)
-		return fmt.Errorf("user %s: wrong arguments", sub)
+		return fmt.Errorf("user %s: wrong number of arguments", sub)
+	}
+	if sub == "role" && fs.Arg(0) != "add" && fs.Arg(0) != "remove" {
+		fmt.Fprintln(stderr, userUsage)
+		return fmt.Errorf("user role %q: want add or remove", fs.Arg(0))
 	}
 	if sub == "reset-link" {
 		appURL, err := link.appURL(o.stores)

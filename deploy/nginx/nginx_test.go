@@ -270,6 +270,7 @@ type backend struct {
 type backendSaw struct {
 	Method, Path, Body string
 	UserID, Username   []string
+	Roles              []string
 	Authorization      []string
 	// Owned is every header a CGI-style backend reads as latchkey's
 	// (HTTP_X_LATCHKEY_*, HTTP_X_FORWARDED_*, HTTP_FORWARDED), by its CGI name.
@@ -298,6 +299,7 @@ func startBackend(t *testing.T) *backend {
 		json.NewEncoder(w).Encode(backendSaw{
 			Method: r.Method, Path: r.URL.RequestURI(), Body: string(body),
 			UserID: r.Header.Values("X-Latchkey-User-Id"), Username: r.Header.Values("X-Latchkey-Username"),
+			Roles:         r.Header.Values("X-Latchkey-Roles"),
 			Authorization: r.Header.Values("Authorization"), Owned: owned(r.Header),
 		})
 	}))
@@ -336,10 +338,13 @@ func (be *backend) count() int { be.mu.Lock(); defer be.mu.Unlock(); return be.h
 func TestAuthRequest(t *testing.T) {
 	lk := startLatchkey(t)
 	alice := lk.addUser(t, "alice", "correct horse battery")
+	if _, err := lk.auth.SetRoles(context.Background(), alice.ID, []string{"editor", "billing"}, 0); err != nil {
+		t.Fatal(err)
+	}
 	zoe := lk.addUser(t, "Zoë", "correct horse battery")
 	be, ngx := startAuthRequest(t, lk)
 	spoof := []string{
-		"X-Latchkey-User-Id", "999", "X-Latchkey-Username", "admin",
+		"X-Latchkey-User-Id", "999", "X-Latchkey-Username", "admin", "X-Latchkey-Roles", "admin",
 		"x-latchkey-user-id", "998", "X-Latchkey_User_Id", "997",
 	}
 	saw := func(r apitest.Resp) backendSaw {
@@ -373,7 +378,8 @@ func TestAuthRequest(t *testing.T) {
 	}
 	s := saw(r)
 	wantID := strconv.FormatInt(alice.ID, 10)
-	if s.Path != "/notes?page=2" || len(s.UserID) != 1 || s.UserID[0] != wantID || len(s.Username) != 1 || s.Username[0] != "alice" {
+	if s.Path != "/notes?page=2" || len(s.UserID) != 1 || s.UserID[0] != wantID || len(s.Username) != 1 || s.Username[0] != "alice" ||
+		len(s.Roles) != 1 || s.Roles[0] != "billing,editor" {
 		t.Errorf("backend saw %+v, want /notes?page=2 as user %s alice, once each", s, wantID)
 	}
 
@@ -404,8 +410,9 @@ func TestAuthRequest(t *testing.T) {
 
 	z := newBrowser(t, ngx.URL)
 	z.MustLogin("Zoë", "correct horse battery")
-	if s := saw(z.Get("/whoami")); len(s.Username) != 1 || s.Username[0] != "Zo%C3%AB" || s.UserID[0] != strconv.FormatInt(zoe.ID, 10) {
-		t.Errorf("backend saw %+v for Zoë, want the percent-encoded name", s)
+	if s := saw(z.Get("/whoami", "X-Latchkey-Roles", "admin")); len(s.Username) != 1 || s.Username[0] != "Zo%C3%AB" || s.UserID[0] != strconv.FormatInt(zoe.ID, 10) ||
+		len(s.Roles) != 0 {
+		t.Errorf("backend saw %+v for Zoë, want the percent-encoded name and no roles (nginx drops the client's)", s)
 	}
 
 	if r := b.Post("/api/logout", nil); r.Status != 200 {
