@@ -142,3 +142,38 @@ func TestPruneEvents(t *testing.T) {
 		t.Errorf("after pruning: %+v, %v; want the second login and its logout", evs, err)
 	}
 }
+
+// Refresh-token reuse and API tokens are security events of their user.
+func TestTokenEvents(t *testing.T) {
+	e, b := newJWTEnv(t)
+	ctx := context.Background()
+	_, gen0, csrf0 := tokens(t, b)
+	if r := b.Refresh(); r.Status != 200 {
+		t.Fatalf("refresh: %d %s", r.Status, r.Raw)
+	}
+	e.clock.Advance(11 * time.Second)
+	if r := e.raw("POST", "/api/auth/refresh", map[string]string{"refresh_token_cookie": gen0}, "X-CSRF-TOKEN", csrf0); r.ErrCode() != "token_reused" {
+		t.Fatalf("reuse: %d %s", r.Status, r.Raw)
+	}
+	if _, _, err := e.auth.CreateAPIToken(ctx, "alice", "ci", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.auth.RevokeAPITokenByName(ctx, "alice", "ci"); err != nil {
+		t.Fatal(err)
+	}
+	evs, _, err := e.auth.Activity(ctx, 1, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range evs {
+		got = append(got, string(ev.Type)+":"+ev.Detail)
+	}
+	want := "api_token_revoked:ci api_token_created:ci refresh_token_reuse:generation 0 used after 1: that login was ended login_succeeded:"
+	if strings.Join(got, " ") != want {
+		t.Errorf("events:\n got %q\nwant %q", strings.Join(got, " "), want)
+	}
+	if evs[2].IP != "127.0.0.1" || evs[2].Device != "Go-http-client" {
+		t.Errorf("reuse event from %q %q, want the replaying client (Go's default agent)", evs[2].IP, evs[2].Device)
+	}
+}
