@@ -14,10 +14,10 @@ func (a *Auth) DeleteAccount(ctx context.Context, u *User) error {
 	if _, err := a.EndUserSessions(ctx, u.ID); err != nil {
 		return err
 	}
-	if err := a.accountTokens.DeleteAccountTokens(ctx, u.ID, ""); err != nil {
+	if err := timedErr(a.met.op(opDeleteAccountTokens), func() error { return a.accountTokens.DeleteAccountTokens(ctx, u.ID, "") }); err != nil {
 		return fmt.Errorf("delete account links: %w", err)
 	}
-	if err := a.users.DeleteUser(ctx, u.ID); err != nil {
+	if err := timedErr(a.met.op(opDeleteUser), func() error { return a.users.DeleteUser(ctx, u.ID) }); err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
 	a.log.InfoContext(ctx, "account deleted by its user", "user_id", u.ID)

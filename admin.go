@@ -49,7 +49,7 @@ func (a *Auth) MarkEmailVerified(ctx context.Context, username string) (*User, e
 	if u.EmailVerified {
 		return u, nil
 	}
-	if err := a.users.UpdateEmail(ctx, u.ID, u.Email, u.Email, true, a.now()); err != nil {
+	if err := timedErr(a.met.op(opUpdateEmail), func() error { return a.users.UpdateEmail(ctx, u.ID, u.Email, u.Email, true, a.now()) }); err != nil {
 		return nil, fmt.Errorf("verify email: %w", err)
 	}
 	u.EmailVerified = true

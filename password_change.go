@@ -37,12 +37,12 @@ func (a *Auth) revokeAPITokens(ctx context.Context, userID int64) error {
 	if !ok {
 		return nil
 	}
-	list, err := ts.ListAPITokens(ctx, userID)
+	list, err := timed(a.met.op(opListAPITokens), func() ([]APIToken, error) { return ts.ListAPITokens(ctx, userID) })
 	if err != nil {
 		return err
 	}
 	for _, t := range list {
-		if err := ts.DeleteAPIToken(ctx, t.ID); err != nil {
+		if err := timedErr(a.met.op(opDeleteAPIToken), func() error { return ts.DeleteAPIToken(ctx, t.ID) }); err != nil {
 			return err
 		}
 	}
