@@ -19,10 +19,10 @@ func (a *Auth) removeAccount(ctx context.Context, u *User, actor int64) error {
 	if _, err := a.EndUserSessions(ctx, u.ID); err != nil {
 		return err
 	}
-	if err := a.accountTokens.DeleteAccountTokens(ctx, u.ID, ""); err != nil {
+	if err := timedErr(a.met.op(opDeleteAccountTokens), func() error { return a.accountTokens.DeleteAccountTokens(ctx, u.ID, "") }); err != nil {
 		return fmt.Errorf("delete account links: %w", err)
 	}
-	if err := a.users.DeleteUser(ctx, u.ID); err != nil {
+	if err := timedErr(a.met.op(opDeleteUser), func() error { return a.users.DeleteUser(ctx, u.ID) }); err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
 	a.record(ctx, Event{Type: EventAccountDeleted, UserID: u.ID, ActorID: actor})

@@ -54,7 +54,7 @@ func (a *Auth) linkOwner(ctx context.Context, token string) (*User, []byte, erro
 	if !ok {
 		return nil, nil, ErrInvalidToken
 	}
-	u, err := a.users.UserByID(ctx, userID)
+	u, err := a.userByID(ctx, userID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, ErrInvalidToken
 	}
@@ -80,7 +80,7 @@ func (a *Auth) linkUser(ctx context.Context, token string, purpose AccountPurpos
 // useAccountToken spends the user's token of purpose with this hash, if it
 // is still good for the user as the user is now.
 func (a *Auth) useAccountToken(ctx context.Context, u *User, purpose AccountPurpose, hash []byte) (*AccountToken, error) {
-	t, err := a.accountTokens.UseAccountToken(ctx, u.ID, purpose, hash)
+	t, err := timed(a.met.op(opUseAccountToken), func() (*AccountToken, error) { return a.accountTokens.UseAccountToken(ctx, u.ID, purpose, hash) })
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrInvalidToken
 	}

@@ -78,7 +78,7 @@ func (a *Auth) issueLink(ctx context.Context, u *User, purpose AccountPurpose, a
 	plain, hash := newAccountLinkToken(u.ID)
 	t := &AccountToken{UserID: u.ID, Purpose: purpose, TokenHash: hash, Email: addr, UserEpoch: u.Epoch,
 		CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	if err := a.accountTokens.IssueAccountToken(ctx, t); err != nil {
+	if err := timedErr(a.met.op(opIssueAccountToken), func() error { return a.accountTokens.IssueAccountToken(ctx, t) }); err != nil {
 		return "", fmt.Errorf("issue %s link: %w", purpose, err)
 	}
 	return mail.Link(a.cfg.AppURL, linkKinds[purpose].Route(), plain)
@@ -104,7 +104,7 @@ func (a *Auth) send(ctx context.Context, kind mail.Kind, u *User, addr, link str
 	// A mailer that delivers as it is called (an embedder's SMTP) must not
 	// hold the request: deliver in the background, bounded.
 	a.background(ctx, func(ctx context.Context) {
-		if err := a.cfg.Mailer.Send(ctx, m); err != nil {
+		if err := a.met.mailed(a.cfg.Mailer.Send(ctx, m)); err != nil {
 			a.log.WarnContext(ctx, "mail not sent", "kind", string(kind), "user_id", u.ID, "err", err)
 		}
 	})

@@ -28,7 +28,7 @@ func (a *Auth) CreateUser(ctx context.Context, username, pw, email string) (*Use
 func (a *Auth) createUser(ctx context.Context, display, key, pw, email string) (*User, error) {
 	// Registration reveals whether a name is taken anyway (409); asking
 	// first spares a hash for the common case. CreateUser still decides races.
-	if _, err := a.users.UserByUsernameKey(ctx, key); err == nil {
+	if _, err := timed(a.met.op(opUserByUsername), func() (*User, error) { return a.users.UserByUsernameKey(ctx, key) }); err == nil {
 		return nil, ErrUsernameTaken
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -40,7 +40,7 @@ func (a *Auth) createUser(ctx context.Context, display, key, pw, email string) (
 	now := a.now()
 	u := &User{Username: display, UsernameKey: key, UsernameSkeleton: username.Skeleton(display),
 		Email: email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
-	if err := a.users.CreateUser(ctx, u); err != nil {
+	if err := timedErr(a.met.op(opCreateUser), func() error { return a.users.CreateUser(ctx, u) }); err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
 	return u, nil
@@ -67,7 +67,7 @@ func (a *Auth) LookupUser(ctx context.Context, username string) (*User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	return a.users.UserByUsernameKey(ctx, key)
+	return timed(a.met.op(opUserByUsername), func() (*User, error) { return a.users.UserByUsernameKey(ctx, key) })
 }
 
 // SetPassword replaces a user's password (held to the policy) and ends all
@@ -99,14 +99,15 @@ func (a *Auth) EndUserSessions(ctx context.Context, userID int64) (int, error) {
 
 // endUserSessions is EndUserSessions that also returns the user's new epoch.
 func (a *Auth) endUserSessions(ctx context.Context, userID int64) (epoch int64, n int, err error) {
-	if epoch, err = a.users.AdvanceEpoch(ctx, userID); err != nil {
+	if epoch, err = timed(a.met.op(opAdvanceEpoch), func() (int64, error) { return a.users.AdvanceEpoch(ctx, userID) }); err != nil {
 		return 0, 0, fmt.Errorf("end sessions: %w", err)
 	}
-	n, err = a.sessions.DeleteUserSessions(ctx, userID)
+	n, err = timed(a.met.op(opDeleteUserSessions), func() (int, error) { return a.sessions.DeleteUserSessions(ctx, userID) })
 	if err != nil {
 		// The epoch already ended them; what is left is only garbage.
 		a.log.WarnContext(ctx, "ended sessions stay stored until they expire", "user_id", userID, "err", err)
 	}
+	a.met.epochAdvanced(n)
 	return epoch, n, nil
 }
 
@@ -122,5 +123,5 @@ func (a *Auth) DeleteUser(ctx context.Context, username string) error {
 
 // ListUsers pages through users by ID; see UserStore.ListUsers.
 func (a *Auth) ListUsers(ctx context.Context, afterID int64, limit int) ([]User, error) {
-	return a.users.ListUsers(ctx, afterID, limit)
+	return timed(a.met.op(opListUsers), func() ([]User, error) { return a.users.ListUsers(ctx, afterID, limit) })
 }

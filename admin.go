@@ -50,7 +50,7 @@ func (a *Auth) MarkEmailVerified(ctx context.Context, username string) (*User, e
 	if u.EmailVerified {
 		return u, nil
 	}
-	if err := a.users.UpdateEmail(ctx, u.ID, u.Email, u.Email, true, a.now()); err != nil {
+	if err := timedErr(a.met.op(opUpdateEmail), func() error { return a.users.UpdateEmail(ctx, u.ID, u.Email, u.Email, true, a.now()) }); err != nil {
 		return nil, fmt.Errorf("verify email: %w", err)
 	}
 	u.EmailVerified = true
@@ -69,11 +69,11 @@ func (a *Auth) SetRoles(ctx context.Context, userID int64, roles []string, actor
 	if err != nil {
 		return nil, err
 	}
-	if err := a.users.SetRoles(ctx, userID, roles, a.now()); err != nil {
+	if err := timedErr(a.met.op(opSetRoles), func() error { return a.users.SetRoles(ctx, userID, roles, a.now()) }); err != nil {
 		return nil, fmt.Errorf("set roles: %w", err)
 	}
 	a.record(ctx, Event{Type: EventRoleChanged, UserID: userID, ActorID: actor, Detail: "=" + strings.Join(roles, ",")})
-	return a.users.UserByID(ctx, userID)
+	return a.userByID(ctx, userID)
 }
 
 // ChangeRole gives the user the role (add) or takes it away, and reports
@@ -83,7 +83,7 @@ func (a *Auth) ChangeRole(ctx context.Context, userID int64, role string, add bo
 		return false, &InputError{Code: "invalid_input", Field: "role", Message: "A role is lower-case letters, digits and _ . : - (at most 64), starting with a letter."}
 	}
 	if add {
-		u, err := a.users.UserByID(ctx, userID)
+		u, err := a.userByID(ctx, userID)
 		if err != nil {
 			return false, err
 		}
@@ -91,7 +91,7 @@ func (a *Auth) ChangeRole(ctx context.Context, userID int64, role string, add bo
 			return false, &InputError{Code: "invalid_input", Field: "role", Message: "At most 32 roles."}
 		}
 	}
-	changed, err := a.users.ChangeRole(ctx, userID, role, add, a.now())
+	changed, err := timed(a.met.op(opChangeRole), func() (bool, error) { return a.users.ChangeRole(ctx, userID, role, add, a.now()) })
 	if err != nil {
 		return false, fmt.Errorf("change role: %w", err)
 	}
@@ -109,24 +109,24 @@ func (a *Auth) ChangeRole(ctx context.Context, userID int64, role string, add bo
 // families end at once on every instance (the epoch moves on), and its API
 // tokens are refused until it is unlocked.
 func (a *Auth) LockUser(ctx context.Context, userID, actor int64) (*User, error) {
-	if err := a.users.SetLocked(ctx, userID, true, a.now()); err != nil {
+	if err := timedErr(a.met.op(opSetLocked), func() error { return a.users.SetLocked(ctx, userID, true, a.now()) }); err != nil {
 		return nil, fmt.Errorf("lock user: %w", err)
 	}
 	if _, err := a.EndUserSessions(ctx, userID); err != nil {
 		return nil, err
 	}
 	a.record(ctx, Event{Type: EventAccountLocked, UserID: userID, ActorID: actor})
-	return a.users.UserByID(ctx, userID)
+	return a.userByID(ctx, userID)
 }
 
 // UnlockUser lets a locked account log in again; its old sessions stay
 // ended.
 func (a *Auth) UnlockUser(ctx context.Context, userID, actor int64) (*User, error) {
-	if err := a.users.SetLocked(ctx, userID, false, a.now()); err != nil {
+	if err := timedErr(a.met.op(opSetLocked), func() error { return a.users.SetLocked(ctx, userID, false, a.now()) }); err != nil {
 		return nil, fmt.Errorf("unlock user: %w", err)
 	}
 	a.record(ctx, Event{Type: EventAccountUnlocked, UserID: userID, ActorID: actor})
-	return a.users.UserByID(ctx, userID)
+	return a.userByID(ctx, userID)
 }
 
 // LogoutUser ends every session and token family of the user, on every
@@ -144,7 +144,7 @@ func (a *Auth) LogoutUser(ctx context.Context, userID, actor int64) (int, error)
 // flow would, but at once and without its budgets. It returns ErrNoEmail
 // for a user without an address.
 func (a *Auth) SendPasswordReset(ctx context.Context, userID, actor int64) error {
-	u, err := a.users.UserByID(ctx, userID)
+	u, err := a.userByID(ctx, userID)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func (a *Auth) SendPasswordReset(ctx context.Context, userID, actor int64) error
 
 // RemoveUser deletes the account as DeleteAccount does, for an admin.
 func (a *Auth) RemoveUser(ctx context.Context, userID, actor int64) error {
-	u, err := a.users.UserByID(ctx, userID)
+	u, err := a.userByID(ctx, userID)
 	if err != nil {
 		return err
 	}
@@ -170,5 +170,6 @@ func (a *Auth) RemoveUser(ctx context.Context, userID, actor int64) error {
 // SearchUsers pages through the users whose username or address contains
 // query (any letter case; all users when empty), by ID.
 func (a *Auth) SearchUsers(ctx context.Context, query string, afterID int64, limit int) ([]User, error) {
-	return a.users.SearchUsers(ctx, strings.ToLower(strings.TrimSpace(query)), afterID, limit)
+	q := strings.ToLower(strings.TrimSpace(query))
+	return timed(a.met.op(opSearchUsers), func() ([]User, error) { return a.users.SearchUsers(ctx, q, afterID, limit) })
 }

@@ -119,7 +119,7 @@ func (a *Auth) adminShowUser(w http.ResponseWriter, r *http.Request, cur *curren
 		return err
 	}
 	ctx := r.Context()
-	u, err := a.users.UserByID(ctx, id)
+	u, err := a.userByID(ctx, id)
 	if err != nil {
 		return err
 	}

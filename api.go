@@ -54,7 +54,7 @@ func (a *Auth) routes() http.Handler {
 	if a.cors != nil {
 		h = a.logCORSRefusals(a.cors.Handler(h))
 	}
-	return a.recoverer(a.SecurityHeaders(h))
+	return a.met.instrument(a.recoverer(a.SecurityHeaders(h)))
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, cur *current) error
@@ -216,7 +216,7 @@ func checkNewPassword(username, pw string) error {
 }
 
 func (a *Auth) login(w http.ResponseWriter, r *http.Request, cur *current) error {
-	fail := func(err error) error { a.writeError(w, r, err, "login"); return nil }
+	fail := func(err error) error { a.met.login(err); a.writeError(w, r, err, "login"); return nil }
 	obj, name, pw, err := a.readCredentials(w, r)
 	if err != nil {
 		return fail(err)
@@ -259,6 +259,7 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request, cur *current) error
 		detail = "remember me"
 	}
 	a.record(ctx, Event{Type: EventLoginSucceeded, UserID: u.ID, Detail: detail})
+	a.met.login(nil)
 	writeJSON(w, http.StatusOK, map[string]any{"login": true, "user": publicUser(u)})
 	return nil
 }
@@ -283,7 +284,7 @@ func (a *Auth) authenticate(ctx context.Context, ip, name, pw string) (*User, er
 	}
 	var u *User
 	if nameErr == nil {
-		found, err := a.users.UserByUsernameKey(ctx, key)
+		found, err := timed(a.met.op(opUserByUsername), func() (*User, error) { return a.users.UserByUsernameKey(ctx, key) })
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			spent.unchecked(ctx, a.now())
 			return nil, err
@@ -319,7 +320,7 @@ func (a *Auth) authenticate(ctx context.Context, ip, name, pw string) (*User, er
 func (a *Auth) upgradeHash(ctx context.Context, u *User, pw string) {
 	hash, err := a.hasher.Hash(pw)
 	if err == nil {
-		err = a.users.UpdatePasswordHash(ctx, u.ID, hash, a.now())
+		err = timedErr(a.met.op(opUpdatePasswordHash), func() error { return a.users.UpdatePasswordHash(ctx, u.ID, hash, a.now()) })
 	}
 	if err != nil {
 		a.log.WarnContext(ctx, "password hash upgrade failed", "user_id", u.ID, "err", err)
@@ -348,6 +349,8 @@ func (a *Auth) acquireHashSlot(ctx context.Context) (release func(), err error) 
 		return release, nil
 	default:
 	}
+	a.met.hashWaiting(1)
+	defer a.met.hashWaiting(-1)
 	t := time.NewTimer(a.cfg.HashQueueTimeout)
 	defer t.Stop()
 	select {

@@ -147,7 +147,7 @@ func (a *Auth) CreateAPIToken(ctx context.Context, username, name string, ttl ti
 	if ttl > 0 {
 		t.ExpiresAt = now.Add(ttl)
 	}
-	if err := ts.CreateAPIToken(ctx, t); err != nil {
+	if err := timedErr(a.met.op(opCreateAPIToken), func() error { return ts.CreateAPIToken(ctx, t) }); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return "", nil, fmt.Errorf("user %q already has a token named %q: %w", u.Username, name, err)
 		}
@@ -172,7 +172,7 @@ func (a *Auth) ListAPITokens(ctx context.Context, username string) ([]APIToken, 
 		}
 		userID = u.ID
 	}
-	return ts.ListAPITokens(ctx, userID)
+	return timed(a.met.op(opListAPITokens), func() ([]APIToken, error) { return ts.ListAPITokens(ctx, userID) })
 }
 
 // RevokeAPIToken deletes the API token with this ID, which stops working at
@@ -197,7 +197,7 @@ func (a *Auth) RevokeAPIToken(ctx context.Context, id int64) error {
 }
 
 func (a *Auth) revokeAPIToken(ctx context.Context, ts APITokenStore, t *APIToken) error {
-	if err := ts.DeleteAPIToken(ctx, t.ID); err != nil {
+	if err := timedErr(a.met.op(opDeleteAPIToken), func() error { return ts.DeleteAPIToken(ctx, t.ID) }); err != nil {
 		return err
 	}
 	a.record(ctx, Event{Type: EventAPITokenRevoked, UserID: t.UserID, Detail: t.Name})
@@ -215,7 +215,7 @@ func (a *Auth) RevokeAPITokenByName(ctx context.Context, username, name string) 
 	if err != nil {
 		return err
 	}
-	tokens, err := ts.ListAPITokens(ctx, u.ID)
+	tokens, err := timed(a.met.op(opListAPITokens), func() ([]APIToken, error) { return ts.ListAPITokens(ctx, u.ID) })
 	if err != nil {
 		return err
 	}

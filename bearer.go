@@ -66,14 +66,14 @@ func (a *Auth) bearerUser(ctx context.Context, raw string, cur *current) (*User,
 	if err != nil {
 		return nil, nil, ErrUnauthorized
 	}
-	t, err := store.FindAPIToken(ctx, hash)
+	t, err := timed(a.met.op(opFindAPIToken), func() (*APIToken, error) { return store.FindAPIToken(ctx, hash) })
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, ErrUnauthorized
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("find API token: %w", err)
 	}
-	u, err := a.users.UserByID(ctx, t.UserID)
+	u, err := a.userByID(ctx, t.UserID)
 	if errors.Is(err, ErrNotFound) || err == nil && u.Locked {
 		return nil, nil, ErrUnauthorized
 	}
@@ -81,7 +81,7 @@ func (a *Auth) bearerUser(ctx context.Context, raw string, cur *current) (*User,
 		return nil, nil, fmt.Errorf("load user: %w", err)
 	}
 	if cur.now.Sub(t.LastUsedAt) >= a.cfg.TouchInterval {
-		if err := store.TouchAPIToken(ctx, t.ID, cur.now); err != nil {
+		if err := timedErr(a.met.op(opTouchAPIToken), func() error { return store.TouchAPIToken(ctx, t.ID, cur.now) }); err != nil {
 			a.log.WarnContext(ctx, "could not note API token use", "token_id", t.ID, "err", err)
 		} else {
 			t.LastUsedAt = cur.now

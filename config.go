@@ -204,6 +204,12 @@ type Config struct {
 	// ProductName is what the e-mail calls the service. Default "latchkey".
 	ProductName string
 
+	// DisableMetrics turns the Prometheus metrics off: nothing is counted
+	// or timed, and MetricsHandler answers 404. Default false: the Auth
+	// keeps its metrics (see MetricsHandler), which costs a few clock reads
+	// and atomic adds per request.
+	DisableMetrics bool
+
 	// Logger receives operational logs; never passwords, tokens or cookies.
 	// Default slog.Default().
 	Logger *slog.Logger

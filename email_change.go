@@ -36,14 +36,14 @@ func (a *Auth) ConfirmEmail(ctx context.Context, token string) (*User, error) {
 		return nil, err
 	}
 	old := u.Email
-	if err := a.users.UpdateEmail(ctx, u.ID, old, t.Email, true, a.now()); errors.Is(err, ErrConflict) {
+	if err := timedErr(a.met.op(opUpdateEmail), func() error { return a.users.UpdateEmail(ctx, u.ID, old, t.Email, true, a.now()) }); errors.Is(err, ErrConflict) {
 		return nil, ErrInvalidToken // the address changed since it was read
 	} else if err != nil {
 		return nil, fmt.Errorf("change email: %w", err)
 	}
 	u.Email, u.EmailVerified = t.Email, true
 	// A verification link to the old address must not verify it again.
-	if err := a.accountTokens.DeleteAccountTokens(ctx, u.ID, PurposeVerifyEmail); err != nil {
+	if err := timedErr(a.met.op(opDeleteAccountTokens), func() error { return a.accountTokens.DeleteAccountTokens(ctx, u.ID, PurposeVerifyEmail) }); err != nil {
 		a.log.WarnContext(ctx, "old verification link not deleted", "user_id", u.ID, "err", err)
 	}
 	if old != "" && EmailKey(old) != EmailKey(t.Email) {

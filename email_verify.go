@@ -42,7 +42,7 @@ func (a *Auth) VerifyEmail(ctx context.Context, token string) (*User, error) {
 	if EmailKey(t.Email) != EmailKey(u.Email) {
 		return nil, ErrInvalidToken // the address changed since the link went out
 	}
-	if err := a.users.UpdateEmail(ctx, u.ID, u.Email, u.Email, true, a.now()); errors.Is(err, ErrConflict) {
+	if err := timedErr(a.met.op(opUpdateEmail), func() error { return a.users.UpdateEmail(ctx, u.ID, u.Email, u.Email, true, a.now()) }); errors.Is(err, ErrConflict) {
 		return nil, ErrInvalidToken // the address changed since it was read
 	} else if err != nil {
 		return nil, fmt.Errorf("verify email: %w", err)

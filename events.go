@@ -62,7 +62,7 @@ func (a *Auth) record(ctx context.Context, e Event) {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventTimeout)
 	defer cancel()
-	if err := a.events.AddEvent(wctx, &e); err != nil {
+	if err := timedErr(a.met.op(opAddEvent), func() error { return a.events.AddEvent(wctx, &e) }); err != nil {
 		a.log.LogAttrs(ctx, slog.LevelError, "security event lost: the store refused it", append(attrs, slog.Any("err", err))...)
 		return
 	}
@@ -84,7 +84,7 @@ func (a *Auth) Activity(ctx context.Context, userID, before int64, limit int) (e
 		limit = DefaultActivityLimit
 	}
 	limit = min(limit, MaxActivityLimit)
-	events, err = a.events.ListEvents(ctx, userID, before, limit+1)
+	events, err = timed(a.met.op(opListEvents), func() ([]Event, error) { return a.events.ListEvents(ctx, userID, before, limit+1) })
 	if err != nil {
 		return nil, false, fmt.Errorf("list events: %w", err)
 	}
@@ -100,7 +100,7 @@ func (a *Auth) PruneEvents(ctx context.Context, batch int) (int, error) {
 	before := a.now().Add(-a.cfg.EventRetention)
 	total := 0
 	for {
-		n, err := a.events.PruneEvents(ctx, before, batch)
+		n, err := timed(a.met.op(opPruneEvents), func() (int, error) { return a.events.PruneEvents(ctx, before, batch) })
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("prune events: %w", err)

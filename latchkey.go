@@ -43,6 +43,7 @@ type Auth struct {
 	tokens        *tokens // nil in session mode
 	gateway       http.Handler
 	handler       http.Handler
+	met           *metrics // nil with Config.DisableMetrics
 }
 
 // New returns an Auth serving cfg with the given stores.
@@ -114,6 +115,7 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 	if f, ok := sessions.(SessionUserFinder); ok && sameStore(users, sessions) {
 		a.finder = f
 	}
+	a.met = newMetrics(a)
 	a.handler = a.routes()
 	return a, nil
 }
@@ -313,9 +315,9 @@ func (a *Auth) sessionUser(ctx context.Context, hash []byte, now time.Time) (*Se
 		return nil, nil, ErrNotFound
 	}
 	if u == nil {
-		u, err = a.users.UserByID(ctx, s.UserID)
+		u, err = a.userByID(ctx, s.UserID)
 		if errors.Is(err, ErrNotFound) {
-			_ = a.sessions.DeleteSession(ctx, s.TokenHash)
+			_ = a.deleteSession(ctx, s.TokenHash, endUncounted)
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("load user: %w", err)
@@ -324,7 +326,7 @@ func (a *Auth) sessionUser(ctx context.Context, hash []byte, now time.Time) (*Se
 	if s.UserEpoch != u.Epoch {
 		// Made before the user's credentials last changed (a login that
 		// raced a password change, say): dead, whatever the store says.
-		_ = a.sessions.DeleteSession(ctx, s.TokenHash)
+		_ = a.deleteSession(ctx, s.TokenHash, endUncounted)
 		return nil, nil, fmt.Errorf("session from user epoch %d, now %d: %w", s.UserEpoch, u.Epoch, ErrNotFound)
 	}
 	if u.Locked {
@@ -337,13 +339,14 @@ func (a *Auth) sessionUser(ctx context.Context, hash []byte, now time.Time) (*Se
 // createSession stores a new session (or token family) of its user, then
 // ends the user's oldest ones past Config.MaxSessionsPerUser.
 func (a *Auth) createSession(ctx context.Context, s *Session) error {
-	if err := a.sessions.CreateSession(ctx, s); err != nil {
+	if err := timedErr(a.met.op(opCreateSession), func() error { return a.sessions.CreateSession(ctx, s) }); err != nil {
 		return err
 	}
+	a.met.sessionCreated()
 	if a.cfg.MaxSessionsPerUser < 0 {
 		return nil
 	}
-	live, err := a.sessions.ListUserSessions(ctx, s.UserID) // newest first
+	live, err := timed(a.met.op(opListUserSessions), func() ([]Session, error) { return a.sessions.ListUserSessions(ctx, s.UserID) }) // newest first
 	if err != nil {
 		a.log.WarnContext(ctx, "session cap: cannot list the user's sessions", "user_id", s.UserID, "err", err)
 		return nil // the new session is good; the cap applies at the next login
@@ -352,7 +355,7 @@ func (a *Auth) createSession(ctx context.Context, s *Session) error {
 		if bytes.Equal(old.TokenHash, s.TokenHash) {
 			continue // a clock step could sort it last; never end the one just made
 		}
-		if err := a.sessions.DeleteSession(ctx, old.TokenHash); err != nil {
+		if err := a.deleteSession(ctx, old.TokenHash, endCapped); err != nil {
 			a.log.WarnContext(ctx, "session cap: cannot end an old session", "user_id", s.UserID, "err", err)
 		}
 	}
@@ -370,9 +373,9 @@ func sameStore(users UserStore, sessions SessionStore) bool {
 // can read both at once (SessionUserFinder), its user; u is nil otherwise.
 func (a *Auth) findSession(ctx context.Context, tokenHash []byte) (s *Session, u *User, err error) {
 	if a.finder != nil {
-		return a.finder.FindSessionUser(ctx, tokenHash)
+		return timed2(a.met.op(opFindSessionUser), func() (*Session, *User, error) { return a.finder.FindSessionUser(ctx, tokenHash) })
 	}
-	s, err = a.sessions.FindSession(ctx, tokenHash)
+	s, err = timed(a.met.op(opFindSession), func() (*Session, error) { return a.sessions.FindSession(ctx, tokenHash) })
 	return s, nil, err
 }
 
@@ -383,7 +386,7 @@ func (a *Auth) refresh(ctx context.Context, s *Session, userAgent string, now ti
 	changed := false
 	if a.cfg.Protection != ProtectionOff && s.UserAgent != truncateUA(userAgent) {
 		if a.cfg.Protection == ProtectionStrong {
-			if err := a.sessions.DeleteSession(ctx, s.TokenHash); err != nil {
+			if err := a.deleteSession(ctx, s.TokenHash, endProtection); err != nil {
 				return false, fmt.Errorf("delete session: %w", err)
 			}
 			return false, nil
@@ -403,7 +406,7 @@ func (a *Auth) refresh(ctx context.Context, s *Session, userAgent string, now ti
 	if !changed {
 		return true, nil
 	}
-	err := a.sessions.UpdateSession(ctx, s)
+	err := timedErr(a.met.op(opUpdateSession), func() error { return a.sessions.UpdateSession(ctx, s) })
 	if errors.Is(err, ErrNotFound) {
 		return false, nil // deleted meanwhile, e.g. by a logout in another tab
 	}
@@ -491,7 +494,7 @@ func (a *Auth) startSession(w http.ResponseWriter, r *http.Request, cur *current
 	}
 	ctx := r.Context()
 	if cur.session != nil {
-		if err := a.sessions.DeleteSession(ctx, cur.session.TokenHash); err != nil {
+		if err := a.deleteSession(ctx, cur.session.TokenHash, endReplaced); err != nil {
 			return "", fmt.Errorf("drop old session: %w", err)
 		}
 	}
@@ -534,7 +537,7 @@ func (a *Auth) startSession(w http.ResponseWriter, r *http.Request, cur *current
 func (a *Auth) endSession(w http.ResponseWriter, r *http.Request, cur *current) error {
 	if a.tokens != nil {
 		if cur.familyHash != nil {
-			if err := a.sessions.DeleteSession(r.Context(), cur.familyHash); err != nil {
+			if err := a.deleteSession(r.Context(), cur.familyHash, endLogout); err != nil {
 				return fmt.Errorf("revoke token family: %w", err)
 			}
 		}
@@ -542,7 +545,7 @@ func (a *Auth) endSession(w http.ResponseWriter, r *http.Request, cur *current) 
 		cur.csrfClaim, cur.expired, cur.familyHash = "", false, nil
 	} else {
 		if cur.session != nil {
-			if err := a.sessions.DeleteSession(r.Context(), cur.session.TokenHash); err != nil {
+			if err := a.deleteSession(r.Context(), cur.session.TokenHash, endLogout); err != nil {
 				return fmt.Errorf("delete session: %w", err)
 			}
 		}

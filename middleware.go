@@ -22,6 +22,7 @@ func (a *Auth) jsonMuxErrors(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
+			r.Pattern = pattern // as mux.ServeHTTP would set it; the metrics label requests by it
 			if strings.Contains(pattern, "{") {
 				mux.ServeHTTP(w, r) // Handler does not set the path's {values}
 				return

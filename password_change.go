@@ -41,7 +41,7 @@ func (a *Auth) revokeAPITokens(ctx context.Context, userID int64) error {
 	if !ok {
 		return nil
 	}
-	list, err := ts.ListAPITokens(ctx, userID)
+	list, err := timed(a.met.op(opListAPITokens), func() ([]APIToken, error) { return ts.ListAPITokens(ctx, userID) })
 	if err != nil {
 		return err
 	}

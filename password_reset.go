@@ -40,7 +40,7 @@ func (a *Auth) ForgotPassword(ctx context.Context, ip, login string) error {
 	}
 	var u *User
 	if strings.Contains(login, "@") {
-		u, err = a.users.UserByEmail(ctx, login)
+		u, err = timed(a.met.op(opUserByEmail), func() (*User, error) { return a.users.UserByEmail(ctx, login) })
 	} else {
 		u, err = a.LookupUser(ctx, login)
 	}
@@ -124,7 +124,7 @@ func (a *Auth) replacePassword(ctx context.Context, u *User, pw string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.users.UpdatePasswordHash(ctx, u.ID, hash, a.now()); err != nil {
+	if err := timedErr(a.met.op(opUpdatePasswordHash), func() error { return a.users.UpdatePasswordHash(ctx, u.ID, hash, a.now()) }); err != nil {
 		return fmt.Errorf("update password: %w", err)
 	}
 	epoch, _, err := a.endUserSessions(ctx, u.ID)

@@ -67,6 +67,7 @@ type throttle struct {
 	burst  int
 	refill time.Duration
 	log    *slog.Logger
+	met    *throttleMetrics // nil without metrics
 }
 
 // token is one that a request took from a throttle's bucket.
@@ -81,7 +82,7 @@ type token struct {
 func (t *throttle) take(ctx context.Context, key string, now time.Time) (token, time.Duration, error) {
 	tok := token{t: t, key: key}
 	if t.shared != nil {
-		wait, err := t.shared.AttemptTake(ctx, key, t.burst, t.refill, now)
+		wait, err := timed(t.met.op(opAttemptTake), func() (time.Duration, error) { return t.shared.AttemptTake(ctx, key, t.burst, t.refill, now) })
 		if err == nil || errors.Is(err, ErrStoreUnavailable) {
 			return tok, wait, err
 		}
@@ -100,6 +101,7 @@ func (t *throttle) spend(ctx context.Context, key string, now time.Time, limit e
 		return token{}, err
 	}
 	if wait > 0 {
+		t.met.refused()
 		return token{}, &retryError{err: limit, after: wait}
 	}
 	return tok, nil
@@ -114,7 +116,7 @@ func (k token) refund(ctx context.Context, now time.Time) {
 		k.t.local.AttemptRefund(ctx, k.key, k.t.refill, now)
 		return
 	}
-	if err := k.t.shared.AttemptRefund(ctx, k.key, k.t.refill, now); err != nil {
+	if err := timedErr(k.t.met.op(opAttemptRefund), func() error { return k.t.shared.AttemptRefund(ctx, k.key, k.t.refill, now) }); err != nil {
 		k.t.log.WarnContext(ctx, k.t.what+" throttle: the store could not give a token back", "err", err)
 	}
 }
@@ -124,7 +126,7 @@ func (k token) refund(ctx context.Context, now time.Time) {
 func (k token) forget(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	if k.t.shared != nil {
-		if err := k.t.shared.AttemptReset(ctx, k.key); err != nil {
+		if err := timedErr(k.t.met.op(opAttemptReset), func() error { return k.t.shared.AttemptReset(ctx, k.key) }); err != nil {
 			k.t.log.WarnContext(ctx, k.t.what+" throttle: the store could not reset a key after a successful login", "err", err)
 		}
 	}

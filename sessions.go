@@ -90,11 +90,11 @@ func (a *Auth) Sessions(ctx context.Context, userID int64, current *Session) ([]
 // liveSessions is the user's sessions that are still valid: the store's
 // unexpired ones, less those of an older epoch, which load would refuse.
 func (a *Auth) liveSessions(ctx context.Context, userID int64) ([]Session, error) {
-	u, err := a.users.UserByID(ctx, userID)
+	u, err := a.userByID(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("load user: %w", err)
 	}
-	list, err := a.sessions.ListUserSessions(ctx, userID)
+	list, err := timed(a.met.op(opListUserSessions), func() ([]Session, error) { return a.sessions.ListUserSessions(ctx, userID) })
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
@@ -121,7 +121,7 @@ func (a *Auth) RevokeSession(ctx context.Context, userID int64, id string, actor
 		if !a.matchesPublicID(id, s.TokenHash) {
 			continue
 		}
-		if err := a.sessions.DeleteSession(ctx, s.TokenHash); err != nil {
+		if err := a.deleteSession(ctx, s.TokenHash, endRevoked); err != nil {
 			return nil, fmt.Errorf("delete session: %w", err)
 		}
 		a.record(ctx, Event{Type: EventSessionRevoked, UserID: userID, ActorID: actor, Detail: device.Name(s.UserAgent) + ", " + s.IP})
@@ -142,7 +142,7 @@ func (a *Auth) RevokeOtherSessions(ctx context.Context, userID int64, keep *Sess
 		if keep != nil && bytes.Equal(s.TokenHash, keep.TokenHash) {
 			continue
 		}
-		if err := a.sessions.DeleteSession(ctx, s.TokenHash); err != nil {
+		if err := a.deleteSession(ctx, s.TokenHash, endRevoked); err != nil {
 			return n, fmt.Errorf("delete session: %w", err)
 		}
 		n++
@@ -194,8 +194,9 @@ func (a *Auth) revokeSession(w http.ResponseWriter, r *http.Request, cur *curren
 	}
 	current := cur.session != nil && bytes.Equal(s.TokenHash, cur.session.TokenHash)
 	if current {
-		// Signed out of this very browser: as a logout, with the cookies.
-		cur.session = nil
+		// Signed out of this very browser: as a logout, with the cookies
+		// (already deleted, so endSession deletes nothing more).
+		cur.session, cur.familyHash = nil, nil
 		if err := a.endSession(w, r, cur); err != nil {
 			return err
 		}

@@ -295,7 +295,7 @@ func (a *Auth) loadJWT(ctx context.Context, w http.ResponseWriter, r *http.Reque
 func (a *Auth) startFamily(w http.ResponseWriter, r *http.Request, cur *current, u *User, remember bool) (string, error) {
 	ctx := r.Context()
 	if cur.familyHash != nil {
-		if err := a.sessions.DeleteSession(ctx, cur.familyHash); err != nil {
+		if err := a.deleteSession(ctx, cur.familyHash, endReplaced); err != nil {
 			return "", fmt.Errorf("drop old token family: %w", err)
 		}
 	}
@@ -389,7 +389,7 @@ func (a *Auth) refreshTokens(w http.ResponseWriter, r *http.Request, cur *curren
 			next.RotatedAt = cur.now.Truncate(time.Second)
 			next.LastSeenAt = cur.now
 			next.Fresh = false // only a password makes a login fresh
-			err := a.sessions.RotateSession(ctx, &next, s.Generation)
+			err := timedErr(a.met.op(opRotateSession), func() error { return a.sessions.RotateSession(ctx, &next, s.Generation) })
 			if errors.Is(err, ErrConflict) {
 				continue // another refresh won; see what it made
 			}
@@ -406,7 +406,7 @@ func (a *Auth) refreshTokens(w http.ResponseWriter, r *http.Request, cur *curren
 			// late in its second would shorten the grace by up to 1s.
 			return a.refreshed(w, cur, s, c.SessionID, u)
 		default:
-			if err := a.sessions.DeleteSession(ctx, fh); err != nil {
+			if err := a.deleteSession(ctx, fh, endReused); err != nil {
 				return fmt.Errorf("revoke token family: %w", err)
 			}
 			a.record(WithClient(ctx, a.ClientIP(r), r.UserAgent()), Event{Type: EventRefreshTokenReuse, UserID: s.UserID,

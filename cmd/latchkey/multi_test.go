@@ -578,6 +578,9 @@ func TestBehindLoadBalancer(t *testing.T) {
 			lb, accessLog := startNginx(t, a, b)
 			browseThrough(t, lb, mode.name == "jwt")
 			checkRoundRobin(t, accessLog, a, b)
+			if r := newBrowser(t).do("GET", lb, "/metrics", nil); r.Status != 404 {
+				t.Errorf("GET /metrics through the load balancer: %d, want 404 (the instances serve it, nginx does not pass it on)", r.Status)
+			}
 		})
 	}
 }

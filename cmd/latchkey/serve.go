@@ -161,6 +161,7 @@ type serveSetup struct {
 	o        options
 	d        deployment
 	mail     mailOptions
+	metrics  metricsOptions
 	addr     string
 	demo     bool
 	shutdown time.Duration
@@ -174,6 +175,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	s.o.register(fs)
 	s.d.register(fs)
 	s.mail.register(fs)
+	s.metrics.register(fs)
 	fs.StringVar(&s.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.BoolVar(&s.demo, "demo", false, "create the demo account test/test if missing (never in production)")
 	fs.DurationVar(&s.shutdown, "shutdown-timeout", 15*time.Second, "how long SIGINT/SIGTERM waits for in-flight requests")
@@ -188,6 +190,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, err
 	}
 	if err := s.mail.apply(&cfg, s.addr); err != nil {
+		return nil, err
+	}
+	if err := s.metrics.apply(&cfg); err != nil {
 		return nil, err
 	}
 	if cfg.Mailer, err = s.mail.mailer(cfg.Logger); err != nil {
@@ -250,7 +255,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	srv := &http.Server{
-		Handler:           logRequests(log, newMux(auth, front)),
+		Handler:           logRequests(log, newMux(auth, front, s.metrics.onMain(auth))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -266,6 +271,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "latchkey listening on %s://%s\n", scheme, ln.Addr())
+	stopMetrics, err := s.metrics.serve(auth, log, stdout, scheme+"://"+ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	pruneCtx, stopPrune := context.WithCancel(ctx)
 	defer stopPrune()
@@ -353,9 +363,9 @@ func (s *serveSetup) frontend(auth *latchkey.Auth, log *slog.Logger) (http.Handl
 	return nil, nil
 }
 
-// newMux puts the API, health checks and the frontend together, all with
-// the security headers.
-func newMux(auth *latchkey.Auth, front http.Handler) http.Handler {
+// newMux puts the API, health checks, the metrics (if not nil) and the
+// frontend together, all with the security headers.
+func newMux(auth *latchkey.Auth, front, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	api := auth.Handler()
 	prefix := auth.Config().APIPrefix
@@ -367,6 +377,9 @@ func newMux(auth *latchkey.Auth, front http.Handler) http.Handler {
 	mux.Handle("/", front)
 	if auth.Config().TokenMode == latchkey.TokenModeJWT {
 		mux.Handle("GET /.well-known/jwks.json", auth.JWKSHandler())
+	}
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

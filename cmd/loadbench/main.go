@@ -18,6 +18,7 @@
 //	go run ./cmd/loadbench                 # the full run, a few minutes
 //	go run ./cmd/loadbench -short          # a smoke run for CI, under a minute
 //	go run ./cmd/loadbench -parts check -sessions 1000 -token-mode session,jwt
+//	go run ./cmd/loadbench -parts check -sessions 1000 -metrics-off  # what metrics cost
 //
 // docs/performance.md explains the figures and holds the latest ones.
 package main
@@ -92,6 +93,7 @@ type options struct {
 	store            string
 	modes            []string
 	before           string
+	metricsOff       bool
 	dir              string
 	keep             bool
 }
@@ -113,6 +115,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	modes := fs.String("token-mode", modeSession, "check part: how latchkey recognises a browser: session (seeded session cookies), jwt (access tokens from logins through the API, at most 10,000 per server; the rest of -sessions seeded as token families), or session,jwt to run both in the same rounds")
 	fs.StringVar(&o.store, "store", "sqlite", "store: sqlite (users and sessions, the embedded default) or redis (sessions in Redis at LATCHKEY_BENCH_REDIS_ADDR, users in SQLite)")
 	fs.StringVar(&o.before, "before", "", "also run latchkey built at this git revision, interleaved, for before/after figures")
+	fs.BoolVar(&o.metricsOff, "metrics-off", false, "check part: also run each latchkey with --metrics-addr off, interleaved, and report what the Prometheus metrics cost the session check (CPU per request, on vs off)")
 	fs.StringVar(&o.dir, "dir", "", "work directory for binaries, databases and server logs (default: a new temporary one)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	if err := fs.Parse(args); err != nil {
@@ -330,6 +333,7 @@ type server struct {
 	sessions int    // 0 for the ceiling
 	mode     string // token mode; "" for the ceiling
 	before   bool   // built from -before
+	noMetric bool   // started with --metrics-addr off (-metrics-off)
 	logins   int    // jwt mode: users to log in through the API for tokens
 	cookie   string
 	tokens   [][]byte
@@ -424,6 +428,13 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 					return err
 				}
 				servers = append(servers, &server{name: serverName("before "+o.before, mode, n), proc: p, sessions: n, mode: mode, logins: logins, cookie: cookie, tokens: split, before: true})
+			}
+			if o.metricsOff {
+				p, err := b.startTwin(ctx, dir, "-nometrics", args, "--metrics-addr", "off")
+				if err != nil {
+					return err
+				}
+				servers = append(servers, &server{name: serverName("latchkey", mode, n) + ", no metrics", proc: p, sessions: n, mode: mode, logins: logins, cookie: cookie, tokens: split, noMetric: true})
 			}
 		}
 	}
@@ -538,6 +549,9 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 					if o.mode != s.mode {
 						continue
 					}
+					if o.noMetric != s.noMetric {
+						continue
+					}
 					if o.before == s.before && o.sessions == baseSessions {
 						vsBase = o
 					}
@@ -572,7 +586,7 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 					continue
 				}
 				for _, s := range servers {
-					if s.mode != modeSession || s.before != j.before || s.sessions != j.sessions {
+					if s.mode != modeSession || s.before != j.before || s.noMetric != j.noMetric || s.sessions != j.sessions {
 						continue
 					}
 					var cpu []float64
@@ -584,10 +598,55 @@ func (b *bench) sessionCheck(ctx context.Context) error {
 			}
 		}
 	}
+	if o.metricsOff {
+		b.printf("what the metrics cost: the same build and store with metrics on (the default) and off (--metrics-addr off), per round, then the median:\n")
+		for _, path := range paths {
+			for _, s := range servers {
+				if s.sessions == 0 || s.before || s.noMetric {
+					continue
+				}
+				for _, off := range servers {
+					if !off.noMetric || off.mode != s.mode || off.sessions != s.sessions {
+						continue
+					}
+					cost, tput := metricsCost(s, off, path)
+					b.printf("  %-15s  %-34s  CPU per request %+.1f%% with metrics, throughput %.2f x   [target < +5%%]\n", path, s.name, cost, tput)
+				}
+			}
+		}
+	}
 	b.printf("targets: latchkey >= 0.6 x ceiling, p99 <= 5 ms at 64 connections, 1,000,000 sessions >= 0.8 x 1,000\n")
 	b.printf("CPU us: the server's own CPU time (user+system, /proc/PID/stat, 10 ms ticks) per answered request; CPU x ceil: the ceiling's CPU per request over the server's, i.e. the throughput ratio if each had the CPUs to itself\n")
 	b.printf("file-backed: of the RSS now, the pages of mapped files (the binary, the SQLite WAL index), which the kernel can drop\n")
 	return nil
+}
+
+// startTwin starts latchkey on a copy of the store in dir (dir+suffix), so
+// that the two do not share a file, with args plus extra.
+func (b *bench) startTwin(ctx context.Context, dir, suffix string, args []string, extra ...string) (*loadbench.Proc, error) {
+	tdir := dir + suffix
+	if err := copyDir(dir, tdir); err != nil {
+		return nil, err
+	}
+	targs := slices.Clone(args)
+	for i := range targs {
+		if targs[i] == dir {
+			targs[i] = tdir
+		}
+	}
+	return b.startLatchkey(ctx, b.latchkey, "latchkey-"+filepath.Base(tdir), append(targs, extra...))
+}
+
+// metricsCost compares on (metrics on) with off, the same build and store
+// with them off, on path: the median over rounds of the extra CPU per
+// request, in percent, and of the throughput ratio.
+func metricsCost(on, off *server, path string) (cpuPercent, throughput float64) {
+	var cpu, tput []float64
+	for i, c := range on.cpu[path] {
+		cpu = append(cpu, 100*(float64(c)/float64(off.cpu[path][i])-1))
+		tput = append(tput, on.results[path][i].Throughput()/off.results[path][i].Throughput())
+	}
+	return median(cpu), median(tput)
 }
 
 // copyDir copies the regular files of dir into a new directory to.

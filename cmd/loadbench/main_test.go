@@ -2,9 +2,12 @@ package main
 
 import (
 	"io"
+	"math"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/loadbench"
 )
 
 func TestMedian(t *testing.T) {
@@ -82,5 +85,27 @@ func TestBadOptions(t *testing.T) {
 		if _, err := parseOptions(args, io.Discard); err == nil {
 			t.Errorf("parseOptions(%q): got nil error, want one", args)
 		}
+	}
+}
+
+// metricsCost takes each round's ratio, then the median, so one round
+// disturbed by other load does not move it.
+func TestMetricsCost(t *testing.T) {
+	res := func(reqs uint64) *loadbench.Result { return &loadbench.Result{Requests: reqs, Elapsed: time.Second} }
+	on := &server{
+		cpu:     map[string][]time.Duration{"/p": {102, 300, 104}},
+		results: map[string][]*loadbench.Result{"/p": {res(98), res(50), res(96)}},
+	}
+	off := &server{
+		cpu:     map[string][]time.Duration{"/p": {100, 100, 100}},
+		results: map[string][]*loadbench.Result{"/p": {res(100), res(100), res(100)}},
+	}
+	cost, tput := metricsCost(on, off, "/p")
+	if math.Abs(cost-4) > 1e-9 || math.Abs(tput-0.96) > 1e-9 {
+		t.Errorf("metricsCost: %v%% CPU, %v x throughput; want 4%%, 0.96 x (the median rounds)", cost, tput)
+	}
+	o, err := parseOptions([]string{"-metrics-off"}, io.Discard)
+	if err != nil || !o.metricsOff {
+		t.Errorf("-metrics-off: %+v, %v", o, err)
 	}
 }
