@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/forward"
+	"github.com/latchkey/latchkey/openapi"
 	"github.com/latchkey/latchkey/password"
 )
 
@@ -19,6 +20,7 @@ func (a *Auth) routes() http.Handler {
 	p := a.cfg.APIPrefix
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+p+"/ping", a.ping)
+	mux.Handle("GET "+p+"/openapi.json", openapi.Handler())
 	mux.Handle("GET "+p+"/getcsrf", a.read(a.getCSRF))
 	mux.Handle("POST "+p+"/register", a.write(a.register))
 	mux.Handle("POST "+p+"/login", a.write(a.login))

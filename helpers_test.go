@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/apicheck"
 	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/password"
 	"github.com/latchkey/latchkey/sqlitestore"
@@ -94,7 +95,7 @@ func newEnvWithStore(t testing.TB, st *sqlitestore.Store, opts ...func(*latchkey
 		u, _ := latchkey.UserFromContext(r.Context())
 		io.WriteString(w, "hello "+u.Username)
 	})))
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(apicheck.Handler(t, mux)) // every exchange held to openapi/openapi.json
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, auth: a, store: st, sessions: sessions, clock: clk}
 }
