@@ -16,7 +16,6 @@ import (
 	"github.com/latchkey/latchkey/openapi"
 )
 
-
 // TestOpenAPIMatchesRoutes: every route of the route table (routes, read
 // from the source, token mode's included) is an operation of the OpenAPI
 // document, and every operation of the document is a route.
