@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -204,6 +205,51 @@ func (p *process) stop() {
 	case <-time.After(stopTimeout):
 		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
+	}
+}
+
+// operate runs an operator's command of the latchkey binary, such as
+// `latchkey user add`, on p's data directory while p serves it, with
+// stdin as its standard input, and returns what it printed. cmd is the
+// command's words; args follow the flags (--data and the cheap argon2),
+// which must precede them. It fails the test if the command fails.
+func (p *process) operate(tb testing.TB, stdin string, cmd []string, args ...string) string {
+	tb.Helper()
+	var data string
+	for i, a := range p.args {
+		if a == "--data" && i+1 < len(p.args) {
+			data = p.args[i+1]
+		}
+	}
+	if data == "" {
+		tb.Fatalf("latchkey %s has no --data", strings.Join(p.args, " "))
+	}
+	all := append(append(append(slices.Clone(cmd), "--data", data), cheapArgon2...), args...)
+	c := exec.Command(latchkeyBinary(tb), all...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LATCHKEY_") {
+			c.Env = append(c.Env, kv)
+		}
+	}
+	c.Stdin = strings.NewReader(stdin)
+	out, err := c.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("latchkey %s: %v\n%s", strings.Join(all, " "), err, out)
+	}
+	return string(out)
+}
+
+// addUser creates a user through the operator's command, as
+// `latchkey user add` does, with the roles given (`latchkey user role add`).
+func (p *process) addUser(tb testing.TB, name, pw, email string, roles ...string) {
+	tb.Helper()
+	args := []string{"--password-stdin", name}
+	if email != "" {
+		args = append([]string{"--email", email}, args...)
+	}
+	p.operate(tb, pw+"\n", []string{"user", "add"}, args...)
+	for _, r := range roles {
+		p.operate(tb, "", []string{"user", "role"}, "add", name, r)
 	}
 }
 

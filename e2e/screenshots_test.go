@@ -10,9 +10,9 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// TestDocScreenshots takes the login and profile screenshots the README
-// shows, from the embedded deployment at a 1000x700 viewport, and checks
-// they are whole pictures. With LATCHKEY_UPDATE_SCREENSHOTS=1 it writes them
+// TestDocScreenshots takes the screenshots the README shows (the login,
+// profile, account page's sessions and the admin page), from the embedded
+// deployment at a 1000x700 viewport, and checks they are whole pictures. With LATCHKEY_UPDATE_SCREENSHOTS=1 it writes them
 // to docs/; otherwise to a temporary directory, so a test run leaves the
 // tree alone.
 func TestDocScreenshots(t *testing.T) {
@@ -57,4 +57,24 @@ func TestDocScreenshots(t *testing.T) {
 	e := &env{t: t, d: d, tab: tb}
 	e.login(tb)
 	save("profile.png")
+
+	// The sessions of the account page, with a second device in the list.
+	e.login(b.newSession(t))
+	tb.open(d.App + "/account")
+	tb.waitRoute("account")
+	tb.waitFor("two sessions and the activity", `document.querySelectorAll("#sessions-list > li").length === 2 && !!document.querySelector("#activity-list")`)
+	eval[bool](tb, `document.querySelector("#account-sessions-heading").scrollIntoView({block: "start"}), true`)
+	save("sessions.png")
+
+	// The admin page, showing the demo user.
+	d.Latchkey.addUser(t, "ada", "ada's long password", "ada@example.test", "admin")
+	admin := &adminPage{b.newSession(t)}
+	(&accountTab{tab: admin.tab, d: d}).login("ada", "ada's long password")
+	admin.open(d.App + "/admin")
+	admin.waitRoute("admin")
+	admin.wantUsers("test", "ada")
+	admin.openUser("test")
+	admin.tab.run("setting the viewport", chromedp.EmulateViewport(1000, 700))
+	tb = admin.tab
+	save("admin.png")
 }

@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createClient,
+  hasRole,
   defaultCredentials,
   LatchkeyError,
   NETWORK_ERROR_MESSAGE,
@@ -1040,5 +1041,226 @@ describe('account flows', () => {
     });
     await quiet();
     expect(onLogin).not.toHaveBeenCalled();
+  });
+});
+
+describe('sessions and activity', () => {
+  const here = {
+    id: 'c3Vubnk',
+    current: true,
+    createdAt: '2026-01-01T10:00:00Z',
+    lastSeenAt: '2026-01-01T10:05:00Z',
+    expiresAt: '2026-01-01T12:05:00Z',
+    remember: false,
+    device: 'Firefox on Linux',
+    ip: '192.0.2.1',
+  };
+  const phone = { ...here, id: 'cGhvbmUtMQ_-', current: false, device: 'Safari on iOS', ip: '198.51.100.7' };
+
+  /** twoTabs is a client and another tab's client of one fake server, with tab sync on. */
+  function twoTabs(routes: Record<string, Reply | Reply[]>) {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch(routes);
+    const name = `latchkey-sessions-${Math.random()}`;
+    return { a: client({ fetch: f.fetch, channelName: name }), b: client({ fetch: f.fetch, channelName: name }), f };
+  }
+  const quiet = () => new Promise((r) => setTimeout(r, 20));
+  const sent = (calls: Call[]) => calls.map((c) => `${c.method} ${c.url} ${c.headers.get('X-CSRFToken')}`);
+
+  it('sessions lists them without a CSRF token', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({ 'GET /sessions': json(200, { sessions: [here, phone] }) });
+    expect(await client({ fetch: f.fetch }).sessions()).toEqual([here, phone]);
+    expect(sent(f.calls)).toEqual(['GET /api/sessions null']);
+  });
+
+  it('revokeSession deletes another session by its escaped id, and nobody is logged out', async () => {
+    const { a, b, f } = twoTabs({ 'DELETE /sessions/cGhvbmUtMQ_-': json(200, { revoked: true, current: false }) });
+    const onLogout = vi.fn();
+    b.onLogout(onLogout);
+    expect(await a.revokeSession(phone.id)).toEqual({ current: false });
+    await quiet();
+    expect(onLogout).not.toHaveBeenCalled();
+    expect(sent(f.calls)).toEqual(['DELETE /api/sessions/cGhvbmUtMQ_- T']);
+  });
+
+  it('revokeSession of this browser\'s own session logs the other tabs out and drops the token', async () => {
+    const { a, b, f } = twoTabs({
+      'DELETE /sessions/c3Vubnk': json(200, { revoked: true, current: true }),
+      'GET /getcsrf': json(200, { csrfToken: 'NEW' }, { 'X-CSRFToken': 'NEW' }),
+      'POST /login': json(200, { login: true, user: alice }),
+    });
+    const seen = new Promise<void>((resolve) => b.onLogout(resolve));
+    expect(await a.revokeSession(here.id)).toEqual({ current: true });
+    await seen;
+    await a.login('alice', 'pw'); // the old token was bound to the ended session
+    expect(sent(f.calls)).toEqual(['DELETE /api/sessions/c3Vubnk T', 'GET /api/getcsrf null', 'POST /api/login NEW']);
+  });
+
+  it('revokeSession rejects an unknown id as 404 not_found, without a logout', async () => {
+    const { a, b } = twoTabs({ 'DELETE /sessions/nope': apiError(404, 'not_found', 'Not found.') });
+    const onLogout = vi.fn();
+    b.onLogout(onLogout);
+    expect(await a.revokeSession('nope').catch((e) => e)).toMatchObject({ status: 404, code: 'not_found' });
+    await quiet();
+    expect(onLogout).not.toHaveBeenCalled();
+  });
+
+  it('revokeOtherSessions posts with the token and resolves with how many ended', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({ 'POST /sessions/revoke-others': json(200, { revoked: 2 }) });
+    expect(await client({ fetch: f.fetch }).revokeOtherSessions()).toBe(2);
+    expect(sent(f.calls)).toEqual(['POST /api/sessions/revoke-others T']);
+  });
+
+  it('a session that has ended runs onUnauthenticated', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const onUnauthenticated = vi.fn();
+    const f = fakeFetch({ 'GET /sessions': apiError(401, 'unauthorized', 'You are not logged in.') });
+    const err = await client({ fetch: f.fetch, onUnauthenticated }).sessions().catch((e) => e);
+    expect(err).toMatchObject({ status: 401, code: 'unauthorized' });
+    expect(onUnauthenticated).toHaveBeenCalledTimes(1);
+  });
+
+  it('activity pages with cursor and limit, sending only those given', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const first = {
+      events: [
+        { id: '9', time: '2026-01-01T10:00:00Z', type: 'login_succeeded', ip: '192.0.2.1', device: 'Firefox on Linux' },
+        { id: '7', time: '2026-01-01T09:00:00Z', type: 'session_revoked', ip: '192.0.2.1', device: 'Firefox on Linux', detail: 'Safari on iOS, 198.51.100.7', actorId: 3 },
+      ],
+      nextCursor: '7',
+    };
+    const last = { events: [{ id: '2', time: '2026-01-01T08:00:00Z', type: 'logout', ip: '192.0.2.1', device: '' }] };
+    const f = fakeFetch({ 'GET /account/activity': [json(200, first), json(200, last)] });
+    const c = client({ fetch: f.fetch });
+    expect(await c.activity()).toEqual(first);
+    expect(await c.activity({ cursor: first.nextCursor, limit: 2 })).toEqual(last);
+    expect(f.calls.map((x) => x.url)).toEqual(['/api/account/activity', '/api/account/activity?cursor=7&limit=2']);
+  });
+
+  it('activity rejects a bad cursor with its field', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({
+      'GET /account/activity': apiError(400, 'invalid_input', 'cursor must be the nextCursor of a previous page.', { field: 'cursor' }),
+    });
+    expect(await client({ fetch: f.fetch }).activity({ cursor: 'x' }).catch((e) => e)).toMatchObject({
+      status: 400,
+      code: 'invalid_input',
+      field: 'cursor',
+    });
+  });
+});
+
+describe('admin', () => {
+  const bob = {
+    id: 7,
+    username: 'bob',
+    email: 'bob@example.com',
+    emailVerified: true,
+    roles: [] as string[],
+    createdAt: '2026-01-01T00:00:00Z',
+    locked: false,
+    updatedAt: '2026-01-02T00:00:00Z',
+  };
+  const sent = (calls: Call[]) =>
+    calls.map((c) => [`${c.method} ${c.url}`, c.headers.get('X-CSRFToken'), c.body === undefined ? undefined : JSON.parse(c.body)]);
+
+  it('users searches with q, cursor and limit, and reads the page', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const page = { users: [bob], nextCursor: '7' };
+    const f = fakeFetch({ 'GET /admin/users': [json(200, page), json(200, { users: [] })] });
+    const c = client({ fetch: f.fetch });
+    expect(await c.admin.users({ q: 'b o&b' })).toEqual(page);
+    expect(await c.admin.users({ q: '', cursor: '7', limit: 10 })).toEqual({ users: [] });
+    expect(sent(f.calls)).toEqual([
+      ['GET /api/admin/users?q=b+o%26b', null, undefined],
+      ['GET /api/admin/users?cursor=7&limit=10', null, undefined],
+    ]);
+  });
+
+  it('user reads the user, their sessions and events', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const detail = { user: bob, sessions: [], events: [] };
+    const f = fakeFetch({ 'GET /admin/users/7': json(200, detail) });
+    expect(await client({ fetch: f.fetch }).admin.user(7)).toEqual(detail);
+  });
+
+  it('sends each action with its method and CSRF token, and resolves with what it says', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({
+      'POST /admin/users/7/lock': json(200, { user: { ...bob, locked: true } }),
+      'POST /admin/users/7/unlock': json(200, { user: bob }),
+      'POST /admin/users/7/logout': json(200, { revoked: 3 }),
+      'POST /admin/users/7/reset': json(202, { resetSent: true }),
+      'PUT /admin/users/7/roles': json(200, { user: { ...bob, roles: ['admin', 'editor'] } }),
+      'DELETE /admin/users/7': json(200, { deleted: true }),
+    });
+    const { admin } = client({ fetch: f.fetch });
+    expect((await admin.lock(7)).locked).toBe(true);
+    expect((await admin.unlock(7)).locked).toBe(false);
+    expect(await admin.logout(7)).toBe(3);
+    await expect(admin.sendPasswordReset(7)).resolves.toBeUndefined();
+    expect((await admin.setRoles(7, ['editor', 'admin'])).roles).toEqual(['admin', 'editor']);
+    await expect(admin.deleteUser(7)).resolves.toBeUndefined();
+    expect(sent(f.calls)).toEqual([
+      ['POST /api/admin/users/7/lock', 'T', undefined],
+      ['POST /api/admin/users/7/unlock', 'T', undefined],
+      ['POST /api/admin/users/7/logout', 'T', undefined],
+      ['POST /api/admin/users/7/reset', 'T', undefined],
+      ['PUT /api/admin/users/7/roles', 'T', { roles: ['editor', 'admin'] }],
+      ['DELETE /api/admin/users/7', 'T', undefined],
+    ]);
+    expect(f.calls[4].headers.get('Content-Type')).toBe('application/json');
+  });
+
+  it('maps forbidden, reauth_required, self_action, no_email and not_found, without onUnauthenticated', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const onUnauthenticated = vi.fn();
+    const f = fakeFetch({
+      'GET /admin/users': [
+        apiError(403, 'forbidden', 'You are not allowed to do this.'),
+        apiError(403, 'reauth_required', 'Enter your current password to do this: your login is not recent.', { field: 'password' }),
+      ],
+      'POST /admin/users/1/lock': apiError(409, 'self_action', 'You cannot do this to your own account here.'),
+      'POST /admin/users/7/reset': apiError(409, 'no_email', 'This account has no email address.', { field: 'email' }),
+      'GET /admin/users/9': apiError(404, 'not_found', 'Not found.'),
+    });
+    const { admin } = client({ fetch: f.fetch, onUnauthenticated });
+    expect(await admin.users().catch((e) => e)).toMatchObject({ status: 403, code: 'forbidden' });
+    expect(await admin.users().catch((e) => e)).toMatchObject({ status: 403, code: 'reauth_required', field: 'password' });
+    expect(await admin.lock(1).catch((e) => e)).toMatchObject({ status: 409, code: 'self_action' });
+    expect(await admin.sendPasswordReset(7).catch((e) => e)).toMatchObject({ status: 409, code: 'no_email' });
+    expect(await admin.user(9).catch((e) => e)).toMatchObject({ status: 404, code: 'not_found' });
+    expect(onUnauthenticated).not.toHaveBeenCalled();
+  });
+
+  it('after reauth_required, a login with the password and a retry succeed', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({
+      'POST /admin/users/7/lock': [
+        apiError(403, 'reauth_required', 'Enter your current password to do this: your login is not recent.', { field: 'password' }),
+        json(200, { user: { ...bob, locked: true } }),
+      ],
+      'POST /login': json(200, { login: true, user: { ...alice, roles: ['admin'] } }, { 'X-CSRFToken': 'FRESH' }),
+    });
+    const c = client({ fetch: f.fetch });
+    expect(await c.admin.lock(7).catch((e) => e)).toMatchObject({ code: 'reauth_required' });
+    await c.login('alice', 'pw');
+    expect((await c.admin.lock(7)).locked).toBe(true);
+    expect(sent(f.calls).map(([what, token]) => `${what} ${token}`)).toEqual([
+      'POST /api/admin/users/7/lock T',
+      'POST /api/login T',
+      'POST /api/admin/users/7/lock FRESH',
+    ]);
+  });
+});
+
+describe('hasRole', () => {
+  it('finds the role in the user, and is false without one', () => {
+    expect(hasRole({ roles: ['admin', 'editor'] }, 'admin')).toBe(true);
+    expect(hasRole({ roles: ['editor'] }, 'admin')).toBe(false);
+    expect(hasRole({} as { roles: string[] }, 'admin')).toBe(false);
+    expect(hasRole(null, 'admin')).toBe(false);
   });
 });

@@ -54,6 +54,14 @@
  *   resetPassword, verifyEmail and confirmEmail; a page that reads it from
  *   its URL should call them only when the user asks (mail scanners open
  *   links) and remove the token from the address bar.
+ * - Sessions and activity: sessions lists where the user is logged in,
+ *   revokeSession and revokeOtherSessions sign any of them out (signing out
+ *   this browser is a logout: the other tabs are told), activity pages
+ *   through the user's security events.
+ * - Admin: `client.admin` holds the admin API's methods, for users with the
+ *   "admin" role whose password login is recent. Without one they reject
+ *   with `403 reauth_required`: log in again (`login` with the same
+ *   username replaces the session with a fresh one) and retry.
  *
  * One client per page is enough; its methods are safe to call concurrently.
  */
@@ -67,6 +75,150 @@ export interface User {
   emailVerified: boolean;
   /** RFC 3339 time. */
   createdAt?: string;
+  /** The user's roles, sorted ("admin" opens the admin API). */
+  roles: string[];
+}
+
+/** hasRole says whether user has role; false for no user, or one without roles (an older server). */
+export function hasRole(user: Pick<User, 'roles'> | null | undefined, role: string): boolean {
+  return Array.isArray(user?.roles) && user.roles.includes(role);
+}
+
+/**
+ * SessionInfo is one of the user's live sessions (in token mode, a
+ * refresh-token family), as GET /sessions lists them.
+ */
+export interface SessionInfo {
+  /** Opaque: it names the session to revokeSession, and grants nothing. */
+  id: string;
+  /** Whether it is the session of this browser. */
+  current: boolean;
+  /** RFC 3339 times. expiresAt is when it ends unless used before. */
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  remember: boolean;
+  /** The browser and system, in words ("Firefox on Linux"). */
+  device: string;
+  /** The client's IP address, as latchkey saw it. */
+  ip: string;
+}
+
+/**
+ * The kinds of security events latchkey records (any string, for kinds of
+ * newer servers).
+ */
+export type SecurityEventType =
+  | 'login_succeeded'
+  | 'login_failed'
+  | 'logout'
+  | 'session_revoked'
+  | 'sessions_revoked'
+  | 'password_changed'
+  | 'password_reset'
+  | 'password_reset_requested'
+  | 'email_changed'
+  | 'email_verified'
+  | 'account_locked'
+  | 'account_unlocked'
+  | 'account_deleted'
+  | 'role_changed'
+  | 'api_token_created'
+  | 'api_token_revoked'
+  | 'refresh_token_reuse'
+  | (string & {});
+
+/** SecurityEvent is something that happened to an account. It holds no secret. */
+export interface SecurityEvent {
+  /** Opaque, and the cursor of the page that ends with it. */
+  id: string;
+  /** RFC 3339 time. */
+  time: string;
+  type: SecurityEventType;
+  ip: string;
+  device: string;
+  /**
+   * More about it: why a login failed ("wrong_password", "locked"…), the
+   * roles set ("=admin,editor", "+admin"), the session signed out.
+   */
+  detail?: string;
+  /** Who did it when that was not the user: an admin's user id. */
+  actorId?: number;
+}
+
+/** Where a paged list starts and how long its page is. */
+export interface PageOptions {
+  /** The nextCursor of the previous page; none for the first. */
+  cursor?: string;
+  /** How many at most (the server's default is 20, its maximum 100). */
+  limit?: number;
+}
+
+/** A page of the user's security events, newest first. */
+export interface ActivityPage {
+  events: SecurityEvent[];
+  /** Set when older events exist: pass it as cursor for the next page. */
+  nextCursor?: string;
+}
+
+/** A user as the admin API shows it. */
+export interface AdminUser extends User {
+  /** A locked account cannot log in, and has no sessions. */
+  locked: boolean;
+  /** RFC 3339 time. */
+  updatedAt: string;
+}
+
+/** Options of {@link AdminClient.users}. */
+export interface UserSearch extends PageOptions {
+  /** Only users whose username or address contains this (any letter case). */
+  q?: string;
+}
+
+/** A page of users, in a stable order (by id). */
+export interface UserPage {
+  users: AdminUser[];
+  nextCursor?: string;
+}
+
+/** What the admin API shows of one user. */
+export interface AdminUserDetail {
+  user: AdminUser;
+  /** The user's live sessions; current marks the admin's own. */
+  sessions: SessionInfo[];
+  /** The user's recent security events, newest first. */
+  events: SecurityEvent[];
+}
+
+/**
+ * The admin API (under {baseURL}/admin/), for users with the "admin" role
+ * and a password login younger than the server's --fresh-login-window (10
+ * minutes by default). Every method rejects with a LatchkeyError: 401
+ * unauthorized (onUnauthenticated runs), 403 forbidden (not an admin), 403
+ * reauth_required (log in again with the password, then retry), 404
+ * not_found (no such user), 409 self_action (locking or deleting one's own
+ * account, or dropping one's own admin role).
+ */
+export interface AdminClient {
+  /** GET /admin/users: a page of users, those matching q if given. */
+  users(search?: UserSearch): Promise<UserPage>;
+  /** GET /admin/users/{id}: the user, their sessions and recent events. */
+  user(id: number): Promise<AdminUserDetail>;
+  /** DELETE /admin/users/{id}: deletes the account and ends its sessions. */
+  deleteUser(id: number): Promise<void>;
+  /** POST /admin/users/{id}/lock: no more logins; its sessions and tokens end at once. */
+  lock(id: number): Promise<AdminUser>;
+  /** POST /admin/users/{id}/unlock: the user may log in again. */
+  unlock(id: number): Promise<AdminUser>;
+  /** POST /admin/users/{id}/logout: ends every session of the user; resolves with how many. */
+  logout(id: number): Promise<number>;
+  /** POST /admin/users/{id}/reset: mails the user a password reset link. Rejects with 409 no_email. */
+  sendPasswordReset(id: number): Promise<void>;
+  /**
+   * PUT /admin/users/{id}/roles: replaces the user's roles. Rejects with
+   * 400 invalid_input (field "roles") for a malformed name.
+   */
+  setRoles(id: number, roles: string[]): Promise<AdminUser>;
 }
 
 /**
@@ -123,6 +275,9 @@ export type ErrorCode =
   | 'no_email'
   | 'too_many_emails'
   | 'not_found'
+  | 'forbidden'
+  | 'account_locked'
+  | 'self_action'
   | 'network_error'
   | (string & {});
 
@@ -272,6 +427,21 @@ export interface Client {
    * wrong_password (field "password").
    */
   deleteAccount(password?: string): Promise<void>;
+  /** GET /sessions (logged in): the user's live sessions, newest first. */
+  sessions(): Promise<SessionInfo[]>;
+  /**
+   * DELETE /sessions/{id} (logged in): signs that session out, at once.
+   * Resolves with whether it was this browser's own, which is then logged
+   * out (other tabs' onLogout listeners run). Rejects with 404 not_found
+   * for an id the user has no live session with.
+   */
+  revokeSession(id: string): Promise<{ current: boolean }>;
+  /** POST /sessions/revoke-others (logged in): signs out every other session; resolves with how many. */
+  revokeOtherSessions(): Promise<number>;
+  /** GET /account/activity (logged in): a page of the user's security events, newest first. */
+  activity(page?: PageOptions): Promise<ActivityPage>;
+  /** The admin API; see {@link AdminClient}. */
+  readonly admin: AdminClient;
   /**
    * Any request under baseURL (path starts with "/"), with credentials,
    * CSRF token, retries and error mapping as above. Resolves with the
@@ -429,6 +599,19 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   const t = Date.parse(v);
   if (Number.isNaN(t)) return undefined;
   return Math.max(0, Math.ceil((t - now) / 1000));
+}
+
+/**
+ * withQuery appends the set parameters to path as a query string:
+ * withQuery('/x', { q: 'a b', cursor: undefined }) is "/x?q=a+b".
+ */
+function withQuery(path: string, params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== '') q.set(k, String(v));
+  }
+  const qs = q.toString();
+  return qs ? `${path}?${qs}` : path;
 }
 
 /** readBody parses a response body as JSON; undefined if it is empty or not JSON. */
@@ -700,6 +883,25 @@ export function createClient(opts: ClientOptions = {}): Client {
     return (body ?? null) as T;
   }
 
+  /** adminUserPath is the path of the admin API's user id, and below it. */
+  const adminUserPath = (id: number, action = '') => `/admin/users/${encodeURIComponent(String(id))}${action}`;
+  const admin: AdminClient = {
+    users: (search = {}) =>
+      request<UserPage>(withQuery('/admin/users', { q: search.q, cursor: search.cursor, limit: search.limit })),
+    user: (id) => request<AdminUserDetail>(adminUserPath(id)),
+    async deleteUser(id) {
+      await request(adminUserPath(id), { method: 'DELETE' });
+    },
+    lock: async (id) => (await request<{ user: AdminUser }>(adminUserPath(id, '/lock'), { method: 'POST' })).user,
+    unlock: async (id) => (await request<{ user: AdminUser }>(adminUserPath(id, '/unlock'), { method: 'POST' })).user,
+    logout: async (id) => (await request<{ revoked: number }>(adminUserPath(id, '/logout'), { method: 'POST' })).revoked,
+    async sendPasswordReset(id) {
+      await request(adminUserPath(id, '/reset'), { method: 'POST' });
+    },
+    setRoles: async (id, roles) =>
+      (await request<{ user: AdminUser }>(adminUserPath(id, '/roles'), { method: 'PUT', json: { roles } })).user,
+  };
+
   return {
     baseURL,
     credentials,
@@ -792,6 +994,25 @@ export function createClient(opts: ClientOptions = {}): Client {
       gone = true;
       announce({ type: 'logout' });
     },
+    sessions: async () => (await request<{ sessions: SessionInfo[] }>('/sessions')).sessions,
+    async revokeSession(id) {
+      const body = await request<{ revoked: boolean; current: boolean }>(`/sessions/${encodeURIComponent(id)}`, {
+        method: 'DELETE',
+      });
+      if (body.current) {
+        // This browser's own session: latchkey logged it out, as logout
+        // does; the token went with it, and the other tabs must hear.
+        token = '';
+        gone = true;
+        announce({ type: 'logout' });
+      }
+      return { current: body.current === true };
+    },
+    revokeOtherSessions: async () =>
+      (await request<{ revoked: number }>('/sessions/revoke-others', { method: 'POST' })).revoked,
+    activity: (page = {}) =>
+      request<ActivityPage>(withQuery('/account/activity', { cursor: page.cursor, limit: page.limit })),
+    admin,
     request,
     fetch: (path, init) => fetchWithRetry(path, init),
     csrfToken,

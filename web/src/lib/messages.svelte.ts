@@ -27,6 +27,23 @@ export const MISSING_LINK = 'This page needs the link from your email. Open the 
 export const PASSWORDS_DIFFER = 'The two passwords do not match.';
 export const CONFIRM_DELETE = 'Tick the box to confirm that you want to delete your account.';
 
+// Sessions, activity and the admin page.
+export const FORBIDDEN = 'You are not allowed to do this.';
+export const SESSION_GONE = 'That session had ended already.';
+export const USER_GONE = 'That user does not exist any more.';
+export const CONFIRM_DELETE_USER = 'Tick the box to confirm that you want to delete this account.';
+
+/** sessionSignedOutNotice says which session was signed out. */
+export function sessionSignedOutNotice(device: string, ip: string): string {
+  return `${device || 'The session'}${ip ? ` (${ip})` : ''} is signed out.`;
+}
+
+/** othersSignedOutNotice says how many other sessions were signed out. */
+export function othersSignedOutNotice(n: number): string {
+  if (n === 0) return 'You were logged in nowhere else.';
+  return `Signed out of ${plural(n, 'other session')}.`;
+}
+
 /** verificationSentNotice says a new verification link went to address. */
 export function verificationSentNotice(address: string): string {
   return `A new link is on its way to ${address}. Follow it to verify your address.`;
@@ -93,6 +110,12 @@ export function describe(err: unknown): string {
       return 'Another account uses that email address.';
     case 'no_email':
       return 'Your account has no email address.';
+    case 'forbidden':
+      return FORBIDDEN;
+    case 'account_locked':
+      return "This account is locked. Contact the site's administrators.";
+    case 'self_action':
+      return 'You cannot do this to your own account.';
     case 'unauthorized':
     case 'token_expired': // token mode, when the access token could not be renewed
     case 'token_reused': // token mode: the login was ended for safety

@@ -1,7 +1,14 @@
 // The sentences users (and the browser tests) see for each failure.
 import { describe as group, expect, it } from 'vitest';
 import { LatchkeyError, NETWORK_ERROR_MESSAGE } from './latchkey';
-import { describe, duration, emailChangeSentNotice, verificationSentNotice } from './messages.svelte';
+import {
+  describe,
+  duration,
+  emailChangeSentNotice,
+  othersSignedOutNotice,
+  sessionSignedOutNotice,
+  verificationSentNotice,
+} from './messages.svelte';
 import { accessOf, pathOf, routeOf, takeToken, type Route } from './routes';
 
 group('describe', () => {
@@ -27,6 +34,9 @@ group('describe', () => {
     ['too many emails', new LatchkeyError(429, 'too_many_emails', 'x', { retryAfter: 45 }), 'Too many emails asked for. Try again in 45 seconds.'],
     ['too many emails, minutes', new LatchkeyError(429, 'too_many_emails', 'x', { retryAfter: 61 }), 'Too many emails asked for. Try again in 2 minutes.'],
     ['too many emails, no Retry-After', new LatchkeyError(429, 'too_many_emails', 'x'), 'Too many emails asked for. Wait a little and try again.'],
+    ['not an admin', new LatchkeyError(403, 'forbidden', 'x'), 'You are not allowed to do this.'],
+    ['locked account', new LatchkeyError(403, 'account_locked', 'x'), "This account is locked. Contact the site's administrators."],
+    ['an admin on their own account', new LatchkeyError(409, 'self_action', 'x'), 'You cannot do this to your own account.'],
     ['weak new password keeps the server text', new LatchkeyError(400, 'weak_password', 'Password is too common.', { field: 'newPassword' }), 'Password is too common.'],
   ];
   for (const [name, err, want] of cases) {
@@ -55,6 +65,14 @@ group('account notices', () => {
     expect(verificationSentNotice('a@example.com')).toBe('A new link is on its way to a@example.com. Follow it to verify your address.');
     expect(emailChangeSentNotice('b@example.com')).toBe('A link is on its way to b@example.com. Your address changes once you follow it.');
   });
+
+  it('say which sessions were signed out', () => {
+    expect(sessionSignedOutNotice('Safari on iOS', '198.51.100.7')).toBe('Safari on iOS (198.51.100.7) is signed out.');
+    expect(sessionSignedOutNotice('', '')).toBe('The session is signed out.');
+    expect(othersSignedOutNotice(0)).toBe('You were logged in nowhere else.');
+    expect(othersSignedOutNotice(1)).toBe('Signed out of 1 other session.');
+    expect(othersSignedOutNotice(3)).toBe('Signed out of 3 other sessions.');
+  });
 });
 
 group('routes', () => {
@@ -69,6 +87,7 @@ group('routes', () => {
 
   it('has the pages of the account flows, at the paths mailed links open', () => {
     expect(routeOf('/account')).toBe('account');
+    expect(routeOf('/admin')).toBe('admin');
     expect(routeOf('/forgot-password')).toBe('forgot-password');
     expect(routeOf('/reset-password')).toBe('reset-password');
     expect(routeOf('/verify-email')).toBe('verify-email');
@@ -79,7 +98,7 @@ group('routes', () => {
   it('says who may see each page', () => {
     const of = (routes: Route[]) => routes.map(accessOf);
     expect(of(['login', 'register', 'forgot-password'])).toEqual(['guest', 'guest', 'guest']);
-    expect(of(['user', 'account'])).toEqual(['private', 'private']);
+    expect(of(['user', 'account', 'admin'])).toEqual(['private', 'private', 'private']);
     expect(of(['reset-password', 'verify-email', 'confirm-email'])).toEqual(['open', 'open', 'open']);
   });
 

@@ -7,6 +7,7 @@ export type Route =
   | 'register'
   | 'user'
   | 'account'
+  | 'admin'
   | 'forgot-password'
   | 'reset-password'
   | 'verify-email'
@@ -17,6 +18,7 @@ const paths: Record<Route, string> = {
   register: '/register',
   user: '/user',
   account: '/account',
+  admin: '/admin',
   'forgot-password': '/forgot-password',
   // The pages mailed links open (latchkey's mail/link.go builds them).
   'reset-password': '/reset-password',
@@ -38,6 +40,9 @@ const access: Record<Route, Access> = {
   'forgot-password': 'guest',
   user: 'private',
   account: 'private',
+  // For everyone logged in: the API decides who is an admin, and the page
+  // says so to the others.
+  admin: 'private',
   'reset-password': 'open',
   'verify-email': 'open',
   'confirm-email': 'open',
