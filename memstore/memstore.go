@@ -26,7 +26,7 @@ var (
 )
 
 // Store is an in-memory UserStore, SessionStore, SessionUserFinder,
-// SessionPruner and APITokenStore. It is safe for concurrent use. It hands out and keeps
+// SessionPruner, APITokenStore, MFAStore and PendingLoginStore. It is safe for concurrent use. It hands out and keeps
 // copies only, so no caller can change stored data through a value it
 // passed in or got back. Times are kept in UTC at millisecond precision,
 // like the SQL stores, so code tested against Store behaves the same on
@@ -53,6 +53,9 @@ type Store struct {
 	tokenByName map[tokenName]int64 // unique per user
 
 	accountTokens map[accountTokenKey]latchkey.AccountToken
+
+	factors map[int64]map[factorKey]latchkey.Factor
+	pending map[string]latchkey.PendingLogin // by string(TokenHash)
 
 	lastEventID int64
 	events      []latchkey.Event // ascending by ID
@@ -85,6 +88,9 @@ func New() *Store {
 		tokenByName: make(map[tokenName]int64),
 
 		accountTokens: make(map[accountTokenKey]latchkey.AccountToken),
+
+		factors: make(map[int64]map[factorKey]latchkey.Factor),
+		pending: make(map[string]latchkey.PendingLogin),
 	}
 }
 
@@ -245,6 +251,7 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 			s.deleteTokenLocked(tid)
 		}
 	}
+	delete(s.factors, id)
 	if i, found := slices.BinarySearch(s.userIDs, id); found {
 		s.userIDs = slices.Delete(s.userIDs, i, i+1)
 	}

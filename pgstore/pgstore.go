@@ -1,5 +1,5 @@
-// Package pgstore keeps users, their API tokens, sessions and security
-// events in PostgreSQL, through pgx and its connection pool, so several
+// Package pgstore keeps users, their API tokens and second factors,
+// sessions and security events in PostgreSQL, through pgx and its connection pool, so several
 // latchkey instances can share them, and counts failed logins there so
 // they share the login throttle too.
 //
@@ -46,7 +46,8 @@ var ErrSchemaTooNew = errors.New("pgstore: database schema is newer than this bi
 const DefaultTimeout = 2 * time.Second
 
 // Store is a UserStore, SessionStore, SessionPruner, APITokenStore,
-// AttemptLimiter, EventStore and Pinger backed by PostgreSQL. It is safe
+// AttemptLimiter, EventStore, AccountTokenStore, MFAStore,
+// PendingLoginStore and Pinger backed by PostgreSQL. It is safe
 // for concurrent use. Tables live in the connection's current schema, so
 // several deployments can share a database by setting search_path in the
 // DSN.

@@ -2,7 +2,9 @@
 // found through Sentinel, or a Redis Cluster, through go-redis's
 // UniversalClient.
 // Users stay in a SQL store; this package only implements
-// latchkey.SessionStore (and Pinger, AttemptLimiter and EventStore).
+// latchkey.SessionStore (and Pinger, AttemptLimiter, EventStore,
+// AccountTokenStore and PendingLoginStore; see accounttoken.go and
+// pending.go for their keys).
 //
 // # Keys
 //
@@ -96,7 +98,8 @@ const DefaultTimeout = 2 * time.Second
 // DefaultPrefix is the default of Store.Prefix.
 const DefaultPrefix = "latchkey:"
 
-// Store is a SessionStore, Pinger, AttemptLimiter and EventStore on Redis.
+// Store is a SessionStore, Pinger, AttemptLimiter, EventStore,
+// AccountTokenStore and PendingLoginStore on Redis.
 // It is safe for concurrent use.
 type Store struct {
 	// Now is the clock that decides expiry; nil means time.Now. Set it

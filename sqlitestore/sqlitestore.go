@@ -1,5 +1,5 @@
-// Package sqlitestore keeps users, their API tokens, sessions and security
-// events in one SQLite file, through the pure-Go modernc.org/sqlite driver,
+// Package sqlitestore keeps users, their API tokens and second factors,
+// sessions and security events in one SQLite file, through the pure-Go modernc.org/sqlite driver,
 // so the binary needs no cgo and no database server.
 package sqlitestore
 
@@ -43,7 +43,8 @@ var ErrSchemaTooNew = errors.New("sqlitestore: database schema is newer than thi
 const busyTimeout = 5 * time.Second
 
 // Store is a UserStore, SessionStore, SessionUserFinder, SessionPruner,
-// APITokenStore, EventStore and Pinger backed by a SQLite database in WAL mode. It is
+// APITokenStore, EventStore, AccountTokenStore, MFAStore, PendingLoginStore
+// and Pinger backed by a SQLite database in WAL mode. It is
 // safe for concurrent use: writes go through a single connection, so
 // concurrent writers queue in Go instead of failing with SQLITE_BUSY, and
 // reads use a pool of their own, which WAL lets run alongside the writer.

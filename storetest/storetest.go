@@ -85,6 +85,8 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 	_, tokens := probe.Users.(latchkey.APITokenStore)
 	_, limiter := probe.Sessions.(latchkey.AttemptLimiter)
 	_, accountTokens := probe.Sessions.(latchkey.AccountTokenStore)
+	_, factors := probe.Users.(latchkey.MFAStore)
+	_, pending := probe.Sessions.(latchkey.PendingLoginStore)
 	groups := []struct {
 		name  string
 		tests []test
@@ -134,6 +136,8 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 		{"APITokens", apiTokenTests(tokens)},
 		{"AttemptLimiter", attemptTests(limiter)},
 		{"AccountTokens", accountTokenTests(accountTokens)},
+		{"Factors", factorTests(factors)},
+		{"PendingLogins", pendingLoginTests(pending)},
 		{"Events", eventTests},
 		{"Concurrency", []test{
 			{name: "RegisterSameUsername", fn: testConcurrentRegisterSameUsername},
