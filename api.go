@@ -24,6 +24,7 @@ func (a *Auth) routes() http.Handler {
 	mux.Handle("GET "+p+"/getcsrf", a.read(a.getCSRF))
 	mux.Handle("POST "+p+"/register", a.write(a.register))
 	mux.Handle("POST "+p+"/login", a.write(a.login))
+	mux.Handle("POST "+p+"/login/mfa", a.write(a.loginMFA))
 	mux.Handle("GET "+p+"/getsession", a.resource(a.getSession))
 	mux.Handle("GET "+p+"/data", a.resource(a.data))
 	mux.Handle("POST "+p+"/logout", a.write(a.logout))
@@ -38,6 +39,11 @@ func (a *Auth) routes() http.Handler {
 	mux.Handle("POST "+p+"/email/confirm", a.write(a.linkFlow(a.ConfirmEmail, "emailChanged")))
 	mux.Handle("POST "+p+"/account/delete", a.write(a.deleteAccount))
 	mux.Handle("GET "+p+"/account/activity", a.resource(a.activity))
+	mux.Handle("GET "+p+"/mfa", a.read(a.mfaStatus))
+	mux.Handle("POST "+p+"/mfa/totp/setup", a.write(a.setupTOTP))
+	mux.Handle("POST "+p+"/mfa/totp/confirm", a.write(a.confirmTOTP))
+	mux.Handle("POST "+p+"/mfa/totp/disable", a.write(a.disableTOTP))
+	mux.Handle("POST "+p+"/mfa/recovery-codes", a.write(a.regenerateRecoveryCodes))
 	mux.Handle("GET "+p+"/sessions", a.resource(a.listSessions))
 	mux.Handle("DELETE "+p+"/sessions/{id}", a.write(a.revokeSession))
 	mux.Handle("POST "+p+"/sessions/revoke-others", a.write(a.revokeOtherSessions))
@@ -253,6 +259,13 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request, cur *current) error
 		}
 		return fail(ErrEmailUnverified)
 	}
+	if answer, err := a.beginSecondStep(w, r, cur, u, remember); err != nil || answer != nil {
+		if err != nil {
+			return fail(err)
+		}
+		writeJSON(w, http.StatusOK, answer) // no session yet: POST /login/mfa makes it
+		return nil
+	}
 	if _, err := a.startSession(w, r, cur, u, remember); err != nil {
 		return fail(err)
 	}
@@ -310,7 +323,14 @@ func (a *Auth) authenticate(ctx context.Context, ip, name, pw string) (*User, er
 	if !ok {
 		return u, ErrInvalidCredentials
 	}
-	spent.succeeded(ctx, a.now())
+	if a.needsSecondFactor(ctx, u.ID) {
+		// The password alone proves too little to wipe the username's
+		// failures: the second step, which counts in the same buckets,
+		// does that once it succeeds.
+		spent.unchecked(ctx, a.now())
+	} else {
+		spent.succeeded(ctx, a.now())
+	}
 	if rehash {
 		a.upgradeHash(ctx, u, pw)
 	}

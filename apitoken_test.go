@@ -211,12 +211,16 @@ func TestDeleteUserDeletesAPITokens(t *testing.T) {
 	}
 }
 
-// usersOnly hides every method of a store but UserStore's.
-type usersOnly struct{ latchkey.UserStore }
+// usersOnly hides every method of a store but UserStore's (and the second
+// factors every user store must keep).
+type usersOnly struct {
+	latchkey.UserStore
+	latchkey.MFAStore
+}
 
 func TestAPITokensUnsupported(t *testing.T) {
 	st := memstore.New()
-	a, err := latchkey.New(latchkey.Config{Secrets: [][]byte{testSecret}, Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler)}, usersOnly{st}, st)
+	a, err := latchkey.New(latchkey.Config{Secrets: [][]byte{testSecret}, Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler)}, usersOnly{st, st}, st)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,12 +26,13 @@ const (
 var b64 = base64.RawURLEncoding.Strict()
 
 // OwnCookieNames returns the names of the cookies that hold latchkey's
-// secrets (sessions and CSRF bindings), for proxies that must not pass
+// secrets (sessions, CSRF bindings, logins waiting for a second factor), for proxies that must not pass
 // them on to other servers.
 func OwnCookieNames() []string {
 	return []string{
 		sessionCookie, hostPrefix + sessionCookie, anonCookie, hostPrefix + anonCookie,
 		accessCookie, hostPrefix + accessCookie, refreshCookie, securePrefix + refreshCookie,
+		mfaCookie, hostPrefix + mfaCookie,
 	}
 }
 

@@ -137,6 +137,16 @@ func errorResponse(err error) (status int, body apiError, known bool) {
 		return http.StatusForbidden, apiError{"account_locked", "This account is locked. Contact the site's administrators.", ""}, true
 	case errors.Is(err, ErrSelfAction):
 		return http.StatusConflict, apiError{"self_action", "You cannot do this to your own account here.", ""}, true
+	case errors.Is(err, ErrMFAPending):
+		return http.StatusUnauthorized, apiError{"mfa_expired", "Your sign-in expired or was not started in this browser. Log in with your password again.", ""}, true
+	case errors.Is(err, ErrInvalidMFACode):
+		return http.StatusUnauthorized, apiError{"invalid_code", "That code is wrong or was used already.", proofField(err)}, true
+	case errors.Is(err, ErrMFAEnabled):
+		return http.StatusConflict, apiError{"mfa_enabled", "An authenticator app is set up already. Remove it first to set up another.", ""}, true
+	case errors.Is(err, ErrMFANotEnabled):
+		return http.StatusConflict, apiError{"mfa_not_enabled", "Two-factor authentication is not set up.", ""}, true
+	case errors.Is(err, ErrTOTPSetupExpired):
+		return http.StatusConflict, apiError{"mfa_setup_expired", "No authenticator set-up is waiting for a code. Start again.", ""}, true
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, apiError{"not_found", "Not found.", ""}, true
 	case errors.Is(err, errMethodNotAllowed):
@@ -161,6 +171,14 @@ func csrfMessage(err error) string {
 }
 
 var errPanic = errors.New("latchkey: panic")
+
+// proofField is the request field a wrong second-factor proof was in.
+func proofField(err error) string {
+	if pe, ok := errors.AsType[*proofError](err); ok {
+		return pe.field
+	}
+	return ""
+}
 
 // passwordField is the request field a wrong or missing password was in.
 func passwordField(err error) string {

@@ -28,6 +28,12 @@ const (
 	EventAPITokenCreated   EventType = "api_token_created"
 	EventAPITokenRevoked   EventType = "api_token_revoked"
 	EventRefreshTokenReuse EventType = "refresh_token_reuse"
+
+	EventMFAEnabled               EventType = "mfa_enabled"        // Detail: the factor ("totp")
+	EventMFADisabled              EventType = "mfa_disabled"       // Detail: the factor, or "reset by an operator"
+	EventMFAFailed                EventType = "mfa_failed"         // Detail: totp_wrong_code, totp_replayed, recovery_code_wrong…
+	EventRecoveryCodeUsed         EventType = "recovery_code_used" // Detail: "N left"
+	EventRecoveryCodesRegenerated EventType = "recovery_codes_regenerated"
 )
 
 // Event is one security event: something that happened to an account.

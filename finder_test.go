@@ -30,10 +30,11 @@ func (s *spyStore) UserByID(ctx context.Context, id int64) (*latchkey.User, erro
 }
 
 // hideFinder exposes only the SessionStore methods of a store (and the
-// account tokens every session store must keep).
+// account tokens and pending logins every session store must keep).
 type hideFinder struct {
 	latchkey.SessionStore
 	latchkey.AccountTokenStore
+	latchkey.PendingLoginStore
 }
 
 // Both ways of reading a session's user behave the same, and neither
@@ -50,10 +51,13 @@ func TestSessionUserReads(t *testing.T) {
 			return latchkey.New(testConfig(e), spy, spy)
 		}, 1, 0},
 		{"finder hidden: two queries", func(e *env, spy *spyStore) (*latchkey.Auth, error) {
-			return latchkey.New(testConfig(e), spy, hideFinder{spy, spy})
+			return latchkey.New(testConfig(e), spy, hideFinder{spy, spy, spy})
 		}, 0, 1},
 		{"separate user store: two queries", func(e *env, spy *spyStore) (*latchkey.Auth, error) {
-			return latchkey.New(testConfig(e), struct{ latchkey.UserStore }{spy}, spy)
+			return latchkey.New(testConfig(e), struct {
+				latchkey.UserStore
+				latchkey.MFAStore
+			}{spy, spy}, spy)
 		}, 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

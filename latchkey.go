@@ -3,6 +3,8 @@ package latchkey
 import (
 	"bytes"
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/latchkey/latchkey/internal/forward"
+	"github.com/latchkey/latchkey/internal/seal"
 	"github.com/latchkey/latchkey/password"
 )
 
@@ -41,9 +44,17 @@ type Auth struct {
 	bgSem         chan struct{} // mail work running after its request
 	bgWait        sync.WaitGroup
 	tokens        *tokens // nil in session mode
-	gateway       http.Handler
-	handler       http.Handler
-	met           *metrics // nil with Config.DisableMetrics
+	// Second factors: the user store's factors, the session store's
+	// pending logins, the keys TOTP secrets are sealed with, the key of
+	// pendingChallenge, and the methods of the second login step.
+	factors      MFAStore
+	pending      PendingLoginStore
+	seal         *seal.Keys
+	challengeKey []byte
+	loginMethods []loginMethod
+	gateway      http.Handler
+	handler      http.Handler
+	met          *metrics // nil with Config.DisableMetrics
 }
 
 // New returns an Auth serving cfg with the given stores.
@@ -108,6 +119,19 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 			return nil, fmt.Errorf("latchkey: neither %T nor %T keeps security events (EventStore)", users, sessions)
 		}
 	}
+	if a.factors, ok = users.(MFAStore); !ok {
+		return nil, fmt.Errorf("%w: %T is no MFAStore; users who set up a second factor must never log in without it", ErrMFAUnsupported, users)
+	}
+	if a.pending, ok = sessions.(PendingLoginStore); !ok {
+		return nil, fmt.Errorf("%w: %T is no PendingLoginStore; the second login step keeps its state there", ErrMFAUnsupported, sessions)
+	}
+	if a.seal, err = seal.New(cfg.Secrets, "latchkey totp secret v1"); err != nil {
+		return nil, err
+	}
+	if a.challengeKey, err = hkdf.Key(sha256.New, cfg.Secrets[0], nil, "latchkey pending login challenge v1", 32); err != nil {
+		return nil, fmt.Errorf("latchkey: derive challenge key: %w", err)
+	}
+	a.loginMethods = defaultLoginMethods()
 	if a.sessionIDKeys, err = sessionIDKeys(cfg.Secrets); err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ type nopAccountStores struct {
 	SessionStore
 	AccountTokenStore
 	EventStore
+	MFAStore
+	PendingLoginStore
 }
 
 // A request waiting for a hashing slot shows as queued, and the one

@@ -229,6 +229,7 @@ func TestAttemptBucketWait(t *testing.T) {
 // got past the throttle are in flight together, the worst case for it.
 type gatedUsers struct {
 	latchkey.UserStore
+	latchkey.MFAStore
 	arrived chan struct{}
 	gate    chan struct{}
 }
@@ -245,7 +246,7 @@ func TestLoginThrottleConcurrentGuesses(t *testing.T) {
 	const n, right = 60, 49
 	e := newEnv(t)
 	e.addUser("wes", "wes's long password")
-	users := &gatedUsers{UserStore: e.store, arrived: make(chan struct{}, n), gate: make(chan struct{})}
+	users := &gatedUsers{UserStore: e.store, MFAStore: e.store, arrived: make(chan struct{}, n), gate: make(chan struct{})}
 	a, err := latchkey.New(testConfig(e), users, e.store) // default LoginBurst: 20
 	if err != nil {
 		t.Fatal(err)
@@ -315,6 +316,7 @@ func TestAttemptSpan(t *testing.T) {
 // failingUsers fails username lookups while fail is set.
 type failingUsers struct {
 	latchkey.UserStore
+	latchkey.MFAStore
 	fail atomic.Bool
 }
 
@@ -330,7 +332,7 @@ func (f *failingUsers) UserByUsernameKey(ctx context.Context, key string) (*latc
 func TestLoginThrottleRefundsUncheckedAttempts(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("wes", "wes's long password")
-	users := &failingUsers{UserStore: e.store}
+	users := &failingUsers{UserStore: e.store, MFAStore: e.store}
 	cfg := testConfig(e)
 	cfg.LoginBurst, cfg.LoginRefill = 2, time.Hour
 	cfg.LoginIPBurst, cfg.LoginIPRefill = 3, time.Hour

@@ -24,13 +24,25 @@ const (
 	// KindEmailChanged tells the old address that the account's address
 	// was changed.
 	KindEmailChanged Kind = "email-changed"
+	// KindMFAEnabled tells a user a second factor (an authenticator app)
+	// was added to their account.
+	KindMFAEnabled Kind = "mfa-enabled"
+	// KindMFADisabled tells a user a second factor was removed.
+	KindMFADisabled Kind = "mfa-disabled"
+	// KindRecoveryCodeUsed tells a user one of their recovery codes
+	// logged in.
+	KindRecoveryCodeUsed Kind = "recovery-code-used"
+	// KindRecoveryCodesRegenerated tells a user their recovery codes were
+	// replaced.
+	KindRecoveryCodesRegenerated Kind = "recovery-codes-regenerated"
 	// KindTest is what "latchkey mail test" sends.
 	KindTest Kind = "test"
 )
 
 // Kinds are all the kinds, in a fixed order.
 func Kinds() []Kind {
-	return []Kind{KindReset, KindVerify, KindConfirmEmail, KindPasswordChanged, KindEmailChanged, KindTest}
+	return []Kind{KindReset, KindVerify, KindConfirmEmail, KindPasswordChanged, KindEmailChanged,
+		KindMFAEnabled, KindMFADisabled, KindRecoveryCodeUsed, KindRecoveryCodesRegenerated, KindTest}
 }
 
 // Route is the SPA route the kind's link opens, "/" for the test message

@@ -35,6 +35,10 @@ func TestMailDefaultTemplates(t *testing.T) {
 		{mail.KindConfirmEmail, "Confirm your new email address for Acme", "https://app.example.com/confirm-email?token=tok_123"},
 		{mail.KindPasswordChanged, "Your Acme password was changed", ""},
 		{mail.KindEmailChanged, "The email address of your Acme account was changed", ""},
+		{mail.KindMFAEnabled, "Two-factor authentication is on for your Acme account", ""},
+		{mail.KindMFADisabled, "Two-factor authentication was turned off for your Acme account", ""},
+		{mail.KindRecoveryCodeUsed, "A recovery code was used to log in to Acme", ""},
+		{mail.KindRecoveryCodesRegenerated, "New recovery codes for your Acme account", ""},
 		{mail.KindTest, "Acme test message", "https://app.example.com/"},
 	} {
 		t.Run(string(tc.kind), func(t *testing.T) {
