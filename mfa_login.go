@@ -66,11 +66,14 @@ type loginMethod struct {
 	// carries under the method's name. A challenge that must be single-use
 	// and bound to this login can be a.pendingChallenge(p).
 	challenge func(ctx context.Context, a *Auth, u *User, fs []Factor, p *PendingLogin) (any, error)
-	// verify checks the proof and spends what it spent (a TOTP step, a
-	// recovery code) so it works once, returning a *proofError for a
-	// wrong, malformed or spent one. It may set at.detail for the login's
-	// security event.
-	verify func(ctx context.Context, a *Auth, at *mfaAttempt, proof json.RawMessage) error
+	// parse reads the proof from the body's field, before anything is
+	// counted: an InputError for one of the wrong type or shape.
+	parse func(raw json.RawMessage) (any, error)
+	// verify checks the parsed proof and spends what it spent (a TOTP
+	// step, a recovery code) so it works once, returning a *proofError for
+	// a wrong or spent one. It may set at.detail for the login's security
+	// event.
+	verify func(ctx context.Context, a *Auth, at *mfaAttempt, proof any) error
 }
 
 // mfaAttempt is one second step under way: the pending login (its attempt
@@ -88,6 +91,17 @@ type mfaAttempt struct {
 // answers list them.
 func defaultLoginMethods() []loginMethod {
 	return []loginMethod{totpLoginMethod, recoveryLoginMethod}
+}
+
+// stringProof is the parse of methods whose proof is a string (a code).
+func stringProof(field string) func(json.RawMessage) (any, error) {
+	return func(raw json.RawMessage) (any, error) {
+		var s string
+		if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+			return nil, &InputError{Code: "invalid_input", Field: field, Message: fmt.Sprintf("The field %q must be a string.", field)}
+		}
+		return s, nil
+	}
 }
 
 // hasKind reports whether fs holds a factor of kind.
@@ -305,7 +319,11 @@ func (a *Auth) loginMFA(w http.ResponseWriter, r *http.Request, cur *current) er
 	if err != nil {
 		return fail(err)
 	}
-	m, proof, err := a.pickLoginMethod(obj)
+	m, raw, err := a.pickLoginMethod(obj)
+	if err != nil {
+		return fail(err)
+	}
+	proof, err := m.parse(raw)
 	if err != nil {
 		return fail(err)
 	}

@@ -3,7 +3,6 @@ package latchkey
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,6 +20,7 @@ var recoveryLoginMethod = loginMethod{
 	name:     "recovery_code",
 	field:    "recoveryCode",
 	enrolled: func(fs []Factor) bool { return hasKind(fs, FactorRecoveryCode) },
+	parse:    stringProof("recoveryCode"),
 	verify:   verifyRecoveryLogin,
 }
 
@@ -31,12 +31,8 @@ func recoveryCodeID(userID int64, norm string) string {
 
 // verifyRecoveryLogin is the recovery code method's verify: deleting the
 // code's record is the check and the spending, in one step.
-func verifyRecoveryLogin(ctx context.Context, a *Auth, at *mfaAttempt, proof json.RawMessage) error {
-	var code string
-	if json.Unmarshal(proof, &code) != nil {
-		return &InputError{Code: "invalid_input", Field: "recoveryCode", Message: `The field "recoveryCode" must be a string.`}
-	}
-	norm, ok := recoverycode.Normalize(code)
+func verifyRecoveryLogin(ctx context.Context, a *Auth, at *mfaAttempt, proof any) error {
+	norm, ok := recoverycode.Normalize(proof.(string))
 	if !ok {
 		return &proofError{field: "recoveryCode", detail: "recovery_code_wrong"}
 	}

@@ -2,7 +2,6 @@ package latchkey
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -45,6 +44,7 @@ var totpLoginMethod = loginMethod{
 	field:    "code",
 	primary:  true,
 	enrolled: func(fs []Factor) bool { return hasKind(fs, FactorTOTP) },
+	parse:    stringProof("code"),
 	verify:   verifyTOTPLogin,
 }
 
@@ -64,11 +64,8 @@ func factorOf(fs []Factor, kind FactorKind, id string) *Factor {
 
 // verifyTOTPLogin is the TOTP method's verify: the code of a step within
 // one of now's, after the last step accepted, which it then records.
-func verifyTOTPLogin(ctx context.Context, a *Auth, at *mfaAttempt, proof json.RawMessage) error {
-	var code string
-	if json.Unmarshal(proof, &code) != nil {
-		return &InputError{Code: "invalid_input", Field: "code", Message: `The field "code" must be a string.`}
-	}
+func verifyTOTPLogin(ctx context.Context, a *Auth, at *mfaAttempt, proof any) error {
+	code := proof.(string)
 	f := factorOf(at.factors, FactorTOTP, totpFactorID)
 	if f == nil {
 		return &proofError{field: "code", detail: "totp_not_enrolled"}
