@@ -95,3 +95,18 @@ func roleCmd(ctx context.Context, auth *latchkey.Auth, add bool, name, role stri
 	}
 	return nil
 }
+
+// mfaResetCmd removes every second factor of the user, for support: a
+// user who lost their app and their recovery codes.
+func mfaResetCmd(ctx context.Context, auth *latchkey.Auth, name string, stdout io.Writer) error {
+	n, err := auth.ResetMFA(ctx, name)
+	if err != nil {
+		return describe(err)
+	}
+	if n == 0 {
+		fmt.Fprintf(stdout, "%q has no second factor\n", name)
+		return nil
+	}
+	fmt.Fprintf(stdout, "removed the second factors of %q (%d records); their next login needs only the password\n", name, n)
+	return nil
+}

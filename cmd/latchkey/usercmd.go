@@ -19,7 +19,7 @@ import (
 	"github.com/latchkey/latchkey/mail"
 )
 
-const userUsage = `usage: latchkey user <add|list|show|lock|unlock|logout|role|remove|set-password|reset-link|verify-email> [flags] [USERNAME]
+const userUsage = `usage: latchkey user <add|list|show|lock|unlock|logout|role|mfa|remove|set-password|reset-link|verify-email> [flags] [USERNAME]
 
   add NAME [--email E] [--password-stdin]   create a user
   list [--search Q]                         list users (whose name or address contains Q)
@@ -28,6 +28,8 @@ const userUsage = `usage: latchkey user <add|list|show|lock|unlock|logout|role|r
   unlock NAME                               let a locked account log in again
   logout NAME                               end every session of the user, on every instance
   role add|remove NAME ROLE                 give or take a role (such as admin)
+  mfa reset NAME                            remove the user's second factors (authenticator app,
+                                            recovery codes): their next login needs only the password
   remove NAME                               delete a user and end its sessions
   set-password NAME [--password-stdin]      set a new password and end its sessions (alias: passwd)
   reset-link NAME [--app-url URL]           print a one-time password reset link instead of mailing it
@@ -48,7 +50,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	switch sub {
 	case "passwd":
 		sub = "set-password"
-	case "add", "list", "show", "lock", "unlock", "logout", "role", "remove", "set-password", "reset-link", "verify-email":
+	case "add", "list", "show", "lock", "unlock", "logout", "role", "mfa", "remove", "set-password", "reset-link", "verify-email":
 	default: // refuse before anything is opened or created
 		fmt.Fprintln(stderr, userUsage)
 		return fmt.Errorf("user: unknown subcommand %q", sub)
@@ -74,7 +76,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if err := parseFlags(fs, args[1:], getenv); err != nil {
 		return err
 	}
-	nargs := map[string]int{"list": 0, "role": 3}
+	nargs := map[string]int{"list": 0, "role": 3, "mfa": 2}
 	want, ok := nargs[sub]
 	if !ok {
 		want = 1
@@ -86,6 +88,10 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if sub == "role" && fs.Arg(0) != "add" && fs.Arg(0) != "remove" {
 		fmt.Fprintln(stderr, userUsage)
 		return fmt.Errorf("user role %q: want add or remove", fs.Arg(0))
+	}
+	if sub == "mfa" && fs.Arg(0) != "reset" {
+		fmt.Fprintln(stderr, userUsage)
+		return fmt.Errorf("user mfa %q: want reset", fs.Arg(0))
 	}
 	if sub == "reset-link" {
 		appURL, err := link.appURL(o.stores)
@@ -102,6 +108,9 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	name := fs.Arg(0)
 	if sub == "role" {
 		return roleCmd(ctx, auth, fs.Arg(0) == "add", fs.Arg(1), fs.Arg(2), stdout)
+	}
+	if sub == "mfa" {
+		return mfaResetCmd(ctx, auth, fs.Arg(1), stdout)
 	}
 	switch sub {
 	case "show", "lock", "unlock", "logout":
