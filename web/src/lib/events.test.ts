@@ -42,6 +42,15 @@ describe('eventLabel', () => {
     ['token', ev('api_token_created', 'backup script'), 'API token “backup script” created'],
     ['token revoked', ev('api_token_revoked', 'backup script'), 'API token “backup script” revoked'],
     ['reuse', ev('refresh_token_reuse', 'family 4'), 'Login ended: a refresh token was used twice'],
+    ['login with the app', ev('login_succeeded', 'second factor: totp'), 'Logged in with authenticator app'],
+    ['login with a recovery code, remembered', ev('login_succeeded', 'second factor: recovery code, 9 left; remember me'), 'Logged in with recovery code (remember me)'],
+    ['wrong code', ev('mfa_failed', 'totp_wrong_code'), 'Failed second step: wrong code'],
+    ['replayed code', ev('mfa_failed', 'totp_replayed'), 'Failed second step: code used already'],
+    ['app set up', ev('mfa_enabled', 'totp'), 'Authenticator app set up'],
+    ['app removed', ev('mfa_disabled', 'totp'), 'Authenticator app removed'],
+    ['factors reset by the CLI', ev('mfa_disabled', 'reset by an operator'), 'Two-factor authentication removed by an operator'],
+    ['recovery code', ev('recovery_code_used', '9 left'), 'Recovery code used (9 left)'],
+    ['new codes', ev('recovery_codes_regenerated'), 'New recovery codes made'],
     ['a kind of a newer server', ev('passkey_added'), 'Passkey added'],
   ];
   for (const [name, e, want] of cases) {

@@ -21,6 +21,20 @@ const plain: Record<string, string> = {
   account_unlocked: 'Account unlocked',
   account_deleted: 'Account deleted',
   refresh_token_reuse: 'Login ended: a refresh token was used twice',
+  recovery_codes_regenerated: 'New recovery codes made',
+};
+
+/** The second factors, by the name events give them. */
+const factors: Record<string, string> = {
+  totp: 'authenticator app',
+  'recovery code': 'recovery code',
+};
+
+/** Why a second login step failed, from the event's detail. */
+const mfaFailures: Record<string, string> = {
+  totp_wrong_code: 'wrong code',
+  totp_replayed: 'code used already',
+  recovery_code_wrong: 'wrong recovery code',
 };
 
 /** listOfRoles says a role list in words: "admin, editor" or "none". */
@@ -33,8 +47,22 @@ function listOfRoles(s: string): string {
 function what(e: SecurityEvent): string {
   const d = e.detail ?? '';
   switch (e.type) {
-    case 'login_succeeded':
-      return d === 'remember me' ? 'Logged in (remember me)' : 'Logged in';
+    case 'login_succeeded': {
+      // "remember me", or "second factor: totp[; remember me]"
+      const remembered = d.endsWith('remember me') ? ' (remember me)' : '';
+      const m = /^second factor: ([^;,]+)/.exec(d);
+      if (!m) return `Logged in${remembered}`;
+      return `Logged in with ${factors[m[1]] ?? m[1]}${remembered}`;
+    }
+    case 'mfa_failed':
+      return d ? `Failed second step: ${mfaFailures[d] ?? d.replaceAll('_', ' ')}` : 'Failed second step';
+    case 'mfa_enabled':
+      return d === 'totp' ? 'Authenticator app set up' : 'Two-factor authentication turned on';
+    case 'mfa_disabled':
+      if (d === 'reset by an operator') return 'Two-factor authentication removed by an operator';
+      return d === 'totp' ? 'Authenticator app removed' : 'Two-factor authentication turned off';
+    case 'recovery_code_used':
+      return d ? `Recovery code used (${d})` : 'Recovery code used';
     case 'login_failed':
       return d ? `Failed login: ${loginFailures[d] ?? d.replaceAll('_', ' ')}` : 'Failed login';
     case 'session_revoked':

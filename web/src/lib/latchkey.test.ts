@@ -6,6 +6,7 @@ import {
   hasRole,
   defaultCredentials,
   LatchkeyError,
+  MFARequiredError,
   NETWORK_ERROR_MESSAGE,
   parseRetryAfter,
   type Client,
@@ -1262,5 +1263,124 @@ describe('hasRole', () => {
     expect(hasRole({ roles: ['editor'] }, 'admin')).toBe(false);
     expect(hasRole({} as { roles: string[] }, 'admin')).toBe(false);
     expect(hasRole(null, 'admin')).toBe(false);
+  });
+});
+
+describe('second factors', () => {
+  const posts = (calls: Call[]) =>
+    calls
+      .filter((c) => c.method === 'POST')
+      .map((c) => [c.url.replace(/^\/api/, ''), c.headers.get('X-CSRFToken'), c.body && JSON.parse(c.body)]);
+
+  function twoTabs(routes: Record<string, Reply | Reply[]>) {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch(routes);
+    const name = `latchkey-mfa-${Math.random()}`;
+    return { a: client({ fetch: f.fetch, channelName: name }), b: client({ fetch: f.fetch, channelName: name }), f };
+  }
+  const quiet = () => new Promise((r) => setTimeout(r, 20));
+  const required = json(200, { login: false, mfaRequired: true, methods: ['totp', 'recovery_code'] }, { 'X-CSRFToken': 'T1' });
+
+  it('login rejects with MFARequiredError and its methods, tells no tab of a login, and takes the new token', async () => {
+    const { a, b, f } = twoTabs({
+      'POST /login': required,
+      'POST /login/mfa': json(200, { login: true, user: alice }, { 'X-CSRFToken': 'T2' }),
+    });
+    const onLogin = vi.fn();
+    b.onLogin(onLogin);
+    const err = await a.login('alice', 'pw').catch((e) => e);
+    expect(err).toBeInstanceOf(MFARequiredError);
+    expect(err).toBeInstanceOf(LatchkeyError);
+    expect(err).toMatchObject({ code: 'mfa_required', methods: ['totp', 'recovery_code'] });
+    await quiet();
+    expect(onLogin).not.toHaveBeenCalled();
+
+    const seen = new Promise((resolve) => b.onLogin(resolve));
+    expect(await a.loginMFA({ code: '123456' })).toEqual(alice);
+    expect(await seen).toEqual(alice);
+    expect(posts(f.calls)).toEqual([
+      ['/login', 'T', { username: 'alice', password: 'pw', remember: false }],
+      ['/login/mfa', 'T1', { code: '123456' }],
+    ]);
+    await a.logout().catch(() => undefined);
+    expect(f.calls.at(-1)?.headers.get('X-CSRFToken')).toBe('T2');
+  });
+
+  it('loginMFA sends a recovery code as recoveryCode', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({ 'POST /login/mfa': json(200, { login: true, user: alice }) });
+    await client({ fetch: f.fetch }).loginMFA({ recoveryCode: 'abcd-efgh' });
+    expect(posts(f.calls)).toEqual([['/login/mfa', 'T', { recoveryCode: 'abcd-efgh' }]]);
+  });
+
+  it('loginMFA maps invalid_code with its field and mfa_expired, without onUnauthenticated', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const onUnauthenticated = vi.fn();
+    const f = fakeFetch({
+      'POST /login/mfa': [
+        apiError(401, 'invalid_code', 'That code is wrong or was used already.', { field: 'code' }),
+        apiError(401, 'mfa_expired', 'Your sign-in expired.'),
+        apiError(429, 'too_many_attempts', 'Too many.', {}, { 'Retry-After': '60' }),
+      ],
+    });
+    const c = client({ fetch: f.fetch, onUnauthenticated });
+    await expect(c.loginMFA({ code: '000000' })).rejects.toMatchObject({ status: 401, code: 'invalid_code', field: 'code' });
+    await expect(c.loginMFA({ code: '000000' })).rejects.toMatchObject({ status: 401, code: 'mfa_expired' });
+    await expect(c.loginMFA({ code: '000000' })).rejects.toMatchObject({ status: 429, retryAfter: 60 });
+    expect(onUnauthenticated).not.toHaveBeenCalled();
+    expect(f.calls).toHaveLength(3);
+  });
+
+  it('mfa.status reads GET /mfa', async () => {
+    const st = { enabled: true, methods: ['totp', 'recovery_code'], totp: { createdAt: '2026-01-01T00:00:00Z' }, recoveryCodesLeft: 9 };
+    const f = fakeFetch({ 'GET /mfa': json(200, st) });
+    expect(await client({ fetch: f.fetch }).mfa.status()).toEqual(st);
+    expect(f.calls[0].headers.has('X-CSRFToken')).toBe(false);
+  });
+
+  it('mfa set-up, confirmation, new codes and removal post what they need', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const setup = { secret: 'JBSWY3DPEHPK3PXP', uri: 'otpauth://totp/latchkey:alice?secret=JBSWY3DPEHPK3PXP', qrCode: 'data:image/svg+xml;base64,PHN2Zy8+' };
+    const codes = Array.from({ length: 10 }, (_, i) => `code-${i}`);
+    const f = fakeFetch({
+      'POST /mfa/totp/setup': json(200, setup),
+      'POST /mfa/totp/confirm': json(200, { enabled: true, recoveryCodes: codes }),
+      'POST /mfa/recovery-codes': json(200, { recoveryCodes: codes }),
+      'POST /mfa/totp/disable': json(200, { disabled: true }),
+    });
+    const c = client({ fetch: f.fetch });
+    expect(await c.mfa.setupTOTP()).toEqual(setup);
+    expect(await c.mfa.confirmTOTP('123456')).toEqual(codes);
+    expect(await c.mfa.regenerateRecoveryCodes('pw')).toEqual(codes);
+    await c.mfa.disableTOTP('pw');
+    expect(posts(f.calls)).toEqual([
+      ['/mfa/totp/setup', 'T', {}],
+      ['/mfa/totp/confirm', 'T', { code: '123456' }],
+      ['/mfa/recovery-codes', 'T', { password: 'pw' }],
+      ['/mfa/totp/disable', 'T', { password: 'pw' }],
+    ]);
+  });
+
+  it('mfa maps reauth_required, wrong_password, invalid_code and the 409s', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({
+      'POST /mfa/totp/disable': [
+        apiError(403, 'reauth_required', 'Enter your current password.', { field: 'password' }),
+        apiError(403, 'wrong_password', 'That is not your current password.', { field: 'password' }),
+        apiError(409, 'mfa_not_enabled', 'Two-factor authentication is not set up.'),
+      ],
+      'POST /mfa/totp/confirm': [
+        apiError(400, 'invalid_code', 'That code is wrong.', { field: 'code' }),
+        apiError(409, 'mfa_setup_expired', 'Start again.'),
+      ],
+      'POST /mfa/totp/setup': apiError(409, 'mfa_enabled', 'Set up already.'),
+    });
+    const c = client({ fetch: f.fetch });
+    await expect(c.mfa.disableTOTP()).rejects.toMatchObject({ status: 403, code: 'reauth_required', field: 'password' });
+    await expect(c.mfa.disableTOTP('x')).rejects.toMatchObject({ status: 403, code: 'wrong_password', field: 'password' });
+    await expect(c.mfa.disableTOTP('pw')).rejects.toMatchObject({ status: 409, code: 'mfa_not_enabled' });
+    await expect(c.mfa.confirmTOTP('1')).rejects.toMatchObject({ status: 400, code: 'invalid_code', field: 'code' });
+    await expect(c.mfa.confirmTOTP('1')).rejects.toMatchObject({ status: 409, code: 'mfa_setup_expired' });
+    await expect(c.mfa.setupTOTP()).rejects.toMatchObject({ status: 409, code: 'mfa_enabled' });
   });
 });

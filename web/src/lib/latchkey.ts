@@ -58,6 +58,12 @@
  *   revokeSession and revokeOtherSessions sign any of them out (signing out
  *   this browser is a logout: the other tabs are told), activity pages
  *   through the user's security events.
+ * - Second factors: a user with one gets no session from login, which
+ *   rejects with an {@link MFARequiredError} (code `mfa_required`, the
+ *   `methods` to choose from); `loginMFA({ code })` or
+ *   `loginMFA({ recoveryCode })` then logs in, within 5 minutes and 5
+ *   tries. `client.mfa` sets up and removes the authenticator app and
+ *   makes new recovery codes.
  * - Admin: `client.admin` holds the admin API's methods, for users with the
  *   "admin" role whose password login is recent. Without one they reject
  *   with `403 reauth_required`: log in again (`login` with the same
@@ -126,6 +132,11 @@ export type SecurityEventType =
   | 'api_token_created'
   | 'api_token_revoked'
   | 'refresh_token_reuse'
+  | 'mfa_enabled'
+  | 'mfa_disabled'
+  | 'mfa_failed'
+  | 'recovery_code_used'
+  | 'recovery_codes_regenerated'
   | (string & {});
 
 /** SecurityEvent is something that happened to an account. It holds no secret. */
@@ -278,8 +289,70 @@ export type ErrorCode =
   | 'forbidden'
   | 'account_locked'
   | 'self_action'
+  | 'mfa_required'
+  | 'mfa_expired'
+  | 'invalid_code'
+  | 'mfa_enabled'
+  | 'mfa_not_enabled'
+  | 'mfa_setup_expired'
   | 'network_error'
   | (string & {});
+
+/** The ways to pass the second login step (any string, for methods of newer servers). */
+export type MFAMethod = 'totp' | 'recovery_code' | (string & {});
+
+/** The proof of the second login step: a code from the authenticator app, or a recovery code. */
+export type MFAProof = { code: string } | { recoveryCode: string };
+
+/** What a user has set up as second factors (GET /mfa). */
+export interface MFAStatus {
+  /** Whether logging in needs a second step. */
+  enabled: boolean;
+  /** The methods the second step takes for this user. */
+  methods: MFAMethod[];
+  /** The authenticator app, when one is set up (RFC 3339 times). */
+  totp?: { createdAt: string; lastUsedAt?: string };
+  /** How many unused recovery codes are left. */
+  recoveryCodesLeft: number;
+}
+
+/** A fresh authenticator app secret, to enter in the app; shown once. */
+export interface TOTPSetup {
+  /** The secret in base32, for typing in. */
+  secret: string;
+  /** The otpauth:// URI that apps read from the QR code. */
+  uri: string;
+  /** The URI as a QR code: an SVG image as a data: URI, for an <img src>. */
+  qrCode: string;
+}
+
+/**
+ * The second factors of the logged-in user (under {baseURL}/mfa). Setting
+ * up, removing the app and making new recovery codes need a login younger
+ * than the server's --fresh-login-window (10 minutes by default), or the
+ * password: they reject with 403 reauth_required without it, and 403
+ * wrong_password (field "password") for a wrong one.
+ */
+export interface MFAClient {
+  /** GET /mfa: what the user has set up. */
+  status(): Promise<MFAStatus>;
+  /**
+   * POST /mfa/totp/setup: a new secret for an authenticator app, which
+   * counts only once confirmTOTP gets a first code from it (within 15
+   * minutes). Rejects with 409 mfa_enabled when an app is set up already.
+   */
+  setupTOTP(password?: string): Promise<TOTPSetup>;
+  /**
+   * POST /mfa/totp/confirm: the app's first code turns it on. Resolves with
+   * ten recovery codes, which the server never shows again. Rejects with
+   * 400 invalid_code (field "code") or 409 mfa_setup_expired.
+   */
+  confirmTOTP(code: string): Promise<string[]>;
+  /** POST /mfa/totp/disable: removes the app (and the recovery codes). Rejects with 409 mfa_not_enabled. */
+  disableTOTP(password?: string): Promise<void>;
+  /** POST /mfa/recovery-codes: ten new recovery codes, replacing the old ones. Rejects with 409 mfa_not_enabled. */
+  regenerateRecoveryCodes(password?: string): Promise<string[]>;
+}
 
 /** The answer of GET /getsession. */
 export type Session =
@@ -351,9 +424,22 @@ export interface Client {
    * POST /login. Resolves with the user; rejects with a LatchkeyError:
    * 401 invalid_credentials, 429 too_many_attempts (retryAfter), 503 busy,
    * 403 email_unverified (`--require-verified-email`: a new link was
-   * mailed)… Other tabs' onLogin listeners run.
+   * mailed)… Other tabs' onLogin listeners run. For a user with a second
+   * factor the password was right but there is no session yet: it
+   * rejects with an MFARequiredError; finish with loginMFA.
    */
   login(username: string, password: string, remember?: boolean): Promise<User>;
+  /**
+   * POST /login/mfa: the second step of a login that rejected with
+   * MFARequiredError, with a code from the authenticator app or a
+   * recovery code. Resolves with the user, logged in (other tabs'
+   * onLogin listeners run). Rejects with 401 invalid_code (field "code" or
+   * "recoveryCode"; each failure counts, 5 per login), 401 mfa_expired
+   * (log in with the password again), 429 too_many_attempts.
+   */
+  loginMFA(proof: MFAProof): Promise<User>;
+  /** The second factors of the logged-in user; see {@link MFAClient}. */
+  readonly mfa: MFAClient;
   /**
    * POST /register: creates the account and logs in, unless the server
    * requires a verified address first (then emailVerificationRequired is
@@ -497,6 +583,22 @@ export class LatchkeyError extends Error {
     this.code = code;
     if (opts.field) this.field = opts.field;
     if (opts.retryAfter !== undefined) this.retryAfter = opts.retryAfter;
+  }
+}
+
+/**
+ * MFARequiredError is how login rejects when the password was right and
+ * the user has a second factor: no session yet. Call loginMFA with a proof
+ * of one of methods within 5 minutes.
+ */
+export class MFARequiredError extends LatchkeyError {
+  /** The methods the second step takes: "totp" (a code), "recovery_code"… */
+  readonly methods: MFAMethod[];
+
+  constructor(methods: MFAMethod[]) {
+    super(200, 'mfa_required', 'Enter the code from your authenticator app.');
+    this.name = 'MFARequiredError';
+    this.methods = methods;
   }
 }
 
@@ -863,7 +965,8 @@ export function createClient(opts: ClientOptions = {}): Client {
         newToken = true;
         continue;
       }
-      if (res.status !== 401 || path === '/login') return res;
+      // A 401 of a login step is a wrong password or code, not a lost session.
+      if (res.status !== 401 || path === '/login' || path === '/login/mfa') return res;
       if (!renewedOnce && (await errorCode(res)) === 'token_expired') {
         renewedOnce = true;
         if ((await renew(sent)) === 'renewed') continue;
@@ -902,6 +1005,21 @@ export function createClient(opts: ClientOptions = {}): Client {
       (await request<{ user: AdminUser }>(adminUserPath(id, '/roles'), { method: 'PUT', json: { roles } })).user,
   };
 
+  /** withPassword is the body of a route that takes the password when the login is not fresh. */
+  const withPassword = (password?: string) => (password ? { password } : {});
+  const mfa: MFAClient = {
+    status: () => request<MFAStatus>('/mfa'),
+    setupTOTP: (password) => request<TOTPSetup>('/mfa/totp/setup', { method: 'POST', json: withPassword(password) }),
+    confirmTOTP: async (code) =>
+      (await request<{ recoveryCodes: string[] }>('/mfa/totp/confirm', { method: 'POST', json: { code } })).recoveryCodes,
+    async disableTOTP(password) {
+      await request('/mfa/totp/disable', { method: 'POST', json: withPassword(password) });
+    },
+    regenerateRecoveryCodes: async (password) =>
+      (await request<{ recoveryCodes: string[] }>('/mfa/recovery-codes', { method: 'POST', json: withPassword(password) }))
+        .recoveryCodes,
+  };
+
   return {
     baseURL,
     credentials,
@@ -917,11 +1035,22 @@ export function createClient(opts: ClientOptions = {}): Client {
       return s;
     },
     async login(username, password, remember = false) {
-      const body = await request<{ user: User }>('/login', { method: 'POST', json: { username, password, remember } });
+      const body = await request<{ user: User; mfaRequired?: boolean; methods?: MFAMethod[] }>('/login', {
+        method: 'POST',
+        json: { username, password, remember },
+      });
+      if (body.mfaRequired) throw new MFARequiredError(Array.isArray(body.methods) ? body.methods : []);
       gone = false;
       announce({ type: 'login', user: body.user });
       return body.user;
     },
+    async loginMFA(proof) {
+      const body = await request<{ user: User }>('/login/mfa', { method: 'POST', json: proof });
+      gone = false;
+      announce({ type: 'login', user: body.user });
+      return body.user;
+    },
+    mfa,
     async register(username, password, email) {
       const payload: Record<string, string> = { username, password };
       if (email) payload.email = email;

@@ -25,6 +25,10 @@ export const INVALID_LINK = 'This link is invalid, has expired or was used alrea
 export const LINKS_EXPIRE = 'Each link works once, for a limited time.';
 export const MISSING_LINK = 'This page needs the link from your email. Open the link again, or ask for a new one.';
 export const PASSWORDS_DIFFER = 'The two passwords do not match.';
+export const MFA_ENABLED_NOTICE = 'Two-factor authentication is on. Keep your recovery codes somewhere safe.';
+export const MFA_DISABLED_NOTICE = 'Two-factor authentication is off: logging in needs only your password.';
+export const CODES_REGENERATED_NOTICE = 'New recovery codes: the old ones no longer work.';
+export const MFA_EXPIRED = 'Your sign-in took too long or was not started here. Log in with your password again.';
 export const CONFIRM_DELETE = 'Tick the box to confirm that you want to delete your account.';
 
 // Sessions, activity and the admin page.
@@ -116,6 +120,16 @@ export function describe(err: unknown): string {
       return "This account is locked. Contact the site's administrators.";
     case 'self_action':
       return 'You cannot do this to your own account.';
+    case 'invalid_code':
+      return 'That code is wrong or was used already.';
+    case 'mfa_expired':
+      return MFA_EXPIRED;
+    case 'mfa_enabled':
+      return 'An authenticator app is set up already.';
+    case 'mfa_not_enabled':
+      return 'Two-factor authentication is not set up.';
+    case 'mfa_setup_expired':
+      return 'The set-up took too long. Start again.';
     case 'unauthorized':
     case 'token_expired': // token mode, when the access token could not be renewed
     case 'token_reused': // token mode: the login was ended for safety

@@ -37,6 +37,11 @@ group('describe', () => {
     ['not an admin', new LatchkeyError(403, 'forbidden', 'x'), 'You are not allowed to do this.'],
     ['locked account', new LatchkeyError(403, 'account_locked', 'x'), "This account is locked. Contact the site's administrators."],
     ['an admin on their own account', new LatchkeyError(409, 'self_action', 'x'), 'You cannot do this to your own account.'],
+    ['wrong second-factor code', new LatchkeyError(401, 'invalid_code', 'x', { field: 'code' }), 'That code is wrong or was used already.'],
+    ['second step too late', new LatchkeyError(401, 'mfa_expired', 'x'), 'Your sign-in took too long or was not started here. Log in with your password again.'],
+    ['app set up twice', new LatchkeyError(409, 'mfa_enabled', 'x'), 'An authenticator app is set up already.'],
+    ['no app to remove', new LatchkeyError(409, 'mfa_not_enabled', 'x'), 'Two-factor authentication is not set up.'],
+    ['set-up too old', new LatchkeyError(409, 'mfa_setup_expired', 'x'), 'The set-up took too long. Start again.'],
     ['weak new password keeps the server text', new LatchkeyError(400, 'weak_password', 'Password is too common.', { field: 'newPassword' }), 'Password is too common.'],
   ];
   for (const [name, err, want] of cases) {
@@ -82,6 +87,8 @@ group('routes', () => {
     expect(routeOf('/user')).toBe('user');
     expect(routeOf('/user/')).toBe('user');
     expect(routeOf('/nope')).toBeNull();
+    expect(routeOf('/login/mfa')).toBe('login-mfa');
+    expect(routeOf('/login')).toBe('login');
     expect(pathOf('user')).toBe('/user');
   });
 
@@ -97,7 +104,7 @@ group('routes', () => {
 
   it('says who may see each page', () => {
     const of = (routes: Route[]) => routes.map(accessOf);
-    expect(of(['login', 'register', 'forgot-password'])).toEqual(['guest', 'guest', 'guest']);
+    expect(of(['login', 'login-mfa', 'register', 'forgot-password'])).toEqual(['guest', 'guest', 'guest', 'guest']);
     expect(of(['user', 'account', 'admin'])).toEqual(['private', 'private', 'private']);
     expect(of(['reset-password', 'verify-email', 'confirm-email'])).toEqual(['open', 'open', 'open']);
   });

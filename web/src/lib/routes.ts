@@ -4,6 +4,7 @@
 /** Route names, also written to document.body.dataset.route. */
 export type Route =
   | 'login'
+  | 'login-mfa'
   | 'register'
   | 'user'
   | 'account'
@@ -15,6 +16,8 @@ export type Route =
 
 const paths: Record<Route, string> = {
   login: '/',
+  // The second login step, after a right password of a user with a second factor.
+  'login-mfa': '/login/mfa',
   register: '/register',
   user: '/user',
   account: '/account',
@@ -36,6 +39,7 @@ export type Access = 'guest' | 'private' | 'open';
 
 const access: Record<Route, Access> = {
   login: 'guest',
+  'login-mfa': 'guest',
   register: 'guest',
   'forgot-password': 'guest',
   user: 'private',
