@@ -25,11 +25,13 @@ func (m *metrics) registerStores(f factory, a *Auth) {
 	_, attempts := a.sessions.(AttemptLimiter)
 	for op := range numStoreOps {
 		if op >= firstAPITokenOp && op < firstSessionOp && !apiTokens ||
-			op >= firstAttemptOp && !attempts || op == opFindSessionUser && a.finder == nil {
+			op >= firstAttemptOp && op < firstMFAOp && !attempts || op == opFindSessionUser && a.finder == nil {
 			continue // the store cannot be asked: no series
 		}
 		kind := users
 		switch {
+		case op >= firstMFAOp && op < firstPendingOp:
+			kind = users
 		case op >= firstSessionOp:
 			kind = sessions
 		case op >= firstEventOp && op < firstAPITokenOp:
@@ -45,7 +47,8 @@ type storeOpID int
 // The store calls Auth makes, by the interface that has them: UserStore,
 // then EventStore (the user store's or the session store's), then APITokenStore (the user store's), then SessionStore,
 // SessionUserFinder and AccountTokenStore, then AttemptLimiter (the session
-// store's).
+// store's), then MFAStore (the user store's), then PendingLoginStore (the
+// session store's).
 const (
 	opCreateUser storeOpID = iota
 	opUserByID
@@ -82,12 +85,22 @@ const (
 	opAttemptTake
 	opAttemptRefund
 	opAttemptReset
+	opFactors
+	opReplaceFactors
+	opAdvanceFactorCounter
+	opDeleteFactor
+	opDeleteFactors
+	opCreatePendingLogin
+	opAttemptPendingLogin
+	opDeletePendingLogin
 	numStoreOps
 
 	firstEventOp    = opAddEvent
 	firstAPITokenOp = opCreateAPIToken
 	firstSessionOp  = opCreateSession
 	firstAttemptOp  = opAttemptTake
+	firstMFAOp      = opFactors
+	firstPendingOp  = opCreatePendingLogin
 )
 
 var storeOpNames = [numStoreOps]string{
@@ -98,6 +111,8 @@ var storeOpNames = [numStoreOps]string{
 	"create_session", "find_session", "find_session_user", "update_session", "rotate_session", "delete_session", "delete_user_sessions", "list_user_sessions",
 	"issue_account_token", "use_account_token", "delete_account_tokens",
 	"attempt_take", "attempt_refund", "attempt_reset",
+	"factors", "replace_factors", "advance_factor_counter", "delete_factor", "delete_factors",
+	"create_pending_login", "attempt_pending_login", "delete_pending_login",
 }
 
 // storeOp is one store call's latency histogram and failure counter.

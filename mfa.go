@@ -70,7 +70,7 @@ func (a *Auth) ResetMFA(ctx context.Context, username string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := a.factors.DeleteFactors(ctx, u.ID, "")
+	n, err := timed(a.met.op(opDeleteFactors), func() (int, error) { return a.factors.DeleteFactors(ctx, u.ID, "") })
 	if err != nil {
 		return 0, fmt.Errorf("delete factors: %w", err)
 	}

@@ -111,7 +111,7 @@ func hasKind(fs []Factor, kind FactorKind) bool {
 
 // userFactors returns every factor of the user.
 func (a *Auth) userFactors(ctx context.Context, userID int64) ([]Factor, error) {
-	fs, err := a.factors.Factors(ctx, userID, "")
+	fs, err := timed(a.met.op(opFactors), func() ([]Factor, error) { return a.factors.Factors(ctx, userID, "") })
 	if err != nil {
 		return nil, fmt.Errorf("read factors: %w", err)
 	}
@@ -176,7 +176,7 @@ func (a *Auth) beginSecondStep(w http.ResponseWriter, r *http.Request, cur *curr
 	now := cur.now
 	p := &PendingLogin{TokenHash: pendingKey(tok, browser), UserID: u.ID, UserEpoch: u.Epoch, Remember: remember,
 		CreatedAt: now, ExpiresAt: now.Add(pendingLoginTTL)}
-	if err := a.pending.CreatePendingLogin(ctx, p); err != nil {
+	if err := timedErr(a.met.op(opCreatePendingLogin), func() error { return a.pending.CreatePendingLogin(ctx, p) }); err != nil {
 		return nil, fmt.Errorf("create pending login: %w", err)
 	}
 	cur.cookies.set(w, mfaCookie, encodeToken(tok), true, p.ExpiresAt)
@@ -238,7 +238,7 @@ func (a *Auth) pendingKeys(r *http.Request, cur *current) [][]byte {
 func (a *Auth) dropPending(ctx context.Context, w http.ResponseWriter, r *http.Request, cur *current) {
 	keys := a.pendingKeys(r, cur)
 	for _, k := range keys {
-		if err := a.pending.DeletePendingLogin(ctx, k); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := a.deletePending(ctx, k); err != nil && !errors.Is(err, ErrNotFound) {
 			a.log.WarnContext(ctx, "a replaced pending login stays until it expires", "err", err)
 		}
 	}
@@ -267,7 +267,7 @@ func (a *Auth) attemptSecondStep(w http.ResponseWriter, r *http.Request, cur *cu
 	ctx := r.Context()
 	var p *PendingLogin
 	for _, k := range a.pendingKeys(r, cur) {
-		found, err := a.pending.AttemptPendingLogin(ctx, k, maxPendingAttempts)
+		found, err := timed(a.met.op(opAttemptPendingLogin), func() (*PendingLogin, error) { return a.pending.AttemptPendingLogin(ctx, k, maxPendingAttempts) })
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -282,7 +282,7 @@ func (a *Auth) attemptSecondStep(w http.ResponseWriter, r *http.Request, cur *cu
 		return nil, ErrMFAPending
 	}
 	gone := func(err error) (*mfaAttempt, error) {
-		if derr := a.pending.DeletePendingLogin(ctx, p.TokenHash); derr != nil && !errors.Is(derr, ErrNotFound) {
+		if derr := a.deletePending(ctx, p.TokenHash); derr != nil && !errors.Is(derr, ErrNotFound) {
 			return nil, fmt.Errorf("delete pending login: %w", derr)
 		}
 		cur.cookies.clear(w, mfaCookie, true)
@@ -345,7 +345,7 @@ func (a *Auth) loginMFA(w http.ResponseWriter, r *http.Request, cur *current) er
 		a.record(ctx, Event{Type: EventMFAFailed, UserID: at.user.ID, Detail: pe.detail})
 		if at.pending.Attempts >= maxPendingAttempts {
 			// That was its last attempt: the next one must start over.
-			if err := a.pending.DeletePendingLogin(ctx, at.pending.TokenHash); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := a.deletePending(ctx, at.pending.TokenHash); err != nil && !errors.Is(err, ErrNotFound) {
 				a.log.WarnContext(ctx, "a spent pending login stays until it expires", "err", err)
 			}
 			cur.cookies.clear(w, mfaCookie, true)
@@ -388,7 +388,7 @@ func (a *Auth) pickLoginMethod(obj jsonObject) (loginMethod, json.RawMessage, er
 // login_succeeded event. It answers as login does.
 func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, cur *current, p *PendingLogin, u *User, method string) error {
 	ctx := r.Context()
-	if err := a.pending.DeletePendingLogin(ctx, p.TokenHash); errors.Is(err, ErrNotFound) {
+	if err := a.deletePending(ctx, p.TokenHash); errors.Is(err, ErrNotFound) {
 		cur.cookies.clear(w, mfaCookie, true)
 		return ErrMFAPending // another request completed it, or it expired meanwhile
 	} else if err != nil {
@@ -406,4 +406,9 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, cur *curren
 	a.met.login(nil)
 	writeJSON(w, http.StatusOK, map[string]any{"login": true, "user": publicUser(u)})
 	return nil
+}
+
+// deletePending is PendingLoginStore.DeletePendingLogin, timed.
+func (a *Auth) deletePending(ctx context.Context, key []byte) error {
+	return timedErr(a.met.op(opDeletePendingLogin), func() error { return a.pending.DeletePendingLogin(ctx, key) })
 }

@@ -36,7 +36,9 @@ func verifyRecoveryLogin(ctx context.Context, a *Auth, at *mfaAttempt, proof any
 	if !ok {
 		return &proofError{field: "recoveryCode", detail: "recovery_code_wrong"}
 	}
-	err := a.factors.DeleteFactor(ctx, at.user.ID, FactorRecoveryCode, recoveryCodeID(at.user.ID, norm))
+	err := timedErr(a.met.op(opDeleteFactor), func() error {
+		return a.factors.DeleteFactor(ctx, at.user.ID, FactorRecoveryCode, recoveryCodeID(at.user.ID, norm))
+	})
 	if errors.Is(err, ErrNotFound) {
 		return &proofError{field: "recoveryCode", detail: "recovery_code_wrong"}
 	}
@@ -66,7 +68,7 @@ func (a *Auth) newRecoveryCodes(ctx context.Context, u *User) ([]string, error) 
 		norm, _ := recoverycode.Normalize(c)
 		fs[i] = Factor{UserID: u.ID, Kind: FactorRecoveryCode, ID: recoveryCodeID(u.ID, norm), CreatedAt: now}
 	}
-	if err := a.factors.ReplaceFactors(ctx, u.ID, FactorRecoveryCode, fs); err != nil {
+	if err := timedErr(a.met.op(opReplaceFactors), func() error { return a.factors.ReplaceFactors(ctx, u.ID, FactorRecoveryCode, fs) }); err != nil {
 		return nil, fmt.Errorf("store recovery codes: %w", err)
 	}
 	return codes, nil
@@ -103,7 +105,7 @@ func (a *Auth) dropOrphanRecoveryCodes(ctx context.Context, userID int64) error 
 	if len(a.loginMethodsOf(fs)) > 0 {
 		return nil
 	}
-	if _, err := a.factors.DeleteFactors(ctx, userID, FactorRecoveryCode); err != nil {
+	if _, err := timed(a.met.op(opDeleteFactors), func() (int, error) { return a.factors.DeleteFactors(ctx, userID, FactorRecoveryCode) }); err != nil {
 		return fmt.Errorf("delete recovery codes: %w", err)
 	}
 	return nil

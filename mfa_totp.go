@@ -89,7 +89,7 @@ func (a *Auth) useTOTPCode(ctx context.Context, userID int64, f *Factor, code st
 		}
 		return &proofError{field: "code", detail: "totp_wrong_code"}
 	}
-	err = a.factors.AdvanceFactorCounter(ctx, userID, FactorTOTP, f.ID, step, now)
+	err = timedErr(a.met.op(opAdvanceFactorCounter), func() error { return a.factors.AdvanceFactorCounter(ctx, userID, FactorTOTP, f.ID, step, now) })
 	if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
 		// Another request took this step (or a later one) first, or the
 		// factor was removed meanwhile.
@@ -121,7 +121,7 @@ func (a *Auth) SetupTOTP(ctx context.Context, u *User) (*TOTPSetup, error) {
 	}
 	secret := totp.NewSecret()
 	f := Factor{UserID: u.ID, Kind: FactorTOTPSetup, ID: totpFactorID, Secret: a.seal.Seal(secret, totpAD(u.ID)), CreatedAt: a.now()}
-	if err := a.factors.ReplaceFactors(ctx, u.ID, FactorTOTPSetup, []Factor{f}); err != nil {
+	if err := timedErr(a.met.op(opReplaceFactors), func() error { return a.factors.ReplaceFactors(ctx, u.ID, FactorTOTPSetup, []Factor{f}) }); err != nil {
 		return nil, fmt.Errorf("store TOTP set-up: %w", err)
 	}
 	uri := totp.URI(a.cfg.ProductName, u.Username, secret)
@@ -160,10 +160,10 @@ func (a *Auth) ConfirmTOTP(ctx context.Context, u *User, code string) ([]string,
 	}
 	f := *setup
 	f.Kind, f.Counter, f.CreatedAt, f.LastUsedAt = FactorTOTP, step, now, now
-	if err := a.factors.ReplaceFactors(ctx, u.ID, FactorTOTP, []Factor{f}); err != nil {
+	if err := timedErr(a.met.op(opReplaceFactors), func() error { return a.factors.ReplaceFactors(ctx, u.ID, FactorTOTP, []Factor{f}) }); err != nil {
 		return nil, fmt.Errorf("store TOTP factor: %w", err)
 	}
-	if _, err := a.factors.DeleteFactors(ctx, u.ID, FactorTOTPSetup); err != nil {
+	if _, err := timed(a.met.op(opDeleteFactors), func() (int, error) { return a.factors.DeleteFactors(ctx, u.ID, FactorTOTPSetup) }); err != nil {
 		a.log.WarnContext(ctx, "a confirmed TOTP set-up stays stored", "user_id", u.ID, "err", err)
 	}
 	codes, err := a.newRecoveryCodes(ctx, u)
@@ -179,11 +179,11 @@ func (a *Auth) ConfirmTOTP(ctx context.Context, u *User, code string) ([]string,
 // it unless another second factor remains. It returns ErrMFANotEnabled if
 // u has none. Callers check that the person is the owner first (reauth).
 func (a *Auth) DisableTOTP(ctx context.Context, u *User) error {
-	n, err := a.factors.DeleteFactors(ctx, u.ID, FactorTOTP)
+	n, err := timed(a.met.op(opDeleteFactors), func() (int, error) { return a.factors.DeleteFactors(ctx, u.ID, FactorTOTP) })
 	if err != nil {
 		return fmt.Errorf("delete TOTP factor: %w", err)
 	}
-	if _, err := a.factors.DeleteFactors(ctx, u.ID, FactorTOTPSetup); err != nil {
+	if _, err := timed(a.met.op(opDeleteFactors), func() (int, error) { return a.factors.DeleteFactors(ctx, u.ID, FactorTOTPSetup) }); err != nil {
 		return fmt.Errorf("delete TOTP set-up: %w", err)
 	}
 	if n == 0 {
