@@ -70,3 +70,21 @@ func TestHash(t *testing.T) {
 		t.Error("the same code of two users has one hash")
 	}
 }
+
+func FuzzNormalize(f *testing.F) {
+	f.Add("abcd-efgh-jkmn-pqrs-tvwx-yz01")
+	f.Add("ABCD EFGH JKMN PQRS TVWX YZOI")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		n, ok := recoverycode.Normalize(s)
+		if !ok {
+			return
+		}
+		if len(n) != recoverycode.Length || strings.ContainsAny(n, "ilou-ABCDEFGHIJKLMNOPQRSTUVWXYZ ") {
+			t.Fatalf("Normalize(%q) = %q", s, n)
+		}
+		if again, ok := recoverycode.Normalize(n); !ok || again != n {
+			t.Fatalf("Normalize is not idempotent on %q: %q, %v", n, again, ok)
+		}
+	})
+}
