@@ -108,7 +108,7 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 			return nil, fmt.Errorf("latchkey: neither %T nor %T keeps security events (EventStore)", users, sessions)
 		}
 	}
-	if a.sessionIDKeys, err = sessionIDKeys(cfg.Secrets); err != nil {
+	if a.sessionIDKeys, err = deriveKeys(cfg.Secrets, "latchkey session id v1"); err != nil {
 		return nil, err
 	}
 	a.bgSem = make(chan struct{}, maxBackground)
