@@ -135,6 +135,7 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 		{"AttemptLimiter", attemptTests(limiter)},
 		{"AccountTokens", accountTokenTests(accountTokens)},
 		{"Events", eventTests},
+		{"Passkeys", passkeyTests},
 		{"Concurrency", []test{
 			{name: "RegisterSameUsername", fn: testConcurrentRegisterSameUsername},
 			{name: "RegisterLookAlikeUsernames", fn: testConcurrentRegisterLookAlikes},
