@@ -137,6 +137,14 @@ func errorResponse(err error) (status int, body apiError, known bool) {
 		return http.StatusForbidden, apiError{"account_locked", "This account is locked. Contact the site's administrators.", ""}, true
 	case errors.Is(err, ErrSelfAction):
 		return http.StatusConflict, apiError{"self_action", "You cannot do this to your own account here.", ""}, true
+	case errors.Is(err, ErrPasskeysOff):
+		return http.StatusNotFound, apiError{"passkeys_off", "Passkeys are not set up on this server.", ""}, true
+	case errors.Is(err, ErrPasskeyExists):
+		return http.StatusConflict, apiError{"passkey_exists", "This passkey is registered already.", ""}, true
+	case errors.Is(err, ErrTooManyPasskeys):
+		return http.StatusConflict, apiError{"too_many_passkeys", "You have as many passkeys as an account may have; remove one first.", ""}, true
+	case errors.Is(err, errCeremony):
+		return http.StatusBadRequest, apiError{"passkey_ceremony", "This passkey request has expired or was used already. Start again.", ""}, true
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, apiError{"not_found", "Not found.", ""}, true
 	case errors.Is(err, errMethodNotAllowed):

@@ -28,6 +28,8 @@ const (
 	EventAPITokenCreated   EventType = "api_token_created"
 	EventAPITokenRevoked   EventType = "api_token_revoked"
 	EventRefreshTokenReuse EventType = "refresh_token_reuse"
+	EventPasskeyAdded      EventType = "passkey_added"   // Detail: its name
+	EventPasskeyRemoved    EventType = "passkey_removed" // Detail: its id
 )
 
 // Event is one security event: something that happened to an account.

@@ -36,9 +36,10 @@ type Auth struct {
 	refusals  *refusalLog
 	// accountTokens keeps mailed links: the session store, if it can.
 	accountTokens AccountTokenStore
-	events        EventStore    // the user store's, else the session store's
-	sessionIDKeys [][]byte      // for the public IDs of sessions (SessionInfo)
-	bgSem         chan struct{} // mail work running after its request
+	events        EventStore      // the user store's, else the session store's
+	passkeys      *passkeyService // nil when no relying party is configured
+	sessionIDKeys [][]byte        // for the public IDs of sessions (SessionInfo)
+	bgSem         chan struct{}   // mail work running after its request
 	bgWait        sync.WaitGroup
 	tokens        *tokens // nil in session mode
 	gateway       http.Handler
@@ -109,6 +110,9 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 		}
 	}
 	if a.sessionIDKeys, err = deriveKeys(cfg.Secrets, "latchkey session id v1"); err != nil {
+		return nil, err
+	}
+	if a.passkeys, err = newPasskeyService(cfg, users, sessions); err != nil {
 		return nil, err
 	}
 	a.bgSem = make(chan struct{}, maxBackground)
