@@ -222,4 +222,3 @@ func (a *Auth) finishPasskeyLogin(w http.ResponseWriter, r *http.Request, cur *c
 	}
 	return nil
 }
-
