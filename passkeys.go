@@ -149,7 +149,7 @@ func (w *waUser) WebAuthnCredentials() []webauthn.Credential { return w.creds }
 // webauthnUser loads u's passkeys. A user without any gets a new random
 // handle, which the first passkey keeps.
 func (a *Auth) webauthnUser(ctx context.Context, u *User) (*waUser, error) {
-	list, err := a.passkeys.store.ListPasskeys(ctx, u.ID)
+	list, err := timed(a.met.op(opListPasskeys), func() ([]Passkey, error) { return a.passkeys.store.ListPasskeys(ctx, u.ID) })
 	if err != nil {
 		return nil, fmt.Errorf("list passkeys: %w", err)
 	}
@@ -185,7 +185,7 @@ func (a *Auth) Passkeys(ctx context.Context, userID int64) ([]PasskeyInfo, error
 	if a.passkeys == nil {
 		return nil, ErrPasskeysOff
 	}
-	list, err := a.passkeys.store.ListPasskeys(ctx, userID)
+	list, err := timed(a.met.op(opListPasskeys), func() ([]Passkey, error) { return a.passkeys.store.ListPasskeys(ctx, userID) })
 	if err != nil {
 		return nil, fmt.Errorf("list passkeys: %w", err)
 	}
@@ -268,7 +268,7 @@ func (a *Auth) FinishPasskeyRegistration(ctx context.Context, u *User, session w
 	}
 	now := a.now()
 	p := &Passkey{UserID: u.ID, CredentialID: cred.ID, Data: data, Name: name, CreatedAt: now, LastUsedAt: now}
-	if err := a.passkeys.store.AddPasskey(ctx, p); err != nil {
+	if err := timedErr(a.met.op(opAddPasskey), func() error { return a.passkeys.store.AddPasskey(ctx, p) }); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return nil, ErrPasskeyExists
 		}
@@ -297,7 +297,7 @@ func (a *Auth) RenamePasskey(ctx context.Context, userID, id int64, name string)
 	if err != nil {
 		return err
 	}
-	return a.passkeys.store.RenamePasskey(ctx, userID, id, name)
+	return timedErr(a.met.op(opRenamePasskey), func() error { return a.passkeys.store.RenamePasskey(ctx, userID, id, name) })
 }
 
 // DeletePasskey removes the user's passkey, which signs in no more; another
@@ -306,7 +306,7 @@ func (a *Auth) DeletePasskey(ctx context.Context, userID, id int64) error {
 	if a.passkeys == nil {
 		return ErrPasskeysOff
 	}
-	if err := a.passkeys.store.DeletePasskey(ctx, userID, id); err != nil {
+	if err := timedErr(a.met.op(opDeletePasskey), func() error { return a.passkeys.store.DeletePasskey(ctx, userID, id) }); err != nil {
 		return err
 	}
 	a.record(ctx, Event{Type: EventPasskeyRemoved, UserID: userID, Detail: strconv.FormatInt(id, 10)})
@@ -318,12 +318,12 @@ func (a *Auth) deleteUserPasskeys(ctx context.Context, userID int64) error {
 	if a.passkeys == nil {
 		return nil
 	}
-	list, err := a.passkeys.store.ListPasskeys(ctx, userID)
+	list, err := timed(a.met.op(opListPasskeys), func() ([]Passkey, error) { return a.passkeys.store.ListPasskeys(ctx, userID) })
 	if err != nil {
 		return err
 	}
 	for _, p := range list {
-		if err := a.passkeys.store.DeletePasskey(ctx, userID, p.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := timedErr(a.met.op(opDeletePasskey), func() error { return a.passkeys.store.DeletePasskey(ctx, userID, p.ID) }); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 	}
@@ -354,7 +354,7 @@ func (a *Auth) FinishPasskeyLogin(ctx context.Context, session webauthn.SessionD
 	}
 	var found *waUser
 	handler := func(rawID, userHandle []byte) (webauthn.User, error) {
-		p, err := a.passkeys.store.PasskeyByCredentialID(ctx, rawID)
+		p, err := timed(a.met.op(opPasskeyByCredentialID), func() (*Passkey, error) { return a.passkeys.store.PasskeyByCredentialID(ctx, rawID) })
 		if err != nil {
 			return nil, err
 		}
@@ -395,7 +395,7 @@ func (a *Auth) notePasskeyUse(ctx context.Context, w *waUser, cred *webauthn.Cre
 		}
 		data, err := json.Marshal(passkeyRecord{Credential: *cred, UserHandle: w.handle})
 		if err == nil {
-			err = a.passkeys.store.UpdatePasskey(ctx, w.u.ID, p.ID, data, a.now())
+			err = timedErr(a.met.op(opUpdatePasskey), func() error { return a.passkeys.store.UpdatePasskey(ctx, w.u.ID, p.ID, data, a.now()) })
 		}
 		if err != nil {
 			a.log.WarnContext(ctx, "passkey use not noted", "user_id", w.u.ID, "passkey_id", p.ID, "err", err)
