@@ -81,8 +81,18 @@ func rpFor(cfg Config) (id string, origins []string, ok bool, err error) {
 	id = cfg.PasskeyRPID
 	if id == "" {
 		id = parsed[0].Hostname()
-		if !explicit && net.ParseIP(id) != nil {
-			return "", nil, false, nil // WebAuthn needs a domain: off at http://127.0.0.1:8080
+		if ip := net.ParseIP(id); ip != nil && !explicit {
+			if !ip.IsLoopback() {
+				return "", nil, false, nil // WebAuthn needs a domain
+			}
+			// The demo at http://127.0.0.1:8080: this machine is localhost,
+			// a domain, and a secure context over plain HTTP too.
+			u := *parsed[0]
+			u.Host = net.JoinHostPort("localhost", u.Port())
+			if u.Port() == "" {
+				u.Host = "localhost"
+			}
+			parsed, id = []*url.URL{&u}, "localhost"
 		}
 	}
 	for _, u := range parsed {
