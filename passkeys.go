@@ -376,9 +376,16 @@ func (a *Auth) FinishPasskeyLogin(ctx context.Context, session webauthn.SessionD
 		if err != nil {
 			return nil, err
 		}
-		if !bytes.Equal(w.handle, userHandle) {
+		// The handle this credential was registered with (two first
+		// registrations racing could each have made one).
+		var rec passkeyRecord
+		if err := json.Unmarshal(p.Data, &rec); err != nil {
+			return nil, fmt.Errorf("passkey %d: %w", p.ID, err)
+		}
+		if !bytes.Equal(rec.UserHandle, userHandle) {
 			return nil, fmt.Errorf("user handle of another user: %w", ErrNotFound)
 		}
+		w.handle = rec.UserHandle
 		found = w
 		return w, nil
 	}
