@@ -36,15 +36,7 @@ func (a *Auth) deleteAccount(w http.ResponseWriter, r *http.Request, cur *curren
 	if cur.user == nil {
 		return cur.unauthenticated()
 	}
-	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	pw, err := obj.str("password", false)
-	if err != nil {
-		return err
-	}
-	if err := a.reauth(r.Context(), a.ClientIP(r), cur, pw, "password"); err != nil {
+	if _, err := a.reauthBody(w, r, cur, false); err != nil {
 		return err
 	}
 	if err := a.DeleteAccount(r.Context(), cur.user); err != nil {

@@ -21,15 +21,6 @@ func toPasskeyJSON(p PasskeyInfo) passkeyJSON {
 	return passkeyJSON{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt.UTC(), LastUsedAt: p.LastUsedAt.UTC(), BackedUp: p.BackedUp}
 }
 
-// readOptionalJSON reads a JSON object body, or none: an empty body is an
-// empty object.
-func (a *Auth) readOptionalJSON(w http.ResponseWriter, r *http.Request) (jsonObject, error) {
-	if r.ContentLength == 0 {
-		return jsonObject{}, nil
-	}
-	return readJSONObject(w, r, a.cfg.MaxBodyBytes)
-}
-
 // credential returns the "credential" field: the browser's
 // PublicKeyCredential, as JSON.
 func credential(obj jsonObject) ([]byte, error) {
@@ -62,15 +53,7 @@ func (a *Auth) beginPasskeyRegistration(w http.ResponseWriter, r *http.Request, 
 	if cur.user == nil || cur.session == nil {
 		return cur.unauthenticated()
 	}
-	obj, err := a.readOptionalJSON(w, r)
-	if err != nil {
-		return err
-	}
-	pw, err := obj.str("password", false)
-	if err != nil {
-		return err
-	}
-	if err := a.reauth(r.Context(), a.ClientIP(r), cur, pw, "password"); err != nil {
+	if _, err := a.reauthBody(w, r, cur, true); err != nil {
 		return err
 	}
 	opts, session, err := a.BeginPasskeyRegistration(r.Context(), cur.user)
@@ -157,15 +140,7 @@ func (a *Auth) deletePasskey(w http.ResponseWriter, r *http.Request, cur *curren
 	if err != nil {
 		return err
 	}
-	obj, err := a.readOptionalJSON(w, r)
-	if err != nil {
-		return err
-	}
-	pw, err := obj.str("password", false)
-	if err != nil {
-		return err
-	}
-	if err := a.reauth(r.Context(), a.ClientIP(r), cur, pw, "password"); err != nil {
+	if _, err := a.reauthBody(w, r, cur, true); err != nil {
 		return err
 	}
 	if err := a.DeletePasskey(r.Context(), cur.user.ID, id); err != nil {
