@@ -22,7 +22,7 @@ func withPasskeys(c *latchkey.Config) { c.PasskeyOrigins = []string{rpOrigin} }
 
 // registerPasskey registers a passkey of auth for b's user, who has a
 // fresh login.
-func registerPasskey(t *testing.T, b *apitest.Client, auth *webauthntest.Authenticator, name string) *webauthntest.Credential {
+func registerPasskey(t testing.TB, b *apitest.Client, auth *webauthntest.Authenticator, name string) *webauthntest.Credential {
 	t.Helper()
 	r := b.Post("/api/passkeys/register/begin", nil)
 	if r.Status != 200 {
@@ -311,4 +311,33 @@ func TestPasskeysOff(t *testing.T) {
 	if r := b.Post("/api/passkeys/register/begin", nil); r.Status != 404 || r.ErrCode() != "passkeys_off" {
 		t.Errorf("register/begin: %d %s", r.Status, r.Raw)
 	}
+}
+
+// FuzzPasskeyAnswer: whatever a client sends as a passkey sign-in's
+// answer, FinishPasskeyLogin never panics and never signs anyone in
+// without a valid assertion.
+func FuzzPasskeyAnswer(f *testing.F) {
+	e := newEnv(f, withPasskeys)
+	e.addUser("alice", "correct horse battery")
+	b := e.loggedIn("alice", "correct horse battery", firefoxLinux)
+	auth := webauthntest.New(rpOrigin)
+	cred := registerPasskey(f, b, auth, "a")
+	good, err := auth.Assert(cred, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"id":"","rawId":"","type":"public-key","response":{"clientDataJSON":"","authenticatorData":"","signature":""}}`))
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		_, session, err := e.auth.BeginPasskeyLogin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := e.auth.FinishPasskeyLogin(ctx, *session, answer)
+		if err == nil {
+			t.Fatalf("signed in %v with an answer to another challenge: %q", u, answer)
+		}
+	})
 }
