@@ -22,6 +22,9 @@ func (a *Auth) removeAccount(ctx context.Context, u *User, actor int64) error {
 	if err := timedErr(a.met.op(opDeleteAccountTokens), func() error { return a.accountTokens.DeleteAccountTokens(ctx, u.ID, "") }); err != nil {
 		return fmt.Errorf("delete account links: %w", err)
 	}
+	if err := a.deleteUserPasskeys(ctx, u.ID); err != nil {
+		return fmt.Errorf("delete passkeys: %w", err)
+	}
 	if err := timedErr(a.met.op(opDeleteUser), func() error { return a.users.DeleteUser(ctx, u.ID) }); err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
@@ -33,15 +36,7 @@ func (a *Auth) deleteAccount(w http.ResponseWriter, r *http.Request, cur *curren
 	if cur.user == nil {
 		return cur.unauthenticated()
 	}
-	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	pw, err := obj.str("password", false)
-	if err != nil {
-		return err
-	}
-	if err := a.reauth(r.Context(), a.ClientIP(r), cur, pw, "password"); err != nil {
+	if _, err := a.reauthBody(w, r, cur, false); err != nil {
 		return err
 	}
 	if err := a.DeleteAccount(r.Context(), cur.user); err != nil {

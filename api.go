@@ -47,11 +47,18 @@ func (a *Auth) routes() http.Handler {
 	mux.Handle("GET "+p+"/sessions", a.resource(a.listSessions))
 	mux.Handle("DELETE "+p+"/sessions/{id}", a.write(a.revokeSession))
 	mux.Handle("POST "+p+"/sessions/revoke-others", a.write(a.revokeOtherSessions))
+	mux.Handle("GET "+p+"/passkeys", a.read(a.listPasskeys))
+	mux.Handle("POST "+p+"/passkeys/register/begin", a.write(a.beginPasskeyRegistration))
+	mux.Handle("POST "+p+"/passkeys/register/finish", a.write(a.finishPasskeyRegistration))
+	mux.Handle("PATCH "+p+"/passkeys/{id}", a.write(a.renamePasskey))
+	mux.Handle("DELETE "+p+"/passkeys/{id}", a.write(a.deletePasskey))
+	mux.Handle("POST "+p+"/login/passkey/begin", a.write(a.beginPasskeyLogin))
+	mux.Handle("POST "+p+"/login/passkey/finish", a.write(a.finishPasskeyLogin))
 	mux.Handle("GET "+p+"/admin/users", a.adminRead(a.adminListUsers))
 	mux.Handle("GET "+p+"/admin/users/{id}", a.adminRead(a.adminShowUser))
 	mux.Handle("DELETE "+p+"/admin/users/{id}", a.adminWrite(a.adminDeleteUser))
-	mux.Handle("POST "+p+"/admin/users/{id}/lock", a.adminWrite(a.adminLock))
-	mux.Handle("POST "+p+"/admin/users/{id}/unlock", a.adminWrite(a.adminUnlock))
+	mux.Handle("POST "+p+"/admin/users/{id}/lock", a.adminWrite(adminAct(a.LockUser, true)))
+	mux.Handle("POST "+p+"/admin/users/{id}/unlock", a.adminWrite(adminAct(a.UnlockUser, false)))
 	mux.Handle("POST "+p+"/admin/users/{id}/logout", a.adminWrite(a.adminLogout))
 	mux.Handle("POST "+p+"/admin/users/{id}/reset", a.adminWrite(a.adminReset))
 	mux.Handle("PUT "+p+"/admin/users/{id}/roles", a.adminWrite(a.adminSetRoles))
@@ -245,10 +252,21 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request, cur *current) error
 	if err != nil {
 		return fail(err)
 	}
+	if err := a.admit(w, r, cur, u, remember, ""); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// admit ends a successful sign-in of u (by password, or via as a passkey):
+// a locked account or, if required, an unverified address stops it here
+// (said only to whoever proved to be u); otherwise a new session starts,
+// and the answer is the login's.
+func (a *Auth) admit(w http.ResponseWriter, r *http.Request, cur *current, u *User, remember bool, via string) error {
+	ctx := r.Context()
 	if u.Locked {
-		// Said only to whoever knows the password.
 		a.record(ctx, Event{Type: EventLoginFailed, UserID: u.ID, Detail: "locked"})
-		return fail(ErrAccountLocked)
+		return ErrAccountLocked
 	}
 	if a.cfg.RequireVerifiedEmail && !u.EmailVerified {
 		a.record(ctx, Event{Type: EventLoginFailed, UserID: u.ID, Detail: "unverified"})
@@ -257,23 +275,30 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request, cur *current) error
 				a.log.WarnContext(ctx, "verification link not sent at login", "user_id", u.ID, "err", err)
 			}
 		}
-		return fail(ErrEmailUnverified)
+		return ErrEmailUnverified
 	}
-	if answer, err := a.beginSecondStep(w, r, cur, u, remember); err != nil || answer != nil {
-		if err != nil {
-			return fail(err)
+	if via == "" {
+		// A password is one factor: a user with a second one gets a pending
+		// login, and POST /login/mfa makes the session. (A passkey sign-in
+		// is two factors already.)
+		if answer, err := a.beginSecondStep(w, r, cur, u, remember); err != nil || answer != nil {
+			if err == nil {
+				writeJSON(w, http.StatusOK, answer)
+			}
+			return err
 		}
-		writeJSON(w, http.StatusOK, answer) // no session yet: POST /login/mfa makes it
-		return nil
 	}
 	if _, err := a.startSession(w, r, cur, u, remember); err != nil {
-		return fail(err)
+		return err
 	}
-	detail := ""
+	var detail []string
+	if via != "" {
+		detail = append(detail, via)
+	}
 	if remember {
-		detail = "remember me"
+		detail = append(detail, "remember me")
 	}
-	a.record(ctx, Event{Type: EventLoginSucceeded, UserID: u.ID, Detail: detail})
+	a.record(ctx, Event{Type: EventLoginSucceeded, UserID: u.ID, Detail: strings.Join(detail, ", ")})
 	a.met.login(nil)
 	writeJSON(w, http.StatusOK, map[string]any{"login": true, "user": publicUser(u)})
 	return nil

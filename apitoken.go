@@ -105,15 +105,20 @@ func (a *Auth) apiTokens() (APITokenStore, error) {
 // checkAPITokenName trims name and checks it is 1 to MaxAPITokenNameLen
 // printable characters (spaces allowed, control characters not), so
 // listings print cleanly.
-func checkAPITokenName(name string) (string, error) {
+func checkAPITokenName(name string) (string, error) { return checkLabel(name, "Token") }
+
+// checkLabel trims a user's label for a credential (an API token's, a
+// passkey's) and checks it: 1 to 64 printable characters. what starts the
+// error's message.
+func checkLabel(name, what string) (string, error) {
 	name = strings.TrimSpace(name)
 	n := utf8.RuneCountInString(name)
 	if n < 1 || n > MaxAPITokenNameLen {
-		return "", &InputError{Code: "invalid_input", Field: "name", Message: fmt.Sprintf("Token name must be 1 to %d characters long.", MaxAPITokenNameLen)}
+		return "", &InputError{Code: "invalid_input", Field: "name", Message: fmt.Sprintf("%s name must be 1 to %d characters long.", what, MaxAPITokenNameLen)}
 	}
 	for _, r := range name {
 		if r == utf8.RuneError || !unicode.IsPrint(r) {
-			return "", &InputError{Code: "invalid_input", Field: "name", Message: "Token name may contain printable characters and spaces only."}
+			return "", &InputError{Code: "invalid_input", Field: "name", Message: what + " name may contain printable characters and spaces only."}
 		}
 	}
 	return name, nil

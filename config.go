@@ -169,6 +169,15 @@ type Config struct {
 	// EventRetention is how long security events are kept (PruneEvents
 	// deletes older ones). Default 90 days.
 	EventRetention time.Duration
+	// PasskeyOrigins are the origins passkey ceremonies may run in: the
+	// pages that call navigator.credentials. Default: the origins of
+	// PublicURL, AppURL and AllowedOrigins. With none, passkeys are off.
+	PasskeyOrigins []string
+	// PasskeyRPID is the WebAuthn relying party id: a domain every one of
+	// PasskeyOrigins is on (app.example.com and api.example.com share
+	// example.com). Default: the host of the first origin. Passkeys belong
+	// to it: changing it orphans them.
+	PasskeyRPID string
 	// ResetTokenTTL and VerifyTokenTTL are how long a mailed password reset
 	// link, and an address verification or change link, work. Defaults 1h
 	// (Kratos, allauth and OWASP's range for resets) and 24h.

@@ -33,6 +33,7 @@ func OwnCookieNames() []string {
 		sessionCookie, hostPrefix + sessionCookie, anonCookie, hostPrefix + anonCookie,
 		accessCookie, hostPrefix + accessCookie, refreshCookie, securePrefix + refreshCookie,
 		mfaCookie, hostPrefix + mfaCookie,
+		ceremonyCookie, hostPrefix + ceremonyCookie,
 	}
 }
 

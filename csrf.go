@@ -47,11 +47,17 @@ const (
 type csrfKeys [][]byte
 
 func newCSRFKeys(secrets [][]byte) (csrfKeys, error) {
-	keys := make(csrfKeys, len(secrets))
+	return deriveKeys(secrets, "latchkey csrf v1")
+}
+
+// deriveKeys derives one 256-bit key for a purpose (info) from each
+// secret, in order: the first signs, all verify, so secrets can rotate.
+func deriveKeys(secrets [][]byte, info string) ([][]byte, error) {
+	keys := make([][]byte, len(secrets))
 	for i, s := range secrets {
-		k, err := hkdf.Key(sha256.New, s, nil, "latchkey csrf v1", 32)
+		k, err := hkdf.Key(sha256.New, s, nil, info, 32)
 		if err != nil {
-			return nil, fmt.Errorf("latchkey: derive CSRF key: %w", err)
+			return nil, fmt.Errorf("latchkey: derive %s key: %w", info, err)
 		}
 		keys[i] = k
 	}

@@ -147,6 +147,14 @@ func errorResponse(err error) (status int, body apiError, known bool) {
 		return http.StatusConflict, apiError{"mfa_not_enabled", "Two-factor authentication is not set up.", ""}, true
 	case errors.Is(err, ErrTOTPSetupExpired):
 		return http.StatusConflict, apiError{"mfa_setup_expired", "No authenticator set-up is waiting for a code. Start again.", ""}, true
+	case errors.Is(err, ErrPasskeysOff):
+		return http.StatusNotFound, apiError{"passkeys_off", "Passkeys are not set up on this server.", ""}, true
+	case errors.Is(err, ErrPasskeyExists):
+		return http.StatusConflict, apiError{"passkey_exists", "This passkey is registered already.", ""}, true
+	case errors.Is(err, ErrTooManyPasskeys):
+		return http.StatusConflict, apiError{"too_many_passkeys", "You have as many passkeys as an account may have; remove one first.", ""}, true
+	case errors.Is(err, errCeremony):
+		return http.StatusBadRequest, apiError{"passkey_ceremony", "This passkey request has expired or was used already. Start again.", ""}, true
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, apiError{"not_found", "Not found.", ""}, true
 	case errors.Is(err, errMethodNotAllowed):

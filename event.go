@@ -34,6 +34,8 @@ const (
 	EventMFAFailed                EventType = "mfa_failed"         // Detail: totp_wrong_code, totp_replayed, recovery_code_wrong…
 	EventRecoveryCodeUsed         EventType = "recovery_code_used" // Detail: "N left"
 	EventRecoveryCodesRegenerated EventType = "recovery_codes_regenerated"
+	EventPasskeyAdded             EventType = "passkey_added"   // Detail: its name
+	EventPasskeyRemoved           EventType = "passkey_removed" // Detail: its id
 )
 
 // Event is one security event: something that happened to an account.

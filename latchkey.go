@@ -3,8 +3,6 @@ package latchkey
 import (
 	"bytes"
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -39,9 +37,10 @@ type Auth struct {
 	refusals  *refusalLog
 	// accountTokens keeps mailed links: the session store, if it can.
 	accountTokens AccountTokenStore
-	events        EventStore    // the user store's, else the session store's
-	sessionIDKeys [][]byte      // for the public IDs of sessions (SessionInfo)
-	bgSem         chan struct{} // mail work running after its request
+	events        EventStore      // the user store's, else the session store's
+	passkeys      *passkeyService // nil when no relying party is configured
+	sessionIDKeys [][]byte        // for the public IDs of sessions (SessionInfo)
+	bgSem         chan struct{}   // mail work running after its request
 	bgWait        sync.WaitGroup
 	tokens        *tokens // nil in session mode
 	// Second factors: the user store's factors, the session store's
@@ -128,11 +127,16 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 	if a.seal, err = seal.New(cfg.Secrets, "latchkey totp secret v1"); err != nil {
 		return nil, err
 	}
-	if a.challengeKey, err = hkdf.Key(sha256.New, cfg.Secrets[0], nil, "latchkey pending login challenge v1", 32); err != nil {
-		return nil, fmt.Errorf("latchkey: derive challenge key: %w", err)
+	challengeKeys, err := deriveKeys(cfg.Secrets[:1], "latchkey pending login challenge v1")
+	if err != nil {
+		return nil, err
 	}
+	a.challengeKey = challengeKeys[0]
 	a.loginMethods = defaultLoginMethods()
-	if a.sessionIDKeys, err = sessionIDKeys(cfg.Secrets); err != nil {
+	if a.sessionIDKeys, err = deriveKeys(cfg.Secrets, "latchkey session id v1"); err != nil {
+		return nil, err
+	}
+	if a.passkeys, err = newPasskeyService(cfg, users, sessions); err != nil {
 		return nil, err
 	}
 	a.bgSem = make(chan struct{}, maxBackground)

@@ -34,6 +34,11 @@ func (m *metrics) registerStores(f factory, a *Auth) {
 			kind = users
 		case op >= firstSessionOp:
 			kind = sessions
+		case op >= firstPasskeyOp && op < firstAPITokenOp:
+			if a.passkeys == nil {
+				continue
+			}
+			kind = storeKind(a.passkeys.store)
 		case op >= firstEventOp && op < firstAPITokenOp:
 			kind = storeKind(a.events)
 		}
@@ -66,6 +71,12 @@ const (
 	opAddEvent
 	opListEvents
 	opPruneEvents
+	opAddPasskey
+	opListPasskeys
+	opPasskeyByCredentialID
+	opUpdatePasskey
+	opRenamePasskey
+	opDeletePasskey
 	opCreateAPIToken
 	opFindAPIToken
 	opListAPITokens
@@ -96,6 +107,7 @@ const (
 	numStoreOps
 
 	firstEventOp    = opAddEvent
+	firstPasskeyOp  = opAddPasskey
 	firstAPITokenOp = opCreateAPIToken
 	firstSessionOp  = opCreateSession
 	firstAttemptOp  = opAttemptTake
@@ -107,6 +119,7 @@ var storeOpNames = [numStoreOps]string{
 	"create_user", "user_by_id", "user_by_username", "user_by_email", "update_email", "update_password_hash", "advance_epoch", "delete_user", "list_users",
 	"search_users", "set_roles", "change_role", "set_locked",
 	"add_event", "list_events", "prune_events",
+	"add_passkey", "list_passkeys", "passkey_by_credential_id", "update_passkey", "rename_passkey", "delete_passkey",
 	"create_api_token", "find_api_token", "list_api_tokens", "touch_api_token", "delete_api_token",
 	"create_session", "find_session", "find_session_user", "update_session", "rotate_session", "delete_session", "delete_user_sessions", "list_user_sessions",
 	"issue_account_token", "use_account_token", "delete_account_tokens",

@@ -400,7 +400,7 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, cur *curren
 	}
 	detail := "second factor: " + method
 	if p.Remember {
-		detail += "; remember me"
+		detail += ", remember me"
 	}
 	a.record(ctx, Event{Type: EventLoginSucceeded, UserID: u.ID, Detail: detail})
 	a.met.login(nil)

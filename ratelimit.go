@@ -149,6 +149,8 @@ type throttles struct {
 	// Account mail: per address, per client, and one mail of a kind per
 	// user per cool-down.
 	mailAddress, mailClient, mailCooldown throttle
+	// ceremony spends a WebAuthn challenge: one use, shared by instances.
+	ceremony throttle
 }
 
 func newThrottles(cfg Config, sessions SessionStore) *throttles {
@@ -164,6 +166,7 @@ func newThrottles(cfg Config, sessions SessionStore) *throttles {
 		mailAddress:  mk("mail per address", cfg.MailAddressBurst, cfg.MailAddressRefill),
 		mailClient:   mk("mail per client", cfg.MailClientBurst, cfg.MailClientRefill),
 		mailCooldown: mk("mail cool-down", 1, cfg.MailCooldown),
+		ceremony:     mk("passkey challenge", 1, ceremonyTTL),
 	}
 }
 

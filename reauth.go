@@ -3,6 +3,7 @@ package latchkey
 import (
 	"context"
 	"errors"
+	"net/http"
 )
 
 // Sensitive account changes (password, address, deletion) need proof that
@@ -64,4 +65,26 @@ func (a *Auth) reauth(ctx context.Context, ip string, cur *current, pw, field st
 		return err
 	}
 	return nil
+}
+
+// reauthBody reads a request's JSON object body (an empty body reads as
+// {} when optional) and allows the sensitive action by its "password"
+// field or a fresh login (see reauth). It returns the body for the
+// action's other fields.
+func (a *Auth) reauthBody(w http.ResponseWriter, r *http.Request, cur *current, optional bool) (jsonObject, error) {
+	var obj jsonObject
+	var err error
+	if optional && r.ContentLength == 0 {
+		obj = jsonObject{}
+	} else if obj, err = readJSONObject(w, r, a.cfg.MaxBodyBytes); err != nil {
+		return nil, err
+	}
+	pw, err := obj.str("password", false)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.reauth(r.Context(), a.ClientIP(r), cur, pw, "password"); err != nil {
+		return nil, err
+	}
+	return obj, nil
 }

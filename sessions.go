@@ -3,7 +3,6 @@ package latchkey
 import (
 	"bytes"
 	"context"
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
@@ -30,19 +29,6 @@ type SessionInfo struct {
 	Remember  bool
 	Device    string
 	IP        string
-}
-
-// sessionIDKeys derive, from each secret, the key of public session IDs.
-func sessionIDKeys(secrets [][]byte) ([][]byte, error) {
-	keys := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		k, err := hkdf.Key(sha256.New, s, nil, "latchkey session id v1", 32)
-		if err != nil {
-			return nil, fmt.Errorf("latchkey: derive session id key: %w", err)
-		}
-		keys[i] = k
-	}
-	return keys, nil
 }
 
 // sessionPublicID is the ID a session shows under key: 128 bits of

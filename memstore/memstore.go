@@ -59,6 +59,9 @@ type Store struct {
 
 	lastEventID int64
 	events      []latchkey.Event // ascending by ID
+
+	lastPasskeyID int64
+	passkeys      []latchkey.Passkey // ascending by ID
 }
 
 // accountTokenKey: a user has one account token per purpose.
@@ -252,6 +255,7 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 		}
 	}
 	delete(s.factors, id)
+	s.passkeys = slices.DeleteFunc(s.passkeys, func(p latchkey.Passkey) bool { return p.UserID == id })
 	if i, found := slices.BinarySearch(s.userIDs, id); found {
 		s.userIDs = slices.Delete(s.userIDs, i, i+1)
 	}

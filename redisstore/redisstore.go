@@ -65,6 +65,14 @@
 // script on one server, in single-key steps in a cluster. Events are not
 // deleted with the user's sessions: they are the audit trail.
 //
+// Passkeys (latchkey.PasskeyStore) are a hash each at PREFIX "p:c:"
+// HEX(credential id), created by a single-key script only if absent (so a
+// credential id is unique in a cluster too), with ids from PREFIX "p:seq".
+// Each user's are listed in a sorted set at PREFIX "p:{" ID "}" of the hex
+// credential ids scored by passkey id, written before the hash (an entry
+// without its hash is skipped; a hash without its entry could not be listed
+// or deleted) and removed after it.
+//
 // Deadlines are also kept in the hash and checked against Store.Now, so a
 // session is gone the moment Session.Expired says so (native expiry is the
 // backstop that frees memory) and tests can drive time with a fake clock.

@@ -139,6 +139,7 @@ func Run(t *testing.T, open func(tb testing.TB, now func() time.Time) Stores) {
 		{"Factors", factorTests(factors)},
 		{"PendingLogins", pendingLoginTests(pending)},
 		{"Events", eventTests},
+		{"Passkeys", passkeyTests},
 		{"Concurrency", []test{
 			{name: "RegisterSameUsername", fn: testConcurrentRegisterSameUsername},
 			{name: "RegisterLookAlikeUsernames", fn: testConcurrentRegisterLookAlikes},

@@ -77,6 +77,15 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.cfg.RegisterRefill, "register-refill", 12*time.Second, "after --register-burst registrations, one more is allowed every this long")
 	fs.BoolVar(&o.cfg.RequireVerifiedEmail, "require-verified-email", false, "refuse logins (403 email_unverified, a new link is mailed) until the account's address is verified; registration then needs an address (default off)")
 	fs.DurationVar(&o.cfg.FreshLoginWindow, "fresh-login-window", 10*time.Minute, "how young a password login must be to change the address or delete the account without typing the password again, and to use the admin API")
+	fs.StringVar(&o.cfg.PasskeyRPID, "passkey-rp-id", "", "the WebAuthn relying party id passkeys belong to: a domain every passkey origin is on (default: the SPA's host)")
+	fs.Func("passkey-origins", "comma-separated origins passkey ceremonies may run in (default: the SPA's, and latchkey's and the allowed origins on the relying party)", func(s string) error {
+		for _, o2 := range strings.Split(s, ",") {
+			if o2 = strings.TrimSpace(o2); o2 != "" {
+				o.cfg.PasskeyOrigins = append(o.cfg.PasskeyOrigins, o2)
+			}
+		}
+		return nil
+	})
 	fs.DurationVar(&o.cfg.EventRetention, "event-retention", 90*24*time.Hour, "how long security events (a user's activity, the admin API's history) are kept")
 	fs.DurationVar(&o.cfg.ResetTokenTTL, "reset-link-ttl", time.Hour, "how long a password reset link works (mailed, or printed by user reset-link)")
 	fs.DurationVar(&o.cfg.VerifyTokenTTL, "verify-link-ttl", 24*time.Hour, "how long an address verification or change-of-address link works")

@@ -48,8 +48,9 @@ function what(e: SecurityEvent): string {
   const d = e.detail ?? '';
   switch (e.type) {
     case 'login_succeeded': {
-      // "remember me", or "second factor: totp[; remember me]"
+      // "remember me", "passkey[, remember me]" or "second factor: totp[, remember me]"
       const remembered = d.endsWith('remember me') ? ' (remember me)' : '';
+      if (d.startsWith('passkey')) return `Logged in with a passkey${remembered}`;
       const m = /^second factor: ([^;,]+)/.exec(d);
       if (!m) return `Logged in${remembered}`;
       return `Logged in with ${factors[m[1]] ?? m[1]}${remembered}`;

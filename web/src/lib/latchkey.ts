@@ -965,8 +965,8 @@ export function createClient(opts: ClientOptions = {}): Client {
         newToken = true;
         continue;
       }
-      // A 401 of a login step is a wrong password or code, not a lost session.
-      if (res.status !== 401 || path === '/login' || path === '/login/mfa') return res;
+      // A sign-in's 401 (wrong password, unknown passkey) is its answer, not a lost session.
+      if (res.status !== 401 || path === '/login' || path.startsWith('/login/')) return res;
       if (!renewedOnce && (await errorCode(res)) === 'token_expired') {
         renewedOnce = true;
         if ((await renew(sent)) === 'renewed') continue;
