@@ -62,7 +62,7 @@ func (a *Auth) MFA(ctx context.Context, userID int64) (*MFAStatus, error) {
 }
 
 // ResetMFA removes every second factor of the user named username
-// (authenticator app, recovery codes, set-ups), for an operator helping a
+// (authenticator app, recovery codes, set-ups, passkeys), for an operator helping a
 // user who lost them: their next login needs only the password. It
 // reports how many factor records it removed.
 func (a *Auth) ResetMFA(ctx context.Context, username string) (int, error) {
@@ -74,6 +74,14 @@ func (a *Auth) ResetMFA(ctx context.Context, username string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("delete factors: %w", err)
 	}
+	pks, err := a.passkeyFactors(ctx, u.ID)
+	if err != nil {
+		return n, err
+	}
+	if err := a.deleteUserPasskeys(ctx, u.ID); err != nil {
+		return n, fmt.Errorf("delete passkeys: %w", err)
+	}
+	n += len(pks)
 	if n > 0 {
 		a.record(ctx, Event{Type: EventMFADisabled, UserID: u.ID, Detail: "reset by an operator"})
 		a.notifyMFA(ctx, u, mailMFADisabled)

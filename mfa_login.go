@@ -90,7 +90,7 @@ type mfaAttempt struct {
 // defaultLoginMethods are the methods of the second step, in the order
 // answers list them.
 func defaultLoginMethods() []loginMethod {
-	return []loginMethod{totpLoginMethod, recoveryLoginMethod}
+	return []loginMethod{totpLoginMethod, recoveryLoginMethod, passkeyLoginMethod}
 }
 
 // stringProof is the parse of methods whose proof is a string (a code).
@@ -109,13 +109,18 @@ func hasKind(fs []Factor, kind FactorKind) bool {
 	return slices.ContainsFunc(fs, func(f Factor) bool { return f.Kind == kind })
 }
 
-// userFactors returns every factor of the user.
+// userFactors returns every factor of the user: the MFAStore's, and a
+// FactorPasskey for each passkey.
 func (a *Auth) userFactors(ctx context.Context, userID int64) ([]Factor, error) {
 	fs, err := timed(a.met.op(opFactors), func() ([]Factor, error) { return a.factors.Factors(ctx, userID, "") })
 	if err != nil {
 		return nil, fmt.Errorf("read factors: %w", err)
 	}
-	return fs, nil
+	pks, err := a.passkeyFactors(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return append(fs, pks...), nil
 }
 
 // loginMethodsOf returns the methods a user with these factors can log in

@@ -18,6 +18,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/latchkey/latchkey/device"
+	"github.com/latchkey/latchkey/mail"
 )
 
 // Passkeys (WebAuthn): a user registers them while logged in, then signs
@@ -285,6 +286,7 @@ func (a *Auth) FinishPasskeyRegistration(ctx context.Context, u *User, session w
 		return nil, fmt.Errorf("add passkey: %w", err)
 	}
 	a.record(ctx, Event{Type: EventPasskeyAdded, UserID: u.ID, Detail: name})
+	a.notifyMFA(ctx, u, mail.KindPasskeyAdded)
 	return &PasskeyInfo{ID: p.ID, Name: name, CreatedAt: p.CreatedAt, LastUsedAt: p.LastUsedAt, BackedUp: cred.Flags.BackupState}, nil
 }
 
@@ -320,6 +322,9 @@ func (a *Auth) DeletePasskey(ctx context.Context, userID, id int64) error {
 		return err
 	}
 	a.record(ctx, Event{Type: EventPasskeyRemoved, UserID: userID, Detail: strconv.FormatInt(id, 10)})
+	if u, err := a.userByID(ctx, userID); err == nil {
+		a.notifyMFA(ctx, u, mail.KindPasskeyRemoved)
+	}
 	return nil
 }
 

@@ -32,8 +32,9 @@ func (tb *tab) addVirtualAuthenticator() {
 
 // TestPasskeys: in Chromium with a virtual authenticator, a user adds a
 // passkey on the account page, logs out, signs in with the passkey alone
-// (no username or password), removes it, and can then no longer sign in
-// with it. Embedded and cross-origin: the relying party is the SPA's site,
+// (no username or password), turns on two-factor sign-in and passes its
+// second step with the passkey, removes the passkey, and can then no
+// longer sign in with it. Embedded and cross-origin: the relying party is the SPA's site,
 // localhost. (Behind nginx, latchkey learns its public origin only from
 // --public-url, which that deployment's test does not set.)
 func TestPasskeys(t *testing.T) {
@@ -70,6 +71,18 @@ func TestPasskeys(t *testing.T) {
 			a.open(d.App + "/account")
 			a.waitRoute("account")
 			a.waitFor("the sign-in by passkey in the activity", `[...document.querySelectorAll("#activity-list li")].some(li => li.dataset.eventType === "passkey_added")`)
+
+			// With two-factor sign-in on, the passkey is a second factor: the
+			// password, then "Use a passkey instead" on the second step.
+			m := &mfaPage{a}
+			m.enrol("ann's long password")
+			a.logout()
+			m.passwordStep("ann", "ann's long password")
+			a.waitFor("the passkey option", `!!document.querySelector("#mfa-use-passkey")`)
+			a.click("#mfa-use-passkey")
+			a.wantProfile("ann")
+			a.open(d.App + "/account")
+			a.waitRoute("account")
 
 			// Removed, it signs in no more (a fresh login: no password asked).
 			a.click("#passkeys-list .passkey-remove")

@@ -35,6 +35,10 @@ const (
 	// KindRecoveryCodesRegenerated tells a user their recovery codes were
 	// replaced.
 	KindRecoveryCodesRegenerated Kind = "recovery-codes-regenerated"
+	// KindPasskeyAdded and KindPasskeyRemoved tell a user a passkey was
+	// added to, or removed from, their account.
+	KindPasskeyAdded   Kind = "passkey-added"
+	KindPasskeyRemoved Kind = "passkey-removed"
 	// KindTest is what "latchkey mail test" sends.
 	KindTest Kind = "test"
 )
@@ -42,7 +46,8 @@ const (
 // Kinds are all the kinds, in a fixed order.
 func Kinds() []Kind {
 	return []Kind{KindReset, KindVerify, KindConfirmEmail, KindPasswordChanged, KindEmailChanged,
-		KindMFAEnabled, KindMFADisabled, KindRecoveryCodeUsed, KindRecoveryCodesRegenerated, KindTest}
+		KindMFAEnabled, KindMFADisabled, KindRecoveryCodeUsed, KindRecoveryCodesRegenerated,
+		KindPasskeyAdded, KindPasskeyRemoved, KindTest}
 }
 
 // Route is the SPA route the kind's link opens, "/" for the test message

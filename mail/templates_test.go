@@ -39,6 +39,8 @@ func TestMailDefaultTemplates(t *testing.T) {
 		{mail.KindMFADisabled, "Two-factor authentication was turned off for your Acme account", ""},
 		{mail.KindRecoveryCodeUsed, "A recovery code was used to log in to Acme", ""},
 		{mail.KindRecoveryCodesRegenerated, "New recovery codes for your Acme account", ""},
+		{mail.KindPasskeyAdded, "A passkey was added to your Acme account", ""},
+		{mail.KindPasskeyRemoved, "A passkey was removed from your Acme account", ""},
 		{mail.KindTest, "Acme test message", "https://app.example.com/"},
 	} {
 		t.Run(string(tc.kind), func(t *testing.T) {

@@ -299,10 +299,14 @@ export type ErrorCode =
   | (string & {});
 
 /** The ways to pass the second login step (any string, for methods of newer servers). */
-export type MFAMethod = 'totp' | 'recovery_code' | (string & {});
+export type MFAMethod = 'totp' | 'recovery_code' | 'webauthn' | (string & {});
 
-/** The proof of the second login step: a code from the authenticator app, or a recovery code. */
-export type MFAProof = { code: string } | { recoveryCode: string };
+/**
+ * The proof of the second login step: a code from the authenticator app, a
+ * recovery code, or a passkey's assertion (PublicKeyCredential.toJSON(),
+ * over the options the MFARequiredError carried; see lib/passkeys.ts).
+ */
+export type MFAProof = { code: string } | { recoveryCode: string } | { webauthn: unknown };
 
 /** What a user has set up as second factors (GET /mfa). */
 export interface MFAStatus {
@@ -594,11 +598,14 @@ export class LatchkeyError extends Error {
 export class MFARequiredError extends LatchkeyError {
   /** The methods the second step takes: "totp" (a code), "recovery_code"… */
   readonly methods: MFAMethod[];
+  /** With the "webauthn" method: the request options for the user's passkeys. */
+  readonly webauthn?: { publicKey: Record<string, unknown> & { challenge: string } };
 
-  constructor(methods: MFAMethod[]) {
+  constructor(methods: MFAMethod[], webauthn?: MFARequiredError['webauthn']) {
     super(200, 'mfa_required', 'Enter the code from your authenticator app.');
     this.name = 'MFARequiredError';
     this.methods = methods;
+    this.webauthn = webauthn;
   }
 }
 
@@ -1035,11 +1042,16 @@ export function createClient(opts: ClientOptions = {}): Client {
       return s;
     },
     async login(username, password, remember = false) {
-      const body = await request<{ user: User; mfaRequired?: boolean; methods?: MFAMethod[] }>('/login', {
+      const body = await request<{
+        user: User;
+        mfaRequired?: boolean;
+        methods?: MFAMethod[];
+        webauthn?: MFARequiredError['webauthn'];
+      }>('/login', {
         method: 'POST',
         json: { username, password, remember },
       });
-      if (body.mfaRequired) throw new MFARequiredError(Array.isArray(body.methods) ? body.methods : []);
+      if (body.mfaRequired) throw new MFARequiredError(Array.isArray(body.methods) ? body.methods : [], body.webauthn);
       gone = false;
       announce({ type: 'login', user: body.user });
       return body.user;

@@ -133,3 +133,34 @@ export async function signInWithPasskey(client: Client, remember = false): Promi
   });
   return body.user;
 }
+
+/**
+ * The passkey options of a login waiting for its second step, kept by the
+ * login page for the second step's page (set from MFARequiredError's
+ * webauthn, cleared once used).
+ */
+let waiting: { publicKey: JSONOptions } | undefined;
+
+/** rememberSecondFactor keeps the passkey options of a login waiting for its second step. */
+export function rememberSecondFactor(options: { publicKey: JSONOptions } | undefined): void {
+  waiting = options;
+}
+
+/** canUsePasskeySecondFactor says whether the waiting login can take a passkey here. */
+export function canUsePasskeySecondFactor(): boolean {
+  return waiting !== undefined && passkeysSupported();
+}
+
+/**
+ * passkeySecondFactor passes the second login step with a passkey: the
+ * browser asks for one of the user's, over the waiting login's challenge,
+ * and the client's loginMFA sends the assertion.
+ */
+export async function passkeySecondFactor(client: Client): Promise<User> {
+  if (!waiting) throw new DOMException('No login is waiting for a passkey.', 'InvalidStateError');
+  const cred = (await navigator.credentials.get({ publicKey: requestOptions(waiting.publicKey) })) as PublicKeyCredential | null;
+  if (!cred) throw new DOMException('No passkey was chosen.', 'NotAllowedError');
+  const user = await client.loginMFA({ webauthn: credentialJSON(cred) });
+  waiting = undefined;
+  return user;
+}
