@@ -32,6 +32,7 @@ func OwnCookieNames() []string {
 	return []string{
 		sessionCookie, hostPrefix + sessionCookie, anonCookie, hostPrefix + anonCookie,
 		accessCookie, hostPrefix + accessCookie, refreshCookie, securePrefix + refreshCookie,
+		flashCookie, hostPrefix + flashCookie,
 	}
 }
 
