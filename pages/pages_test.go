@@ -126,10 +126,13 @@ func TestPages(t *testing.T) {
 	if r2 := b.Get("/auth/style.css", "If-None-Match", r.Header.Get("ETag")); r2.Status != 304 {
 		t.Errorf("revalidating the stylesheet = %d, want 304", r2.Status)
 	}
-	for path, want := range map[string]int{"/auth/nope": 404, "/auth/": 404, "/auth/login/x": 404} {
+	for path, want := range map[string]int{"/auth/nope": 404, "/auth/login/x": 404} {
 		if r := b.Get(path); r.Status != want {
 			t.Errorf("GET %s = %d, want %d", path, r.Status, want)
 		}
+	}
+	if r := b.NoRedirects().Get("/auth/?next=%2Fx"); r.Status != 303 || r.Header.Get("Location") != "/auth/login?next=%2Fx" {
+		t.Errorf("GET /auth/ = %d %q, want 303 to the login page", r.Status, r.Header.Get("Location"))
 	}
 	if r := b.Do("POST", "/auth/login", nil); r.Status != 405 || r.Header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST /auth/login = %d, Allow %q", r.Status, r.Header.Get("Allow"))
