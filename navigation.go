@@ -5,17 +5,23 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/latchkey/latchkey/internal/forward"
 )
 
 // scriptRequest reports whether r comes from a script or an API client,
 // which wants a status code and JSON, rather than from a browser tab
-// loading a page, which is better sent to another page: Fetch Metadata says
-// it is a fetch or XMLHttpRequest (Sec-Fetch-Mode other than navigate or
-// nested-navigate), or Accept prefers application/json to text/html. A
+// loading a page, which is better sent to another page: it asks to switch
+// protocols (a WebSocket), Fetch Metadata says it is a fetch or
+// XMLHttpRequest (Sec-Fetch-Mode other than navigate or nested-navigate),
+// or Accept prefers application/json to text/html. A
 // request that says neither, such as curl's "Accept: */*", counts as a
 // page load, as oauth2-proxy counts it. Form posts (see form) and
 // RequireLogin decide with it; so does verify, for nginx.
 func scriptRequest(r *http.Request) bool {
+	if forward.IsUpgrade(r) {
+		return true // a WebSocket handshake: no tab shows its answer
+	}
 	switch r.Header.Get("Sec-Fetch-Mode") {
 	case "":
 	case "navigate", "nested-navigate":

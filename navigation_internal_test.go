@@ -33,13 +33,17 @@ func TestScriptRequest(t *testing.T) {
 		{"bad quality", "application/json;q=2", "", false},
 		{"problem+json is not named", "application/problem+json", "", false},
 		{"garbage", ";;,,=", "", false},
+		{"WebSocket handshake without Fetch Metadata", "", "upgrade", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil)
 			if tc.accept != "" {
 				r.Header.Set("Accept", tc.accept)
 			}
-			if tc.mode != "" {
+			if tc.mode == "upgrade" {
+				r.Header.Set("Connection", "Upgrade")
+				r.Header.Set("Upgrade", "websocket")
+			} else if tc.mode != "" {
 				r.Header.Set("Sec-Fetch-Mode", tc.mode)
 			}
 			if got := scriptRequest(r); got != tc.script {
