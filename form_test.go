@@ -511,3 +511,28 @@ func TestPagesPrefixConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestFormTokenMode: the forms work in token mode too: the page's token is
+// the browser's before the login and the access token's CSRF value after.
+func TestFormTokenMode(t *testing.T) {
+	e := newEnv(t, jwtMode)
+	e.addUser("vic", "vic's long password")
+	b := e.browser()
+	b.CSRF()
+	r := b.PostForm("/api/login", fields(b, "username", "vic", "password", "vic's long password", "next", "/x"))
+	wantRedirect(t, "login", r, "/x")
+	if !b.LoggedIn() {
+		t.Fatal("not logged in")
+	}
+	ck := b.Cookie("csrf_access_token")
+	if ck == nil {
+		t.Fatal("no csrf_access_token cookie")
+	}
+	r = b.PostForm("/api/logout", fields(b, "csrf_token", "not it"))
+	e.wantFlashError(t, "logout with a wrong token", r, "csrf_failed")
+	r = b.PostForm("/api/logout", fields(b, "csrf_token", ck.Value))
+	wantRedirect(t, "logout", r, "/auth/login")
+	if b.LoggedIn() {
+		t.Error("still logged in")
+	}
+}
