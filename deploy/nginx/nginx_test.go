@@ -211,6 +211,14 @@ func TestSameOrigin(t *testing.T) {
 		}
 	})
 
+	// The hosted pages are latchkey's, not the SPA's fallback.
+	t.Run("hosted pages", func(t *testing.T) {
+		r := b.Get("/auth/login", "Accept", nav)
+		if r.Status != 200 || !strings.Contains(r.Raw, `action="/api/login"`) || strings.Contains(r.Raw, `<meta name="latchkey-api"`) {
+			t.Errorf("GET /auth/login = %d %.200q, want latchkey's login page", r.Status, r.Raw)
+		}
+	})
+
 	t.Run("forwarding headers", func(t *testing.T) {
 		r := b.Get("/api/ping", "X-Forwarded-For", "6.6.6.6", "X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "https")
 		if r.Status != 200 {
