@@ -81,7 +81,18 @@ func (a *Auth) issueLink(ctx context.Context, u *User, purpose AccountPurpose, a
 	if err := timedErr(a.met.op(opIssueAccountToken), func() error { return a.accountTokens.IssueAccountToken(ctx, t) }); err != nil {
 		return "", fmt.Errorf("issue %s link: %w", purpose, err)
 	}
-	return mail.Link(a.cfg.AppURL, linkKinds[purpose].Route(), plain)
+	route := linkKinds[purpose].Route()
+	if a.cfg.LinkPages {
+		route = a.cfg.PagesPrefix + linkPages[purpose]
+	}
+	return mail.Link(a.cfg.AppURL, route, plain)
+}
+
+// linkPages are the hosted pages that links open with Config.LinkPages.
+var linkPages = map[AccountPurpose]string{
+	PurposeResetPassword: PageReset,
+	PurposeVerifyEmail:   PageVerify,
+	PurposeChangeEmail:   PageConfirm,
 }
 
 // notify mails u a notice (no link) at addr; failures are only logged.

@@ -22,21 +22,21 @@ func (a *Auth) routes() http.Handler {
 	mux.HandleFunc("GET "+p+"/ping", a.ping)
 	mux.Handle("GET "+p+"/openapi.json", openapi.Handler())
 	mux.Handle("GET "+p+"/getcsrf", a.read(a.getCSRF))
-	mux.Handle("POST "+p+"/register", a.write(a.register))
-	mux.Handle("POST "+p+"/login", a.write(a.login))
+	mux.Handle("POST "+p+"/register", a.form(PageRegister, a.register))
+	mux.Handle("POST "+p+"/login", a.form(PageLogin, a.login))
 	mux.Handle("POST "+p+"/login/mfa", a.write(a.loginMFA))
 	mux.Handle("GET "+p+"/getsession", a.resource(a.getSession))
 	mux.Handle("GET "+p+"/data", a.resource(a.data))
-	mux.Handle("POST "+p+"/logout", a.write(a.logout))
+	mux.Handle("POST "+p+"/logout", a.form(PageLogout, a.logout))
 	mux.Handle("GET "+p+"/logout", a.read(a.logoutGET))
 	mux.Handle("GET "+p+"/auth/verify", a.resource(a.verify))
 	mux.Handle("POST "+p+"/password/change", a.write(a.changePassword))
-	mux.Handle("POST "+p+"/password/forgot", a.write(a.forgotPassword))
-	mux.Handle("POST "+p+"/password/reset", a.write(a.resetPassword))
-	mux.Handle("POST "+p+"/email/verify", a.write(a.linkFlow(a.VerifyEmail, "emailVerified")))
+	mux.Handle("POST "+p+"/password/forgot", a.form(PageForgot, a.forgotPassword))
+	mux.Handle("POST "+p+"/password/reset", a.form(PageReset, a.resetPassword))
+	mux.Handle("POST "+p+"/email/verify", a.form(PageVerify, a.linkFlow(a.VerifyEmail, "emailVerified")))
 	mux.Handle("POST "+p+"/email/resend", a.write(a.resendVerification))
 	mux.Handle("POST "+p+"/email/change", a.write(a.changeEmail))
-	mux.Handle("POST "+p+"/email/confirm", a.write(a.linkFlow(a.ConfirmEmail, "emailChanged")))
+	mux.Handle("POST "+p+"/email/confirm", a.form(PageConfirm, a.linkFlow(a.ConfirmEmail, "emailChanged")))
 	mux.Handle("POST "+p+"/account/delete", a.write(a.deleteAccount))
 	mux.Handle("GET "+p+"/account/activity", a.resource(a.activity))
 	mux.Handle("GET "+p+"/mfa", a.read(a.mfaStatus))
@@ -103,10 +103,10 @@ func (a *Auth) write(h handlerFunc) http.Handler {
 	})
 }
 
-// readLinkToken reads a JSON body with the "token" of a mailed link, as the
-// pages such links open send it.
+// readLinkToken reads a JSON body (or form) with the "token" of a mailed
+// link, as the pages such links open send it.
 func (a *Auth) readLinkToken(w http.ResponseWriter, r *http.Request) (jsonObject, string, error) {
-	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
+	obj, err := a.readFields(w, r)
 	if err != nil {
 		return nil, "", err
 	}
@@ -126,9 +126,15 @@ func (a *Auth) linkFlow(flow func(context.Context, string) (*User, error), done 
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{done: true, "user": publicUser(u)})
+		a.respond(w, r, http.StatusOK, map[string]any{done: true, "user": publicUser(u)}, landing{PageLogin, linkNotices[done]})
 		return nil
 	}
+}
+
+// linkNotices are what the login page says after a link flow's form.
+var linkNotices = map[string]string{
+	"emailVerified": "Your email address is verified.",
+	"emailChanged":  "Your new email address is confirmed.",
 }
 
 func (a *Auth) ping(w http.ResponseWriter, r *http.Request) {
@@ -159,10 +165,10 @@ func publicUser(u *User) userJSON {
 	return userJSON{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Roles: roles, CreatedAt: u.CreatedAt.UTC()}
 }
 
-// readCredentials reads a JSON body with the username and password that
-// login and register both require.
+// readCredentials reads a JSON body (or form) with the username and
+// password that login and register both require.
 func (a *Auth) readCredentials(w http.ResponseWriter, r *http.Request) (obj jsonObject, name, pw string, err error) {
-	if obj, err = readJSONObject(w, r, a.cfg.MaxBodyBytes); err != nil {
+	if obj, err = a.readFields(w, r); err != nil {
 		return nil, "", "", err
 	}
 	if name, err = obj.str("username", true); err != nil {
@@ -206,13 +212,14 @@ func (a *Auth) register(w http.ResponseWriter, r *http.Request, cur *current) er
 	}
 	if a.cfg.RequireVerifiedEmail {
 		// No session until the address is verified; the link is on its way.
-		writeJSON(w, http.StatusCreated, map[string]any{"register": true, "user": publicUser(u), "emailVerificationRequired": true})
+		a.respond(w, r, http.StatusCreated, map[string]any{"register": true, "user": publicUser(u), "emailVerificationRequired": true},
+			landing{PageLogin, "Your account is created. Follow the link we sent to your email address to verify it, then log in."})
 		return nil
 	}
 	if _, err := a.startSession(w, r, cur, u, false); err != nil {
 		return fail(err)
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"register": true, "user": publicUser(u)})
+	a.respond(w, r, http.StatusCreated, map[string]any{"register": true, "user": publicUser(u)}, landing{})
 	return nil
 }
 
@@ -282,10 +289,16 @@ func (a *Auth) admit(w http.ResponseWriter, r *http.Request, cur *current, u *Us
 		// login, and POST /login/mfa makes the session. (A passkey sign-in
 		// is two factors already.)
 		if answer, err := a.beginSecondStep(w, r, cur, u, remember); err != nil || answer != nil {
-			if err == nil {
-				writeJSON(w, http.StatusOK, answer)
+			if err != nil {
+				return err
 			}
-			return err
+			if f := formPostFrom(ctx); f != nil && f.page {
+				// The hosted pages have no second step yet: say so on the
+				// login page rather than leave the browser half logged in.
+				return &InputError{Code: "mfa_required", Message: "This account uses two-factor sign-in, which these pages do not offer: sign in through the app."}
+			}
+			writeJSON(w, http.StatusOK, answer)
+			return nil
 		}
 	}
 	if _, err := a.startSession(w, r, cur, u, remember); err != nil {
@@ -300,7 +313,7 @@ func (a *Auth) admit(w http.ResponseWriter, r *http.Request, cur *current, u *Us
 	}
 	a.record(ctx, Event{Type: EventLoginSucceeded, UserID: u.ID, Detail: strings.Join(detail, ", ")})
 	a.met.login(nil)
-	writeJSON(w, http.StatusOK, map[string]any{"login": true, "user": publicUser(u)})
+	a.respond(w, r, http.StatusOK, map[string]any{"login": true, "user": publicUser(u)}, landing{})
 	return nil
 }
 
@@ -465,7 +478,7 @@ func (a *Auth) logout(w http.ResponseWriter, r *http.Request, cur *current) erro
 	if len(a.cfg.ClearSiteData) > 0 {
 		w.Header().Set("Clear-Site-Data", clearSiteDataHeader(a.cfg.ClearSiteData))
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"logout": true})
+	a.respond(w, r, http.StatusOK, map[string]bool{"logout": true}, landing{PageLogin, "You are logged out."})
 	return nil
 }
 
@@ -480,7 +493,8 @@ func (a *Auth) logoutGET(w http.ResponseWriter, r *http.Request, cur *current) e
 }
 
 // verify answers nginx auth_request subrequests: 204 with the user's
-// identity in headers for a valid session, 401 otherwise. nginx sends the
+// identity in headers for a valid session, 401 otherwise (to a page load,
+// with the login page in X-Latchkey-Login). nginx sends the
 // original request's headers; when it also sends X-Original-Method and that
 // method changes state, the CSRF check runs as it would on the original,
 // and when it passes Upgrade, the WebSocket Origin check. A request
@@ -496,6 +510,10 @@ func (a *Auth) verify(w http.ResponseWriter, r *http.Request, cur *current) erro
 		return err
 	}
 	if cur.user == nil {
+		if !scriptRequest(r) {
+			// A page load: nginx can send the browser to log in, and back.
+			w.Header().Set(HeaderLogin, a.loginURL(r.Header.Get("X-Original-URI")))
+		}
 		return refuse(cur.unauthenticated())
 	}
 	if name, ok := reservedHeader(r.Header); ok {
@@ -528,6 +546,10 @@ const (
 	// HeaderError carries the error code of a 401 from verify, for proxies
 	// that answer the client themselves (nginx auth_request).
 	HeaderError = "X-Latchkey-Error"
+	// HeaderLogin is set on verify's 401 to a page load (see
+	// scriptRequest): the login page's path, with the original request's
+	// X-Original-URI as its next, for nginx to redirect the browser to.
+	HeaderLogin = "X-Latchkey-Login"
 )
 
 // replacedByProxy are the headers that a proxy asking verify must set, or
@@ -585,13 +607,18 @@ func (e *retryError) Unwrap() error { return e.err }
 
 // writeError writes err as JSON through errorResponse. For login and
 // register, flag names the operation so the body also says "flag": false,
-// as tutorial frontends expect.
+// as tutorial frontends expect. A form post from a browser tab (see form)
+// is sent back to its page with the error instead.
 func (a *Auth) writeError(w http.ResponseWriter, r *http.Request, err error, flag string) {
 	status, body, known := errorResponse(err)
 	if !known {
 		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	} else {
 		a.logRefusal(r, status, body)
+	}
+	if f := formPostFrom(r.Context()); f != nil && f.page {
+		a.redirectBack(w, r, f, body)
+		return
 	}
 	if re, ok := errors.AsType[*retryError](err); ok {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((re.after+time.Second-1)/time.Second))))

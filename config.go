@@ -91,6 +91,18 @@ type Config struct {
 	// stripped). Default nil: unknown API paths are 404.
 	Upstream *url.URL
 
+	// PagesPrefix is the path under which the hosted pages are served
+	// (package pages: PagesPrefix+PageLogin and the others). Form posts to
+	// the API that fail go back to them with their error, and RequireLogin
+	// and verify send logged-out visitors to PagesPrefix+PageLogin.
+	// Default "/auth".
+	PagesPrefix string
+	// LinkPages makes the links in e-mail open the hosted pages on AppURL
+	// (AppURL+PagesPrefix+"/reset?token=…", PageVerify, PageConfirm)
+	// instead of the SPA's routes (AppURL/reset-password?token=…), for a
+	// site without the SPA. Default false.
+	LinkPages bool
+
 	// TokenMode is how a logged-in browser is recognised: TokenModeSession
 	// (default) or TokenModeJWT, configured by JWT.
 	TokenMode TokenMode
@@ -237,6 +249,10 @@ func (c Config) withDefaults() Config {
 		c.APIPrefix = "/api"
 	}
 	c.APIPrefix = strings.TrimRight(c.APIPrefix, "/")
+	if c.PagesPrefix == "" {
+		c.PagesPrefix = "/auth"
+	}
+	c.PagesPrefix = strings.TrimRight(c.PagesPrefix, "/")
 	if c.ContentSecurityPolicy == "" {
 		c.ContentSecurityPolicy = DefaultContentSecurityPolicy
 	}
@@ -344,6 +360,9 @@ func (c *Config) validate() error {
 	if !strings.HasPrefix(c.APIPrefix, "/") || strings.ContainsAny(c.APIPrefix, " {}") {
 		errs = append(errs, fmt.Errorf("API prefix %q must be a path starting with /", c.APIPrefix))
 	}
+	if err := c.checkPagesPrefix(); err != nil {
+		errs = append(errs, err)
+	}
 	switch c.Protection {
 	case ProtectionOff, ProtectionBasic, ProtectionStrong:
 	default:
@@ -391,6 +410,19 @@ func (c *Config) validate() error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("latchkey: config: %w", err)
+	}
+	return nil
+}
+
+// checkPagesPrefix refuses a pages prefix that is not a plain path, or
+// that overlaps the API's, so that neither can shadow the other.
+func (c *Config) checkPagesPrefix() error {
+	p := c.PagesPrefix
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}?#%\\") || strings.Contains(p, "//") {
+		return fmt.Errorf("pages prefix %q must be a path starting with / (and not / alone)", p)
+	}
+	if p == c.APIPrefix || strings.HasPrefix(p+"/", c.APIPrefix+"/") || strings.HasPrefix(c.APIPrefix+"/", p+"/") {
+		return fmt.Errorf("pages prefix %q overlaps the API prefix %q", p, c.APIPrefix)
 	}
 	return nil
 }

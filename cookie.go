@@ -34,6 +34,7 @@ func OwnCookieNames() []string {
 		accessCookie, hostPrefix + accessCookie, refreshCookie, securePrefix + refreshCookie,
 		mfaCookie, hostPrefix + mfaCookie,
 		ceremonyCookie, hostPrefix + ceremonyCookie,
+		flashCookie, hostPrefix + flashCookie,
 	}
 }
 

@@ -218,3 +218,48 @@ func netHTTPTokenCookie(r *http.Request, name string) (t [tokenBytes]byte, ok, p
 	t, ok = parseToken(cs[0].Value)
 	return t, ok, true
 }
+
+// FuzzParseForm: a form body gives, or refuses, exactly what a JSON body
+// with the same fields would: string fields (booleans for formBooleans),
+// no key twice in any letter case, csrf_token and next apart.
+func FuzzParseForm(f *testing.F) {
+	for _, s := range []string{"", "username=vic&password=x", "csrf_token=T&next=%2Fx", "a=1&A=2", "a=1&a=1", "remember=on",
+		"remember=maybe", "x=%ff", "x=%zz", "a;b=c", "k=v&" + strings.Repeat("f=1&", 40), "%E2%84%AAey=1&key=2"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		obj, csrf, next, err := parseForm(body)
+		if err != nil {
+			if obj != nil || csrf != "" || next != "" {
+				t.Fatalf("parseForm(%q) failed (%v) but returned data", body, err)
+			}
+			if _, ok := errors.AsType[*InputError](err); !ok {
+				t.Fatalf("parseForm(%q): %v is not an InputError", body, err)
+			}
+			return
+		}
+		if len(obj) > maxJSONFields {
+			t.Fatalf("parseForm(%q): %d fields", body, len(obj))
+		}
+		folded := map[string]bool{}
+		for k, raw := range obj {
+			if k == "csrf_token" || k == "next" {
+				t.Fatalf("parseForm(%q): %s among the fields", body, k)
+			}
+			fk := strings.ToLower(strings.ToUpper(k))
+			if folded[fk] {
+				t.Fatalf("parseForm(%q): %q twice", body, k)
+			}
+			folded[fk] = true
+			if formBooleans[k] {
+				if _, err := obj.boolean(k); err != nil {
+					t.Fatalf("parseForm(%q): %s = %s is not a boolean", body, k, raw)
+				}
+				continue
+			}
+			if _, err := obj.str(k, false); err != nil || !json.Valid(raw) {
+				t.Fatalf("parseForm(%q): %s = %s is not a JSON string", body, k, raw)
+			}
+		}
+	})
+}

@@ -34,7 +34,7 @@ func TestBadInput(t *testing.T) {
 		{"Kelvin-sign variant", "POST", "/api/register", "application/json", `{"username":"a","password":"x","\u212Aey":1,"key":2}`, 400, "invalid_input", "key"},
 		{"too large", "POST", "/api/login", "application/json", `{"username":"vic","password":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "body_too_large", ""},
 		{"text/plain", "POST", "/api/login", "text/plain", `{"username":"vic","password":"vic's long password"}`, 415, "unsupported_media_type", ""},
-		{"form", "POST", "/api/login", "application/x-www-form-urlencoded", `username=vic&password=x`, 415, "unsupported_media_type", ""},
+		{"multipart", "POST", "/api/login", "multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nvic\r\n--X--\r\n", 415, "unsupported_media_type", ""},
 		{"no content type", "POST", "/api/login", "", `{"username":"vic","password":"x"}`, 415, "unsupported_media_type", ""},
 		{"latin1 charset", "POST", "/api/login", "application/json; charset=latin1", `{}`, 415, "unsupported_media_type", ""},
 		{"credentials in query only", "POST", "/api/login?username=vic&password=vic's+long+password", "application/json", `{}`, 400, "invalid_input", "username"},

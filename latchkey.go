@@ -54,6 +54,12 @@ type Auth struct {
 	gateway      http.Handler
 	handler      http.Handler
 	met          *metrics // nil with Config.DisableMetrics
+
+	// For the forms of the hosted pages: the keys that sign the flash
+	// cookie (TakeFlash), and the origins besides this one that ReturnTo
+	// accepts.
+	flashKeys     [][]byte
+	returnOrigins []string
 }
 
 // New returns an Auth serving cfg with the given stores.
@@ -143,6 +149,10 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 	if f, ok := sessions.(SessionUserFinder); ok && sameStore(users, sessions) {
 		a.finder = f
 	}
+	if a.flashKeys, err = newFlashKeys(cfg.Secrets); err != nil {
+		return nil, err
+	}
+	a.returnOrigins = returnOrigins(cfg)
 	a.met = newMetrics(a)
 	a.handler = a.routes()
 	return a, nil
@@ -455,7 +465,7 @@ func (a *Auth) checkCSRF(r *http.Request, cur *current) error {
 	if err := a.crossOrigin(r, r.Method); err != nil {
 		return &csrfError{"cross-origin request refused"}
 	}
-	tok, ok := requestCSRFToken(r)
+	tok, ok := csrfTokenOf(r)
 	if !ok {
 		return &csrfError{"missing or ambiguous token; send it in the X-CSRFToken header (get one from GET " + a.cfg.APIPrefix + "/getcsrf)"}
 	}

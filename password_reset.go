@@ -136,7 +136,7 @@ func (a *Auth) replacePassword(ctx context.Context, u *User, pw string) error {
 }
 
 func (a *Auth) forgotPassword(w http.ResponseWriter, r *http.Request, cur *current) error {
-	obj, err := readJSONObject(w, r, a.cfg.MaxBodyBytes)
+	obj, err := a.readFields(w, r)
 	if err != nil {
 		return err
 	}
@@ -152,8 +152,8 @@ func (a *Auth) forgotPassword(w http.ResponseWriter, r *http.Request, cur *curre
 	if err := a.ForgotPassword(r.Context(), a.ClientIP(r), login); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"sent": true,
-		"detail": "If an account has that address or name, a link to reset its password is on its way."})
+	const detail = "If an account has that address or name, a link to reset its password is on its way."
+	a.respond(w, r, http.StatusAccepted, map[string]any{"sent": true, "detail": detail}, landing{PageLogin, detail})
 	return nil
 }
 
@@ -177,6 +177,7 @@ func (a *Auth) resetPassword(w http.ResponseWriter, r *http.Request, cur *curren
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"reset": true, "loggedOut": loggedOut})
+	a.respond(w, r, http.StatusOK, map[string]any{"reset": true, "loggedOut": loggedOut},
+		landing{PageLogin, "Your password is changed. Log in with the new one."})
 	return nil
 }

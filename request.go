@@ -30,6 +30,15 @@ func readJSONObject(w http.ResponseWriter, r *http.Request, limit int64) (jsonOb
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
 		return nil, &InputError{Code: "unsupported_media_type", Message: "JSON bodies must be UTF-8."}
 	}
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	return parseJSONObject(body)
+}
+
+// readBody reads a request body of at most limit bytes (413 beyond).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	tooLarge := &InputError{Code: "body_too_large", Message: fmt.Sprintf("The request body must be at most %d bytes.", limit)}
 	if r.ContentLength > limit {
 		return nil, tooLarge
@@ -41,7 +50,7 @@ func readJSONObject(w http.ResponseWriter, r *http.Request, limit int64) (jsonOb
 		}
 		return nil, &InputError{Code: "invalid_json", Message: "The request body could not be read."}
 	}
-	return parseJSONObject(body)
+	return body, nil
 }
 
 // parseJSONObject is the decision part of readJSONObject, fuzzed on its own.

@@ -170,6 +170,9 @@ func spaServer(t *testing.T, dir string, api func() string) http.Handler {
 //
 //	/form?action=URL  a form that POSTs itself to URL as soon as it loads
 //	/blank            an empty page, to run fetch() from
+//	/post?action=URL&NAME=VALUE…  a form with those fields and a button,
+//	                  #go, to post it to URL (no JavaScript needed)
+//	/probe            a page whose script, if scripts run, sets its title
 func foreignSite(t *testing.T) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -182,6 +185,19 @@ func foreignSite(t *testing.T) string {
 <script>document.forms[0].submit()</script>`))
 		case "/blank":
 			w.Write([]byte(`<!doctype html><title>Nothing to see</title><p>Nothing to see.</p>`))
+		case "/post":
+			q := r.URL.Query()
+			var b strings.Builder
+			b.WriteString(`<!doctype html><title>Claim your prize</title><form method="post" action="` + html.EscapeString(q.Get("action")) + `">`)
+			for name, vs := range q {
+				if name != "action" {
+					b.WriteString(`<input type="hidden" name="` + html.EscapeString(name) + `" value="` + html.EscapeString(vs[0]) + `">`)
+				}
+			}
+			b.WriteString(`<button id="go" type="submit">Claim</button></form>`)
+			w.Write([]byte(b.String()))
+		case "/probe":
+			w.Write([]byte(`<!doctype html><title>no scripts</title><p>Probe.</p><script>document.title = "scripts run"</script>`))
 		default:
 			http.NotFound(w, r)
 		}

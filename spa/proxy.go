@@ -37,6 +37,14 @@ type ProxyOptions struct {
 	// server has no use for it and should not see or log it.
 	StripCookies []string
 
+	// Headers, if set, returns headers to add to each request sent
+	// upstream, once the client's copies of every header latchkey owns
+	// (X-Latchkey-* and the forwarding headers, in any spelling) are gone:
+	// latchkey.IdentityHeaders, when the upstream is an application that
+	// latchkey.RequireLogin fronts and that reads who is calling from
+	// them. Default none: a frontend server learns no identity.
+	Headers func(*http.Request) http.Header
+
 	// Transport carries requests to the upstream. Default: a clone of
 	// http.DefaultTransport.
 	Transport http.RoundTripper
@@ -55,7 +63,8 @@ type ProxyOptions struct {
 // server checks it), X-Forwarded-For/-Host/-Proto describing the client
 // (see ProxyOptions.TrustForwarded), and none of the headers latchkey sets
 // for backends (X-Latchkey-*, in any case and with '_' for '-'), since the
-// frontend is not a backend latchkey vouches for. A WebSocket handshake
+// frontend is not a backend latchkey vouches for, except those that
+// ProxyOptions.Headers adds. A WebSocket handshake
 // (any Upgrade) from a page of another origin than the proxy's own or
 // ProxyOptions.AllowedOrigins gets a 403: it would carry the user's
 // cookies. If the upstream cannot be reached, the client gets a 502: a
@@ -85,6 +94,11 @@ func Proxy(upstream *url.URL, opts ProxyOptions) (http.Handler, error) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(&target)
 			forward.Prepare(pr, opts.TrustForwarded != nil && opts.TrustForwarded(pr.In))
+			if opts.Headers != nil {
+				for name, vs := range opts.Headers(pr.In) {
+					pr.Out.Header[name] = vs
+				}
+			}
 			if len(strip) > 0 {
 				stripCookies(pr.Out, strip)
 			}

@@ -3,6 +3,7 @@ package spa_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -251,6 +252,44 @@ func TestProxyOwnHeaders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// ProxyOptions.Headers adds the identity after every client spelling of
+// latchkey's headers is gone: the upstream sees exactly one of each.
+func TestProxyHeaders(t *testing.T) {
+	var got http.Header
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
+	t.Cleanup(up.Close)
+	px := proxyTo(t, up.URL, spa.ProxyOptions{Headers: func(r *http.Request) http.Header {
+		if r.URL.Path == "/anonymous" {
+			return nil
+		}
+		return http.Header{"X-Latchkey-User-Id": {"7"}, "X-Latchkey-Username": {"vic"}}
+	}})
+	for _, path := range []string{"/notes", "/anonymous"} {
+		req, _ := http.NewRequest("GET", px.URL+path, nil)
+		for _, name := range []string{"X-Latchkey-User-Id", "x-latchkey-user-id", "X_Latchkey_User_Id", "X-Latchkey_Username", "X-Latchkey-Roles"} {
+			req.Header[name] = []string{"999"}
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		want := map[string][]string{"X_LATCHKEY_USER_ID": {"7"}, "X_LATCHKEY_USERNAME": {"vic"}}
+		if path == "/anonymous" {
+			want = map[string][]string{}
+		}
+		saw := map[string][]string{}
+		for name, v := range got {
+			if cgi := strings.ToUpper(strings.ReplaceAll(name, "-", "_")); strings.HasPrefix(cgi, "X_LATCHKEY_") {
+				saw[cgi] = append(saw[cgi], v...)
+			}
+		}
+		if fmt.Sprint(saw) != fmt.Sprint(want) {
+			t.Errorf("GET %s: upstream saw %v, want %v", path, saw, want)
+		}
 	}
 }
 

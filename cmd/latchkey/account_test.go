@@ -102,6 +102,20 @@ func TestUserAccountCommands(t *testing.T) {
 				t.Errorf("reset-link says %q, want how long the link works", stderr)
 			}
 			tok := linkToken(t, link, s.url, "/reset-password")
+			// Without the SPA, the link opens the hosted page, as serve's
+			// mail would with the same flags.
+			hosted, _, err := user("", "reset-link", "--public-url", s.url, "--mail-links", "pages", "alice")
+			if err != nil {
+				t.Fatalf("reset-link --mail-links pages: %v", err)
+			}
+			if status, body := openLink(t, strings.TrimSpace(hosted)); status != 200 || !strings.Contains(body, `name="token" value="`+linkToken(t, hosted, s.url, "/auth/reset")+`"`) {
+				t.Errorf("opening the hosted page's link: %d %.200q, want its form", status, body)
+			}
+			link, _, err = user("", "reset-link", "--public-url", s.url, "alice")
+			if err != nil {
+				t.Fatalf("reset-link: %v", err)
+			}
+			tok = linkToken(t, link, s.url, "/reset-password")
 			if status, body := openLink(t, strings.TrimSpace(link)); status != 200 || !strings.Contains(body, "<html") {
 				t.Errorf("opening the link: %d %.80q, want the SPA", status, body)
 			}

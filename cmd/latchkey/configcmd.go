@@ -8,6 +8,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/memstore"
+	"github.com/latchkey/latchkey/pages"
 )
 
 // configCmd runs "config check": the serve flags are checked exactly as
@@ -40,6 +41,9 @@ func configCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 	auth, err := latchkey.New(cfg, store, store)
 	if err != nil {
 		return err
+	}
+	if _, err := pages.Handler(auth, pages.Options{Dir: s.d.pagesDir}); err != nil {
+		return fmt.Errorf("--pages-dir: %w", err)
 	}
 	printSummary(stdout, &s.d, &s.mail, auth.Config(), s.addr)
 	fmt.Fprintln(stdout, "configuration OK")

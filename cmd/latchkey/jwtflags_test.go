@@ -50,7 +50,7 @@ func TestJWTKeyFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	newMux(a, nil, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/jwks.json", nil))
+	newMux(a, nil, nil, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/jwks.json", nil))
 	var set struct{ Keys []struct{ X string } }
 	if err := json.Unmarshal(rec.Body.Bytes(), &set); err != nil || rec.Code != 200 {
 		t.Fatalf("JWKS: %d %s", rec.Code, rec.Body)

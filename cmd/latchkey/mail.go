@@ -101,7 +101,9 @@ func defaultAppURL(cfg latchkey.Config, addr string) string {
 // mailSummary is the summary's mail line.
 func mailSummary(cfg latchkey.Config, templates string) string {
 	s := fmt.Sprint(cfg.Mailer)
-	if cfg.AppURL != "" {
+	if cfg.AppURL != "" && cfg.LinkPages {
+		s += "; links to the hosted pages, " + cfg.AppURL + cfg.PagesPrefix + latchkey.PageReset + "?token=…"
+	} else if cfg.AppURL != "" {
 		s += "; links to " + cfg.AppURL + "/reset-password?token=…"
 	} else {
 		s += "; no links can be built (set --app-url)"

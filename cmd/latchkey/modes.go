@@ -33,6 +33,9 @@ type deployment struct {
 	csp            string
 	partitioned    bool
 	cookieDomain   string
+	pagesDir       string
+	requireLogin   bool
+	publicPaths    string
 }
 
 func (d *deployment) register(fs *flag.FlagSet) {
@@ -48,6 +51,9 @@ func (d *deployment) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.csp, "csp", latchkey.DefaultContentSecurityPolicy, "Content-Security-Policy for the SPA")
 	fs.BoolVar(&d.partitioned, "partitioned", false, "Partitioned (CHIPS) cookies for a cross-site SPA; needs Secure")
 	fs.StringVar(&d.cookieDomain, "cookie-domain", "", "cookie Domain (not with Secure/__Host- cookies)")
+	fs.StringVar(&d.pagesDir, "pages-dir", "", "directory with files that replace the hosted pages' built-in ones: layout.html, login.html, register.html, forgot.html, reset.html, verify.html, confirm.html, logout.html, style.css")
+	fs.BoolVar(&d.requireLogin, "require-login", false, "proxy mode with --spa-upstream: every proxied path needs a session; logged-out page loads go to the login page and back, scripts get 401")
+	fs.StringVar(&d.publicPaths, "public-paths", "", `with --require-login: comma-separated paths that need no login; one ending in "/" is a prefix (/static/,/about)`)
 }
 
 // apply checks the mode's flag combinations and puts them into cfg; addr is
@@ -82,6 +88,7 @@ func (d *deployment) apply(cfg *latchkey.Config, addr string) error {
 	default:
 		errs = append(errs, fmt.Errorf("--mode %q: want embedded, proxy or cross-origin", d.mode))
 	}
+	errs = append(errs, d.checkRequireLogin(cfg)...)
 	if (d.tlsCert == "") != (d.tlsKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
@@ -124,6 +131,40 @@ func (d *deployment) apply(cfg *latchkey.Config, addr string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkRequireLogin checks --require-login and --public-paths; cfg has the
+// token mode.
+func (d *deployment) checkRequireLogin(cfg *latchkey.Config) (errs []error) {
+	if d.publicPaths != "" && !d.requireLogin {
+		errs = append(errs, errors.New("--public-paths lists the exceptions to --require-login: add --require-login"))
+	}
+	for _, p := range d.publicList() {
+		if !strings.HasPrefix(p, "/") {
+			errs = append(errs, fmt.Errorf("--public-paths: %q is not a path starting with /", p))
+		}
+	}
+	if !d.requireLogin {
+		return errs
+	}
+	if d.mode != modeProxy || d.spaUpstream == "" {
+		errs = append(errs, errors.New("--require-login protects the site latchkey proxies: it needs --mode proxy --spa-upstream URL (with nginx in front, use auth_request instead: deploy/nginx/auth-request.conf)"))
+	}
+	if cfg.TokenMode == latchkey.TokenModeJWT {
+		errs = append(errs, errors.New("--require-login works in session mode: pages without JavaScript cannot refresh token mode's short-lived access tokens; drop --token-mode jwt"))
+	}
+	return errs
+}
+
+// publicList is --public-paths as a list.
+func (d *deployment) publicList() []string {
+	var out []string
+	for p := range strings.SplitSeq(d.publicPaths, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // publicURLFromAddr guesses the public URL from a specific listen address.
@@ -184,6 +225,19 @@ func printSummary(w io.Writer, d *deployment, m *mailOptions, cfg latchkey.Confi
 	fmt.Fprintf(w, "proxies   trusted: %s\n", proxies)
 	if cfg.Upstream != nil {
 		fmt.Fprintf(w, "gateway   other %s/ requests go to %s with X-Latchkey-User-Id/-Username\n", cfg.APIPrefix, cfg.Upstream)
+	}
+	pages := "built in"
+	if d.pagesDir != "" {
+		pages = "templates from " + d.pagesDir
+	}
+	fmt.Fprintf(w, "pages     %s%s, /register, /forgot, /reset, /verify, /confirm, /logout (%s); HTML forms post to the API\n", cfg.PagesPrefix, latchkey.PageLogin, pages)
+	if d.requireLogin {
+		public := "none"
+		if l := d.publicList(); len(l) > 0 {
+			public = strings.Join(l, ", ")
+		}
+		fmt.Fprintf(w, "login     required on every proxied path (public: %s); logged-out page loads go to %s%s, scripts get 401; the app gets X-Latchkey-User-Id/-Username/-Roles\n",
+			public, cfg.PagesPrefix, latchkey.PageLogin)
 	}
 	fmt.Fprintf(w, "mail      %s\n", mailSummary(cfg, m.templates))
 	if cfg.RequireVerifiedEmail {

@@ -79,6 +79,15 @@ func TestConfigCheckRefusals(t *testing.T) {
 		{"no verify link lifetime", []string{"--verify-link-ttl", "0"}, "--verify-link-ttl 0s: want a positive duration"},
 		{"negative verify link lifetime", []string{"--verify-link-ttl", "-24h"}, "--verify-link-ttl -24h0m0s: want a positive duration"},
 		{"verified-email policy that is not a boolean", []string{"--require-verified-email=maybe"}, "require-verified-email"},
+		{"require-login in embedded mode", []string{"--require-login"}, "--require-login protects the site latchkey proxies"},
+		{"require-login without an upstream", []string{"--mode", "proxy", "--require-login"}, "needs --mode proxy --spa-upstream"},
+		{"require-login in token mode", []string{"--mode", "proxy", "--spa-upstream", "http://127.0.0.1:9", "--require-login", "--token-mode", "jwt"}, "session mode"},
+		{"public paths without require-login", []string{"--mode", "proxy", "--spa-upstream", "http://127.0.0.1:9", "--public-paths", "/static/"}, "add --require-login"},
+		{"public path that is not a path", []string{"--mode", "proxy", "--spa-upstream", "http://127.0.0.1:9", "--require-login", "--public-paths", "/static/,about"}, `"about" is not a path`},
+		{"unknown mail links", []string{"--mail-links", "both"}, `--mail-links "both"`},
+		{"pages under the API", []string{"--pages-prefix", "/api/auth"}, "overlaps the API prefix"},
+		{"pages at the root", []string{"--pages-prefix", "/"}, "pages prefix"},
+		{"missing pages directory", []string{"--pages-dir", "/nonexistent/latchkey-pages"}, "--pages-dir"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := runCmd(t, "", append([]string{"config", "check", "--data", t.TempDir()}, tc.args...)...)

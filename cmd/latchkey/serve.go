@@ -18,6 +18,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/mail"
+	"github.com/latchkey/latchkey/pages"
 	"github.com/latchkey/latchkey/password"
 	"github.com/latchkey/latchkey/spa"
 	"github.com/latchkey/latchkey/web"
@@ -33,6 +34,7 @@ type options struct {
 	protection string
 	stores     storeOptions
 	jwt        jwtOptions
+	mailLinks  string
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -42,6 +44,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.secretFile, "secret-file", "", "file with secret keys, one per line, first signs (default: LATCHKEY_SECRET, else DATA/secret)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.cfg.APIPrefix, "api-prefix", "/api", "path prefix of the JSON API")
+	fs.StringVar(&o.cfg.PagesPrefix, "pages-prefix", "/auth", "path prefix of the hosted pages (login, register, forgot, reset, verify, confirm, logout)")
+	fs.StringVar(&o.mailLinks, "mail-links", "", "what links in e-mail open: spa (the SPA's /reset-password…) or pages (the hosted pages' /auth/reset…) (default: pages with --require-login, else spa)")
 	fs.BoolVar(&o.cfg.Secure, "cookie-secure", false, "always set Secure (and __Host-) cookies; otherwise only over TLS")
 	fs.StringVar(&o.sameSite, "same-site", "", "cookie SameSite: strict, lax or none (default: strict; lax or none in cross-origin mode, from the origins)")
 	fs.StringVar(&o.protection, "session-protection", "basic", "on User-Agent change: off, basic (mark non-fresh) or strong (log out)")
@@ -157,6 +161,13 @@ func (o *options) config(stderr io.Writer) (latchkey.Config, error) {
 	if err := o.jwt.apply(&cfg); err != nil {
 		return cfg, err
 	}
+	switch o.mailLinks {
+	case "", "spa":
+	case "pages":
+		cfg.LinkPages = true
+	default:
+		return cfg, fmt.Errorf("--mail-links %q: want spa or pages", o.mailLinks)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return cfg, fmt.Errorf("--log-level: %w", err)
@@ -197,6 +208,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	}
 	if err := s.d.apply(&cfg, s.addr); err != nil {
 		return nil, err
+	}
+	if s.d.requireLogin && s.o.mailLinks == "" {
+		cfg.LinkPages = true // no SPA to open them
 	}
 	if err := s.mail.apply(&cfg, s.addr); err != nil {
 		return nil, err
@@ -255,6 +269,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	hosted, err := pages.Handler(auth, pages.Options{Dir: s.d.pagesDir, Logger: log})
+	if err != nil {
+		return fmt.Errorf("--pages-dir: %w", err)
+	}
 	if s.demo {
 		created, err := auth.EnsureDemoUser(ctx)
 		if err != nil {
@@ -264,7 +282,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	srv := &http.Server{
-		Handler:           logRequests(log, newMux(auth, front, s.metrics.onMain(auth))),
+		Handler:           logRequests(log, newMux(auth, front, hosted, s.metrics.onMain(auth))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -362,24 +380,39 @@ func (s *serveSetup) frontend(auth *latchkey.Auth, log *slog.Logger) (http.Handl
 		return spa.Handler(files, spa.Options{CSRFToken: auth.CSRFToken, CSP: s.d.csp, Logger: log}), nil
 	case s.d.spaUpstream != "":
 		u, _ := url.Parse(s.d.spaUpstream) // checked by deployment.apply
-		return spa.Proxy(u, spa.ProxyOptions{
+		opts := spa.ProxyOptions{
 			TrustForwarded: auth.FromTrustedProxy,
 			AllowedOrigins: auth.Config().AllowedOrigins,
 			StripCookies:   latchkey.OwnCookieNames(),
 			Logger:         log,
-		})
+		}
+		if !s.d.requireLogin {
+			return spa.Proxy(u, opts)
+		}
+		// The upstream is the application latchkey fronts: it learns who
+		// is calling.
+		opts.Headers = latchkey.IdentityHeaders
+		app, err := spa.Proxy(u, opts)
+		if err != nil {
+			return nil, err
+		}
+		return auth.RequireLogin(app, s.d.publicList()...), nil
 	}
 	return nil, nil
 }
 
-// newMux puts the API, health checks, the metrics (if not nil) and the
-// frontend together, all with the security headers.
-func newMux(auth *latchkey.Auth, front, metrics http.Handler) http.Handler {
+// newMux puts the API, the hosted pages, health checks, the metrics (if
+// not nil) and the frontend together, all with the security headers.
+func newMux(auth *latchkey.Auth, front, hosted, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	api := auth.Handler()
 	prefix := auth.Config().APIPrefix
 	mux.Handle(prefix+"/", api)
 	mux.Handle(prefix, api)
+	if hosted != nil {
+		mux.Handle(auth.Config().PagesPrefix+"/", hosted)
+		mux.Handle(auth.Config().PagesPrefix, hosted)
+	}
 	if front == nil {
 		front = api // unknown paths get a JSON 404
 	}

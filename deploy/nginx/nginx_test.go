@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +27,7 @@ import (
 	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/nginxtest"
 	"github.com/latchkey/latchkey/memstore"
+	"github.com/latchkey/latchkey/pages"
 	"github.com/latchkey/latchkey/password"
 	"github.com/latchkey/latchkey/web"
 )
@@ -60,7 +63,12 @@ func startLatchkey(t *testing.T, opts ...func(*latchkey.Config)) *latchkeyServer
 	}
 	ls := &latchkeyServer{auth: a}
 	api := a.Handler()
+	hosted, err := pages.Handler(a, pages.Options{Logger: cfg.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
+	mux.Handle(a.Config().PagesPrefix+"/", a.SecurityHeaders(hosted))
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ls.mu.Lock()
 		ls.last, ls.host = r.Header.Clone(), r.Host
@@ -90,10 +98,12 @@ func (ls *latchkeyServer) addUser(t *testing.T, name, pw string) *latchkey.User 
 	return u
 }
 
-// newBrowser returns a browser talking to nginx at base.
+// newBrowser returns a browser's scripts talking to nginx at base: they
+// ask for JSON, so a refusal is a JSON error, not the login page.
 func newBrowser(t *testing.T, base string) *apitest.Client {
 	b := apitest.New(t, base)
 	b.UserAgent = "nginx-test/1.0"
+	b.Header = http.Header{"Accept": {"application/json"}}
 	return b
 }
 
@@ -198,6 +208,14 @@ func TestSameOrigin(t *testing.T) {
 			if r.Header.Get("X-Frame-Options") != "DENY" || !strings.Contains(r.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 				t.Errorf("GET %s lacks the page's other headers: %v", tt.path, r.Header)
 			}
+		}
+	})
+
+	// The hosted pages are latchkey's, not the SPA's fallback.
+	t.Run("hosted pages", func(t *testing.T) {
+		r := b.Get("/auth/login", "Accept", nav)
+		if r.Status != 200 || !strings.Contains(r.Raw, `action="/api/login"`) || strings.Contains(r.Raw, `<meta name="latchkey-api"`) {
+			t.Errorf("GET /auth/login = %d %.200q, want latchkey's login page", r.Status, r.Raw)
 		}
 	})
 
@@ -616,5 +634,55 @@ func TestAuthRequestTokenMode(t *testing.T) {
 	}
 	if r := script.Get("/notes", "Authorization", "Bearer lk_"+strings.Repeat("A", 43)); r.Status != 401 || r.ErrCode() != "unauthorized" {
 		t.Errorf("an unknown API token = %d %q, want 401 unauthorized", r.Status, r.Raw)
+	}
+}
+
+// TestAuthRequestLoginRedirect: behind auth-request.conf, a logged-out
+// page load goes to latchkey's login page with the URI it asked for, logs
+// in there with a plain HTML form, and comes back; scripts still get 401
+// JSON, and nothing reaches the backend before the login.
+func TestAuthRequestLoginRedirect(t *testing.T) {
+	lk := startLatchkey(t, func(c *latchkey.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	lk.addUser(t, "alice", "correct horse battery")
+	be, ngx := startAuthRequest(t, lk)
+	b := apitest.New(t, ngx.URL).NoRedirects()
+	nav := []string{"Accept", apitest.NavigationAccept, "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Site", "none"}
+
+	for _, tc := range []struct{ uri, want string }{
+		{"/notes?page=2&sort=new", "/auth/login?next=%2Fnotes%3Fpage%3D2%26sort%3Dnew"},
+		{"/", "/auth/login"},
+		{"/%2F%2Fevil.example", "/auth/login"}, // a next that could leave the site is dropped
+	} {
+		r := b.Get(tc.uri, nav...)
+		if r.Status != 303 || r.Header.Get("Location") != tc.want {
+			t.Errorf("logged-out page load of %s = %d Location %q, want 303 to %s", tc.uri, r.Status, r.Header.Get("Location"), tc.want)
+		}
+	}
+	for _, h := range [][]string{{"Accept", "application/json"}, {"Accept", "*/*", "Sec-Fetch-Mode", "cors"}} {
+		if r := b.Get("/notes", h...); r.Status != 401 || r.ErrCode() != "unauthorized" {
+			t.Errorf("logged-out script (%v) = %d %q, want 401 JSON", h, r.Status, r.Raw)
+		}
+	}
+	if be.count() != 0 {
+		t.Fatalf("the backend was reached %d times while logged out", be.count())
+	}
+
+	page := b.Get("/auth/login?next=%2Fnotes%3Fpage%3D2", nav...)
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(page.Raw)
+	if page.Status != 200 || m == nil {
+		t.Fatalf("the login page through nginx = %d:\n%s", page.Status, page.Raw)
+	}
+	login := url.Values{"csrf_token": {m[1]}, "username": {"alice"}, "password": {"correct horse battery"}, "next": {"/notes?page=2"}}
+	if r := b.PostForm("/api/login", login, "Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site"); r.Status != 303 || r.Header.Get("Location") != "/auth/login?next=%2Fnotes%3Fpage%3D2" {
+		t.Errorf("login form from another site = %d %q, want 303 back to the login page", r.Status, r.Header.Get("Location"))
+	}
+	r := b.PostForm("/api/login", login, "Origin", ngx.URL, "Sec-Fetch-Site", "same-origin")
+	if r.Status != 303 || r.Header.Get("Location") != "/notes?page=2" {
+		t.Fatalf("login form = %d %q %s", r.Status, r.Header.Get("Location"), r.Raw)
+	}
+	r = b.Get("/notes?page=2", nav...)
+	var s backendSaw
+	if err := json.Unmarshal([]byte(r.Raw), &s); r.Status != 200 || err != nil || len(s.Username) != 1 || s.Username[0] != "alice" || s.Path != "/notes?page=2" {
+		t.Errorf("back at /notes?page=2 = %d %s, want the backend as alice", r.Status, r.Raw)
 	}
 }

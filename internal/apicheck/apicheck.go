@@ -21,8 +21,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -46,12 +48,16 @@ type Checker struct {
 	router    router.Router
 	validator validator.Validator
 	aliases   map[string][]string // security scheme → other names the server accepts
+	fields    map[string]bool     // security schemes whose value is a form field
 }
 
 // New parses an OpenAPI 3.1 document. Security schemes may list, under
 // "x-latchkey-aliases", other names the server accepts for their cookie or
 // header (the __Host- form of a cookie, another spelling of the CSRF
 // header); a request carrying any of them satisfies the scheme.
+// A scheme marked "x-latchkey-form-field": true is satisfied by an
+// application/x-www-form-urlencoded body with a non-empty field of its
+// name (OpenAPI has no place for a body field; the scheme says "in: query").
 func New(doc []byte) (*Checker, error) {
 	d, err := libopenapi.NewDocument(doc)
 	if err != nil {
@@ -64,16 +70,18 @@ func New(doc []byte) (*Checker, error) {
 	var ext struct {
 		Components struct {
 			SecuritySchemes map[string]struct {
-				Aliases []string `json:"x-latchkey-aliases"`
+				Aliases   []string `json:"x-latchkey-aliases"`
+				FormField bool     `json:"x-latchkey-form-field"`
 			} `json:"securitySchemes"`
 		} `json:"components"`
 	}
 	if err := json.Unmarshal(doc, &ext); err != nil {
 		return nil, fmt.Errorf("apicheck: read the security schemes: %w", err)
 	}
-	c := &Checker{model: &m.Model, aliases: map[string][]string{}}
+	c := &Checker{model: &m.Model, aliases: map[string][]string{}, fields: map[string]bool{}}
 	for name, s := range ext.Components.SecuritySchemes {
 		c.aliases[name] = s.Aliases
+		c.fields[name] = s.FormField
 	}
 	c.router = router.NewRouter(c.model, router.WithPathOnlyMatching())
 	c.validator = validator.NewValidatorFromV3Model(c.model,
@@ -137,8 +145,11 @@ func (c *Checker) Check(req *http.Request, reqBody []byte, res *http.Response, r
 	return errors.New(b.String())
 }
 
+// bodyKey keeps a request's body in its context, for authenticate.
+type bodyKey struct{}
+
 func withBody(req *http.Request, body []byte) *http.Request {
-	r := req.Clone(context.Background())
+	r := req.Clone(context.WithValue(context.Background(), bodyKey{}, body))
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	return r
@@ -168,6 +179,13 @@ func (c *Checker) authenticate(_ context.Context, in *config.AuthenticationInput
 	s, r := in.SecurityScheme, in.Request
 	names := append([]string{s.Name}, c.aliases[in.SecuritySchemeName]...)
 	switch {
+	case c.fields[in.SecuritySchemeName]:
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		body, _ := r.Context().Value(bodyKey{}).([]byte)
+		if form, err := url.ParseQuery(string(body)); mt == "application/x-www-form-urlencoded" && err == nil && form.Get(s.Name) != "" {
+			return nil
+		}
+		return fmt.Errorf("no %s field in an urlencoded body", s.Name)
 	case strings.EqualFold(s.Type, "http"):
 		for _, v := range r.Header.Values("Authorization") {
 			if scheme, _, _ := strings.Cut(v, " "); strings.EqualFold(scheme, s.Scheme) {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -32,9 +33,10 @@ type Client struct {
 	// Header is added to every request, as a script's Authorization.
 	Header http.Header
 
-	tb    testing.TB
-	mu    sync.Mutex
-	token string
+	tb     testing.TB
+	mu     sync.Mutex
+	token  string
+	parent *Client // NoRedirects' client, whose token this one keeps
 }
 
 // New returns a Client with an empty cookie jar that fails tb.
@@ -45,6 +47,9 @@ func New(tb testing.TB, base string) *Client {
 
 // Token returns the last CSRF token the server sent.
 func (c *Client) Token() string {
+	if c.parent != nil {
+		return c.parent.Token()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.token
@@ -53,6 +58,10 @@ func (c *Client) Token() string {
 // SetToken replaces the CSRF token that Post sends, as a page that read it
 // elsewhere, or an attacker, would.
 func (c *Client) SetToken(tok string) {
+	if c.parent != nil {
+		c.parent.SetToken(tok)
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.token = tok
@@ -129,6 +138,43 @@ func (c *Client) Send(method, path string, v any, header ...string) Resp {
 	}
 	h := append([]string{"Content-Type", "application/json", "X-CSRFToken", c.Token()}, header...)
 	return c.Do(method, path, bytes.NewReader(body), h...)
+}
+
+// NavigationAccept is the Accept header Chromium sends when a tab loads a
+// page, a form post's included.
+const NavigationAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+// PostForm posts fields as an HTML form in a browser tab does:
+// application/x-www-form-urlencoded, with Accept and Sec-Fetch-Mode as
+// Chromium sends them for a navigation, and no CSRF header (a form carries
+// its token in a field; put it in fields). It does not follow a redirect:
+// the test reads Location. header replaces those headers; an empty value
+// removes one.
+func (c *Client) PostForm(path string, fields url.Values, header ...string) Resp {
+	c.tb.Helper()
+	hdr := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {NavigationAccept},
+		"Sec-Fetch-Mode": {"navigate"}, "Sec-Fetch-Dest": {"document"}}
+	for i := 0; i+1 < len(header); i += 2 {
+		hdr.Del(header[i])
+	}
+	addPairs(hdr, header)
+	var h []string
+	for name, vs := range hdr {
+		for _, v := range vs {
+			if v != "" {
+				h = append(h, name, v)
+			}
+		}
+	}
+	return c.NoRedirects().Do("POST", path, strings.NewReader(fields.Encode()), h...)
+}
+
+// NoRedirects returns a client that shares c's cookies, token and headers
+// but does not follow redirects, so that a test sees them.
+func (c *Client) NoRedirects() *Client {
+	hc := *c.HTTP
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{Base: c.Base, HTTP: &hc, UserAgent: c.UserAgent, Header: c.Header, tb: c.tb, parent: c}
 }
 
 // CSRF fetches a CSRF token from /api/getcsrf and returns it.
