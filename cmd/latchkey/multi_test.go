@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -322,8 +323,8 @@ func TestTwoInstancesShareLoginThrottle(t *testing.T) {
 	for i, inst := range insts {
 		name := []string{"A", "B"}[i]
 		r := br.do("POST", inst.url, "/api/login", creds("alice", "not alice's password"))
-		if r.Status != 429 || r.ErrCode() != "too_many_attempts" || r.Header.Get("Retry-After") != "3600" {
-			t.Errorf("4th failure in all, on %s: got %d %v (Retry-After %q), want 429 too_many_attempts after 3600 s",
+		if r.Status != 429 || r.ErrCode() != "too_many_attempts" || !retryAfterAbout(r, 3600) {
+			t.Errorf("4th failure in all, on %s: got %d %v (Retry-After %q), want 429 too_many_attempts after about 3600 s",
 				name, r.Status, r.JSON, r.Header.Get("Retry-After"))
 		}
 		if r := br.do("POST", inst.url, "/api/login", creds("alice", alicePassword)); r.Status != 429 {
@@ -371,8 +372,8 @@ func TestTwoInstancesShareClientBudgets(t *testing.T) {
 			}
 			for i, inst := range insts {
 				r := br.do("POST", inst.url, "/api/register", creds("carol", alicePassword))
-				if r.Status != 429 || r.ErrCode() != "too_many_attempts" || r.Header.Get("Retry-After") != "3600" {
-					t.Errorf("3rd registration in all, on %s: got %d %v (Retry-After %q), want 429 too_many_attempts after 3600 s",
+				if r.Status != 429 || r.ErrCode() != "too_many_attempts" || !retryAfterAbout(r, 3600) {
+					t.Errorf("3rd registration in all, on %s: got %d %v (Retry-After %q), want 429 too_many_attempts after about 3600 s",
 						names[i], r.Status, r.JSON, r.Header.Get("Retry-After"))
 				}
 			}
@@ -383,8 +384,8 @@ func TestTwoInstancesShareClientBudgets(t *testing.T) {
 			}
 			for i, inst := range insts {
 				r := br.do("POST", inst.url, "/api/login", creds("user3", "Summer2026!"))
-				if r.Status != 429 || r.ErrCode() != "too_many_attempts" || r.Header.Get("Retry-After") != "3600" {
-					t.Errorf("4th username in all, on %s: got %d %v (Retry-After %q), want 429 too_many_attempts after 3600 s",
+				if r.Status != 429 || r.ErrCode() != "too_many_attempts" || !retryAfterAbout(r, 3600) {
+					t.Errorf("4th username in all, on %s: got %d %v (Retry-After %q), want 429 too_many_attempts after about 3600 s",
 						names[i], r.Status, r.JSON, r.Header.Get("Retry-After"))
 				}
 				if r := br.do("POST", inst.url, "/api/login", creds("alice", alicePassword)); r.Status != 429 {
@@ -737,4 +738,12 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("load-balancer.conf uses ${%s}, which the lb service does not set", name)
 		}
 	}
+}
+
+// retryAfterAbout reports whether r's Retry-After is want seconds, less
+// the few seconds a loaded machine may take between the attempts the test
+// makes (the bucket refills in real time while they run).
+func retryAfterAbout(r apitest.Resp, want int) bool {
+	got, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	return err == nil && got <= want && got >= want-10
 }
