@@ -358,6 +358,11 @@ func (a *Auth) authenticate(ctx context.Context, ip, name, pw string) (*User, er
 		a.hasher.VerifyDummy(pw)
 		return nil, ErrInvalidCredentials
 	}
+	if u.PasswordHash == noPassword {
+		// An account made by email sign-in: no password is right.
+		a.hasher.VerifyDummy(pw)
+		return u, ErrInvalidCredentials
+	}
 	ok, rehash, err := a.hasher.Verify(u.PasswordHash, pw)
 	if err != nil {
 		a.log.ErrorContext(ctx, "stored password hash is unusable", "user_id", u.ID, "err", err)

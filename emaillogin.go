@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/mail"
+	"github.com/latchkey/latchkey/username"
 )
 
 // Signing in by email: POST /login/email mails a link and a 6-digit code,
@@ -65,17 +66,105 @@ func (a *Auth) SendEmailLogin(ctx context.Context, ip, addr string) error {
 	return nil
 }
 
-// emailLoginUser returns the user whose verified address is addr, or
-// ErrNotFound.
+// emailLoginUser returns the user whose verified address is addr, or with
+// Config.EmailLoginSignUp an account that email sign-in made for addr and
+// that has not signed in yet; otherwise ErrNotFound.
 func (a *Auth) emailLoginUser(ctx context.Context, addr string) (*User, error) {
 	u, err := timed(a.met.op(opUserByEmail), func() (*User, error) { return a.users.UserByEmail(ctx, addr) })
 	if err != nil {
 		return nil, err
 	}
-	if !u.EmailVerified || EmailKey(u.Email) != EmailKey(addr) {
+	if EmailKey(u.Email) != EmailKey(addr) || !u.EmailVerified && !a.pendingSignUp(u) {
 		return nil, ErrNotFound
 	}
 	return u, nil
+}
+
+// noPassword is the PasswordHash of accounts that email sign-in made: no
+// hash, so no password matches it (authenticate checks for it first).
+const noPassword = "!email-sign-up"
+
+// pendingSignUp reports whether u is an account that email sign-in made
+// (Config.EmailLoginSignUp) whose address no sign-in has proved yet. Only
+// such an unverified account may sign in by email: any other's address was
+// only typed at registration, by someone who may not own it.
+func (a *Auth) pendingSignUp(u *User) bool {
+	return a.cfg.EmailLoginSignUp && !u.EmailVerified && u.PasswordHash == noPassword
+}
+
+// signUpByEmail creates an account for addr, with no password, its address
+// unverified, and a username made from the address's local part, unique.
+func (a *Auth) signUpByEmail(ctx context.Context, addr string) (*User, error) {
+	base := usernameFromEmail(addr)
+	for i := 0; ; i++ {
+		name := base
+		if i > 0 {
+			name = fmt.Sprintf("%s%d", base, 1000+randomBelow(9000))
+		}
+		display, key, err := NormalizeUsername(name)
+		if err != nil {
+			return nil, err
+		}
+		now := a.now()
+		u := &User{Username: display, UsernameKey: key, UsernameSkeleton: username.Skeleton(display),
+			Email: addr, PasswordHash: noPassword, CreatedAt: now, UpdatedAt: now}
+		err = timedErr(a.met.op(opCreateUser), func() error { return a.users.CreateUser(ctx, u) })
+		if errors.Is(err, ErrUsernameTaken) && i < 8 {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create user by email: %w", err)
+		}
+		a.log.InfoContext(ctx, "user created by email sign-in", "user_id", u.ID)
+		return u, nil
+	}
+}
+
+// usernameFromEmail is the local part of addr kept to letters, digits,
+// dots, dashes and underscores, cut to 40 characters, or "user" when less
+// than 3 are left.
+func usernameFromEmail(addr string) string {
+	local, _, _ := strings.Cut(addr, "@")
+	local, _, _ = strings.Cut(local, "+")
+	var b strings.Builder
+	for _, r := range local {
+		if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') && b.Len() < 40 {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() < MinUsernameLen {
+		return "user"
+	}
+	return b.String()
+}
+
+// randomBelow returns a uniform random number in [0, n).
+func randomBelow(n uint64) uint64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if v := binary.BigEndian.Uint64(b[:]); v < ^uint64(0)-^uint64(0)%n {
+			return v % n
+		}
+	}
+}
+
+// proveSignUp marks the address of an account that email sign-in made
+// verified, now that a link or code mailed to it was used.
+func (a *Auth) proveSignUp(ctx context.Context, u *User) error {
+	if u.EmailVerified {
+		return nil
+	}
+	err := timedErr(a.met.op(opUpdateEmail), func() error { return a.users.UpdateEmail(ctx, u.ID, u.Email, u.Email, true, a.now()) })
+	if errors.Is(err, ErrConflict) {
+		return ErrInvalidToken // the address changed since it was read
+	}
+	if err != nil {
+		return fmt.Errorf("verify email at sign-in: %w", err) // ErrEmailTaken: another account verified it first
+	}
+	u.EmailVerified = true
+	a.record(ctx, Event{Type: EventEmailVerified, UserID: u.ID})
+	return nil
 }
 
 // mailEmailLogin issues the sign-in tokens of the account that has addr
@@ -84,6 +173,11 @@ func (a *Auth) emailLoginUser(ctx context.Context, addr string) (*User, error) {
 // decoyLink).
 func (a *Auth) mailEmailLogin(ctx context.Context, addr string) error {
 	u, err := a.emailLoginUser(ctx, addr)
+	if errors.Is(err, ErrNotFound) && a.cfg.EmailLoginSignUp {
+		if _, taken := timed(a.met.op(opUserByEmail), func() (*User, error) { return a.users.UserByEmail(ctx, addr) }); errors.Is(taken, ErrNotFound) {
+			u, err = a.signUpByEmail(ctx, addr)
+		}
+	}
 	decoy := errors.Is(err, ErrNotFound)
 	if decoy {
 		u = &User{Username: "nobody"}
@@ -119,14 +213,7 @@ func (a *Auth) issueEmailLogin(ctx context.Context, u *User) (link, code string,
 
 // newEmailCode returns 6 random digits, uniformly drawn.
 func newEmailCode() string {
-	var b [8]byte
-	for {
-		rand.Read(b[:])
-		// Reject the top of the range so every code is equally likely.
-		if n := binary.BigEndian.Uint64(b[:]); n < ^uint64(0)-^uint64(0)%1_000_000 {
-			return fmt.Sprintf("%0*d", emailCodeDigits, n%1_000_000)
-		}
-	}
+	return fmt.Sprintf("%0*d", emailCodeDigits, randomBelow(1_000_000))
 }
 
 // emailCodeHash is what the store keeps of a user's code.
@@ -180,8 +267,11 @@ func (a *Auth) EmailLoginByLink(ctx context.Context, token string) (*User, error
 		return nil, err
 	}
 	a.dropEmailLogin(ctx, u.ID, PurposeEmailCode)
-	if !u.EmailVerified || EmailKey(t.Email) != EmailKey(u.Email) {
+	if !u.EmailVerified && !a.pendingSignUp(u) || EmailKey(t.Email) != EmailKey(u.Email) {
 		return nil, ErrInvalidToken // the address changed since the link went out
+	}
+	if err := a.proveSignUp(ctx, u); err != nil {
+		return nil, err
 	}
 	return u, nil
 }
@@ -234,6 +324,9 @@ func (a *Auth) EmailLoginByCode(ctx context.Context, ip, addr, code string) (*Us
 	a.dropEmailLogin(ctx, u.ID, PurposeEmailLogin)
 	tries.forget(ctx)
 	spent.succeeded(ctx, a.now())
+	if err := a.proveSignUp(ctx, u); err != nil {
+		return nil, err
+	}
 	return u, nil
 }
 

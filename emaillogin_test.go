@@ -4,9 +4,11 @@ import (
 	"context"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/apitest"
 )
 
@@ -258,5 +260,51 @@ func TestEmailLoginMailBudget(t *testing.T) {
 	}
 	if got[4] != 202 || got[5] != 429 {
 		t.Errorf("6 sends to one address: %v; want 5 × 202, then 429", got)
+	}
+}
+
+func TestEmailLoginSignUp(t *testing.T) {
+	e := newMailEnv(t, func(c *latchkey.Config) { c.EmailLoginSignUp = true })
+	e.addMailUser("taken", "taken's long password", "typed@example.test", false)
+	ctx := context.Background()
+	b := e.fresh()
+	emailLogin(t, b, "new+tag@example.test")
+	token, _ := e.signInMail(t, "new+tag@example.test")
+	u, err := e.store.UserByEmail(ctx, "new+tag@example.test")
+	if err != nil || u.Username != "new" || u.EmailVerified {
+		t.Fatalf("the account made at the request: %+v, %v; want username new, unverified", u, err)
+	}
+	wantErr(t, "a password for the new account", e.browser().Login("new", ""), 400, "invalid_input", "password")
+	wantErr(t, "a password for the new account", e.browser().Login("new", "any password at all"), 401, "invalid_credentials", "")
+	r := byLink(b, token)
+	wantLogin(t, "first sign-in", b, r, "new")
+	if r.JSON["user"].(map[string]any)["emailVerified"] != true {
+		t.Errorf("the address is not verified after the first sign-in: %s", r.Raw)
+	}
+
+	// Another address with the same local part gets another name.
+	c := e.fresh()
+	emailLogin(t, c, "new@other.test")
+	_, code := e.signInMail(t, "new@other.test")
+	r = byCode(c, "new@other.test", code)
+	if name, _ := r.JSON["user"].(map[string]any)["username"].(string); r.Status != 200 || name == "new" || !strings.HasPrefix(name, "new") {
+		t.Errorf("sign-up of new@other.test: %d %s; want a username new…, not new", r.Status, r.Raw)
+	}
+
+	// An address typed at someone's registration, unverified, is theirs
+	// to verify: no mail, no second account.
+	emailLogin(t, e.fresh(), "typed@example.test")
+	e.noMail(t, "typed@example.test")
+	if u, err := e.store.UserByEmail(ctx, "typed@example.test"); err != nil || u.Username != "taken" {
+		t.Errorf("typed@example.test belongs to %+v, %v; want taken's account only", u, err)
+	}
+}
+
+func TestEmailLoginNoSignUpByDefault(t *testing.T) {
+	e := newMailEnv(t)
+	emailLogin(t, e.fresh(), "stranger@example.test")
+	e.noMail(t, "stranger@example.test")
+	if u, err := e.store.UserByEmail(context.Background(), "stranger@example.test"); err == nil {
+		t.Errorf("an account was made without --email-login-signup: %+v", u)
 	}
 }
