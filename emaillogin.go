@@ -308,6 +308,7 @@ func (a *Auth) EmailLoginByCode(ctx context.Context, ip, addr, code string) (*Us
 	}
 	if wait > 0 {
 		// Out of tries: the code dies, right or not.
+		tries.t.met.refused()
 		a.dropEmailLogin(ctx, u.ID, PurposeEmailCode)
 		a.record(ctx, Event{Type: EventLoginFailed, UserID: u.ID, Detail: "email_code"})
 		return nil, ErrInvalidEmailCode
@@ -357,7 +358,15 @@ func (a *Auth) emailLogin(w http.ResponseWriter, r *http.Request, cur *current) 
 }
 
 func (a *Auth) emailLoginVerify(w http.ResponseWriter, r *http.Request, cur *current) error {
-	fail := func(err error) error { a.met.login(err); a.writeError(w, r, err, "login"); return nil }
+	fail := func(err error) error {
+		if errors.Is(err, ErrInvalidMFACode) || errors.Is(err, ErrInvalidToken) {
+			a.met.login(ErrInvalidCredentials) // a wrong code or a dead link: the password's outcome
+		} else {
+			a.met.login(err)
+		}
+		a.writeError(w, r, err, "login")
+		return nil
+	}
 	obj, err := a.readFields(w, r)
 	if err != nil {
 		return fail(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/apitest"
+	"github.com/latchkey/latchkey/internal/metricstest"
 )
 
 var emailCodeRE = regexp.MustCompile(`(?m)^\s*(\d{6})\s*$`)
@@ -190,6 +191,12 @@ func TestEmailCodeTries(t *testing.T) {
 	_, code = e.signInMail(t, "cat@example.test")
 	wantErr(t, "one wrong code", byCode(b, "cat@example.test", wrong), 401, "invalid_code", "code")
 	wantLogin(t, "the new code", b, byCode(b, "cat@example.test", code), "cat")
+
+	s := metricstest.Serve(t, e.auth.MetricsHandler())
+	wantMetric(t, s, 1, "latchkey_logins_total", "outcome", "success")
+	wantMetric(t, s, 8, "latchkey_logins_total", "outcome", "bad_credentials")
+	wantMetric(t, s, 0, "latchkey_logins_total", "outcome", "error")
+	wantMetric(t, s, 1, "latchkey_throttled_total", "purpose", "email_code")
 }
 
 const emailLoginTTL = 15 * time.Minute
