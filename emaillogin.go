@@ -293,6 +293,11 @@ func (a *Auth) EmailLoginByCode(ctx context.Context, ip, addr, code string) (*Us
 	}
 	u, err := a.emailLoginUser(ctx, addr)
 	if errors.Is(err, ErrNotFound) {
+		// The store work of a wrong code, for user 0 (no account, no
+		// code), so the time does not tell whether the address is one.
+		nobody := a.emailCodeTries(0)
+		nobody.t.take(ctx, nobody.key, a.now())
+		a.useAccountToken(ctx, &User{}, PurposeEmailCode, a.emailCodeHash(0, code))
 		a.record(ctx, Event{Type: EventLoginFailed, Detail: "email_code"})
 		return nil, ErrInvalidEmailCode
 	}
