@@ -105,7 +105,14 @@ func (a *Auth) notify(ctx context.Context, u *User, kind mail.Kind, addr string)
 // send renders a mail and hands it to the mailer, which queues it: the
 // request never waits on the mail server, nor learns whether it took it.
 func (a *Auth) send(ctx context.Context, kind mail.Kind, u *User, addr, link string) error {
-	m, err := a.cfg.MailTemplates.Render(kind, mail.Data{To: addr, Product: a.cfg.ProductName, AppURL: a.cfg.AppURL, Link: link, Username: u.Username})
+	return a.sendData(ctx, kind, u, mail.Data{To: addr, Link: link})
+}
+
+// sendData is send for mails with more than a link (an email sign-in's
+// code): d's product, app URL and username are filled in.
+func (a *Auth) sendData(ctx context.Context, kind mail.Kind, u *User, d mail.Data) error {
+	d.Product, d.AppURL, d.Username = a.cfg.ProductName, a.cfg.AppURL, u.Username
+	m, err := a.cfg.MailTemplates.Render(kind, d)
 	if err != nil {
 		return fmt.Errorf("render %s mail: %w", kind, err)
 	}

@@ -14,7 +14,14 @@ const (
 	PurposeResetPassword AccountPurpose = "reset"        // forgot password: set a new one
 	PurposeVerifyEmail   AccountPurpose = "verify-email" // prove the account's address
 	PurposeChangeEmail   AccountPurpose = "change-email" // prove a new address before it replaces the old
+	PurposeEmailLogin    AccountPurpose = "email-login"  // sign in by a mailed link
+	PurposeEmailCode     AccountPurpose = "email-code"   // sign in by the code mailed with that link
 )
+
+// AccountPurposes are every purpose, for stores that must list them.
+func AccountPurposes() []AccountPurpose {
+	return []AccountPurpose{PurposeResetPassword, PurposeVerifyEmail, PurposeChangeEmail, PurposeEmailLogin, PurposeEmailCode}
+}
 
 // AccountToken is a single-use token mailed to a user: a password reset, an
 // email verification or a change of email. A user has at most one per

@@ -25,6 +25,8 @@ func (a *Auth) routes() http.Handler {
 	mux.Handle("POST "+p+"/register", a.form(PageRegister, a.register))
 	mux.Handle("POST "+p+"/login", a.form(PageLogin, a.login))
 	mux.Handle("POST "+p+"/login/mfa", a.write(a.loginMFA))
+	mux.Handle("POST "+p+"/login/email", a.write(a.emailLogin))
+	mux.Handle("POST "+p+"/login/email/verify", a.write(a.emailLoginVerify))
 	mux.Handle("GET "+p+"/getsession", a.resource(a.getSession))
 	mux.Handle("GET "+p+"/data", a.resource(a.data))
 	mux.Handle("POST "+p+"/logout", a.form(PageLogout, a.logout))
@@ -259,17 +261,19 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request, cur *current) error
 	if err != nil {
 		return fail(err)
 	}
-	if err := a.admit(w, r, cur, u, remember, ""); err != nil {
+	if err := a.admit(w, r, cur, u, remember, "", false); err != nil {
 		return fail(err)
 	}
 	return nil
 }
 
-// admit ends a successful sign-in of u (by password, or via as a passkey):
-// a locked account or, if required, an unverified address stops it here
-// (said only to whoever proved to be u); otherwise a new session starts,
-// and the answer is the login's.
-func (a *Auth) admit(w http.ResponseWriter, r *http.Request, cur *current, u *User, remember bool, via string) error {
+// admit ends a successful sign-in of u (by password, or via something
+// else: "passkey", "email link"): a locked account or, if required, an
+// unverified address stops it here (said only to whoever proved to be u);
+// a sign-in of one factor (twoFactors false) by a user with a second one
+// gets the second step; otherwise a new session starts, and the answer is
+// the login's.
+func (a *Auth) admit(w http.ResponseWriter, r *http.Request, cur *current, u *User, remember bool, via string, twoFactors bool) error {
 	ctx := r.Context()
 	if u.Locked {
 		a.record(ctx, Event{Type: EventLoginFailed, UserID: u.ID, Detail: "locked"})
@@ -284,10 +288,10 @@ func (a *Auth) admit(w http.ResponseWriter, r *http.Request, cur *current, u *Us
 		}
 		return ErrEmailUnverified
 	}
-	if via == "" {
-		// A password is one factor: a user with a second one gets a pending
-		// login, and POST /login/mfa makes the session. (A passkey sign-in
-		// is two factors already.)
+	if !twoFactors {
+		// A password or an email link is one factor: a user with a second
+		// one gets a pending login, and POST /login/mfa makes the session.
+		// (A passkey sign-in is two factors already.)
 		if answer, err := a.beginSecondStep(w, r, cur, u, remember); err != nil || answer != nil {
 			if err != nil {
 				return err
@@ -353,6 +357,11 @@ func (a *Auth) authenticate(ctx context.Context, ip, name, pw string) (*User, er
 	if u == nil {
 		a.hasher.VerifyDummy(pw)
 		return nil, ErrInvalidCredentials
+	}
+	if u.PasswordHash == noPassword {
+		// An account made by email sign-in: no password is right.
+		a.hasher.VerifyDummy(pw)
+		return u, ErrInvalidCredentials
 	}
 	ok, rehash, err := a.hasher.Verify(u.PasswordHash, pw)
 	if err != nil {

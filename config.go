@@ -174,6 +174,12 @@ type Config struct {
 	// RequireVerifiedEmail refuses logins (403 email_unverified, and a new
 	// link goes out) until the user has verified an address. Default off.
 	RequireVerifiedEmail bool
+	// EmailLoginSignUp lets POST /login/email create an account for an
+	// address no account has: a username derived from the address, no
+	// password, the address verified only when the mailed link or code
+	// signs in (which proves it). Default off: only existing accounts with
+	// the address verified may sign in by email.
+	EmailLoginSignUp bool
 	// FreshLoginWindow is how young a password login must be for changing
 	// the password or address, or deleting the account, without typing the
 	// password again. Default 10m.

@@ -263,3 +263,28 @@ func FuzzParseForm(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseEmailCode: a typed code parses only to six ASCII digits, and
+// every six-digit string, with spaces or dashes about, parses to itself.
+func FuzzParseEmailCode(f *testing.F) {
+	for _, s := range []string{"123456", "123 456", "123-456", " 000000 ", "12345", "1234567", "12345a", "١٢٣٤٥٦", "", strings.Repeat(" ", 40) + "123456"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		code, ok := parseEmailCode(v)
+		if !ok {
+			return
+		}
+		if len(code) != emailCodeDigits || strings.Trim(code, "0123456789") != "" {
+			t.Fatalf("parseEmailCode(%q) = %q", v, code)
+		}
+		if strings.Map(func(r rune) rune {
+			if r == ' ' || r == '-' {
+				return -1
+			}
+			return r
+		}, v) != code {
+			t.Fatalf("parseEmailCode(%q) = %q: more than spaces and dashes dropped", v, code)
+		}
+	})
+}

@@ -51,6 +51,8 @@ type Auth struct {
 	seal         *seal.Keys
 	challengeKey []byte
 	loginMethods []loginMethod
+	// emailCodeKey keys the hashes of email sign-in codes (emaillogin.go).
+	emailCodeKey []byte
 	gateway      http.Handler
 	handler      http.Handler
 	met          *metrics // nil with Config.DisableMetrics
@@ -138,6 +140,11 @@ func New(cfg Config, users UserStore, sessions SessionStore) (*Auth, error) {
 		return nil, err
 	}
 	a.challengeKey = challengeKeys[0]
+	emailCodeKeys, err := deriveKeys(cfg.Secrets[:1], "latchkey email sign-in code v1")
+	if err != nil {
+		return nil, err
+	}
+	a.emailCodeKey = emailCodeKeys[0]
 	a.loginMethods = defaultLoginMethods()
 	if a.sessionIDKeys, err = deriveKeys(cfg.Secrets, "latchkey session id v1"); err != nil {
 		return nil, err

@@ -33,7 +33,7 @@ import (
 //	latchkey_password_hashes_in_flight                argon2id hashes (and verifications) computing now
 //	latchkey_password_hashes_queued                   requests waiting for a hashing slot
 //	latchkey_password_hash_slots                      Config.MaxConcurrentHashes
-//	latchkey_throttled_total{purpose}                 attempts refused by a throttle: login, login_client, register, mail_address, mail_client, mail_cooldown
+//	latchkey_throttled_total{purpose}                 attempts refused by a throttle: login, login_client, register, mail_address, mail_client, mail_cooldown, email_code
 //	latchkey_store_operation_duration_seconds{store,op}  store calls' latency; store is sqlite, postgres, redis, memory (else the store's Go package name)
 //	latchkey_store_errors_total{store,op}             store calls that failed (not found, conflict and taken are answers, not failures)
 //	latchkey_mails_total{result}                      account mail sent or failed, and dropped by a full mail.Queue
@@ -115,6 +115,7 @@ func (m *metrics) registerFlows(f factory, a *Auth) {
 	}{
 		{&a.throttles.login, "login"}, {&a.throttles.loginIP, "login_client"}, {&a.throttles.register, "register"},
 		{&a.throttles.mailAddress, "mail_address"}, {&a.throttles.mailClient, "mail_client"}, {&a.throttles.mailCooldown, "mail_cooldown"},
+		{&a.throttles.emailCode, "email_code"},
 	} {
 		t.t.met = &throttleMetrics{m: m, throttled: throttled.WithLabelValues(t.purpose)}
 	}

@@ -192,7 +192,7 @@ func (a *Auth) finishPasskeyLogin(w http.ResponseWriter, r *http.Request, cur *c
 		return fail(err)
 	}
 	spent.succeeded(ctx, a.now())
-	if err := a.admit(w, r, cur, u, remember, "passkey"); err != nil {
+	if err := a.admit(w, r, cur, u, remember, "passkey", true); err != nil {
 		return fail(err)
 	}
 	return nil

@@ -151,6 +151,8 @@ type throttles struct {
 	mailAddress, mailClient, mailCooldown throttle
 	// ceremony spends a WebAuthn challenge: one use, shared by instances.
 	ceremony throttle
+	// emailCode counts the tries of a user's email sign-in code.
+	emailCode throttle
 }
 
 func newThrottles(cfg Config, sessions SessionStore) *throttles {
@@ -167,6 +169,7 @@ func newThrottles(cfg Config, sessions SessionStore) *throttles {
 		mailClient:   mk("mail per client", cfg.MailClientBurst, cfg.MailClientRefill),
 		mailCooldown: mk("mail cool-down", 1, cfg.MailCooldown),
 		ceremony:     mk("passkey challenge", 1, ceremonyTTL),
+		emailCode:    mk("email sign-in code", maxEmailCodeTries, emailLoginTTL),
 	}
 }
 

@@ -39,6 +39,9 @@ const (
 	// added to, or removed from, their account.
 	KindPasskeyAdded   Kind = "passkey-added"
 	KindPasskeyRemoved Kind = "passkey-removed"
+	// KindEmailLogin carries a sign-in link and the same sign-in's
+	// 6-digit code (Data.Code), for signing in without a password.
+	KindEmailLogin Kind = "email-login"
 	// KindTest is what "latchkey mail test" sends.
 	KindTest Kind = "test"
 )
@@ -47,7 +50,7 @@ const (
 func Kinds() []Kind {
 	return []Kind{KindReset, KindVerify, KindConfirmEmail, KindPasswordChanged, KindEmailChanged,
 		KindMFAEnabled, KindMFADisabled, KindRecoveryCodeUsed, KindRecoveryCodesRegenerated,
-		KindPasskeyAdded, KindPasskeyRemoved, KindTest}
+		KindPasskeyAdded, KindPasskeyRemoved, KindEmailLogin, KindTest}
 }
 
 // Route is the SPA route the kind's link opens, "/" for the test message
@@ -60,6 +63,8 @@ func (k Kind) Route() string {
 		return "/verify-email"
 	case KindConfirmEmail:
 		return "/confirm-email"
+	case KindEmailLogin:
+		return "/login/email"
 	case KindTest:
 		return "/"
 	}

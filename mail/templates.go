@@ -15,7 +15,7 @@ import (
 var defaultFiles embed.FS
 
 // Data is what a template may use: {{.Product}}, {{.AppURL}}, {{.Link}},
-// {{.Username}} and {{.To}}. The HTML templates escape every value.
+// {{.Username}}, {{.To}} and, in an email sign-in mail, {{.Code}}. The HTML templates escape every value.
 type Data struct {
 	// To is the recipient; Render copies it into Message.To.
 	To string
@@ -28,6 +28,9 @@ type Data struct {
 	Link string
 	// Username is the account's name.
 	Username string
+	// Code is the one-time code an email sign-in mail carries besides
+	// its link (KindEmailLogin), "" otherwise.
+	Code string
 }
 
 // Templates render Messages. Each kind has a text template, whose first
@@ -128,6 +131,9 @@ func (t *Templates) check() error {
 		if k.Route() != "" {
 			d.Link, _ = Link(d.AppURL, k.Route(), "SAMPLETOKEN")
 		}
+		if k == KindEmailLogin {
+			d.Code = "987654"
+		}
 		m, err := t.Render(k, d)
 		if err != nil {
 			errs = append(errs, err)
@@ -135,6 +141,9 @@ func (t *Templates) check() error {
 		}
 		if k.carriesToken() && (!strings.Contains(m.Text, d.Link) || !strings.Contains(m.HTML, d.Link)) {
 			errs = append(errs, fmt.Errorf("%w: %s.txt and %s.html must both show {{.Link}}", ErrTemplate, k, k))
+		}
+		if d.Code != "" && (!strings.Contains(m.Text, d.Code) || !strings.Contains(m.HTML, d.Code)) {
+			errs = append(errs, fmt.Errorf("%w: %s.txt and %s.html must both show {{.Code}}", ErrTemplate, k, k))
 		}
 	}
 	return errors.Join(errs...)
@@ -154,6 +163,9 @@ func (t *Templates) Render(kind Kind, d Data) (Message, error) {
 	}
 	if kind.carriesToken() && d.Link == "" {
 		return Message{}, fmt.Errorf("%w: %s needs a link", ErrTemplate, kind)
+	}
+	if kind == KindEmailLogin && d.Code == "" {
+		return Message{}, fmt.Errorf("%w: %s needs a code", ErrTemplate, kind)
 	}
 	var text, html strings.Builder
 	if err := tt.Execute(&text, d); err != nil {

@@ -20,6 +20,9 @@ func data(tb testing.TB, kind mail.Kind, username string) mail.Data {
 			tb.Fatal(err)
 		}
 	}
+	if kind == mail.KindEmailLogin {
+		d.Code = "123456"
+	}
 	return d
 }
 
@@ -41,6 +44,7 @@ func TestMailDefaultTemplates(t *testing.T) {
 		{mail.KindRecoveryCodesRegenerated, "New recovery codes for your Acme account", ""},
 		{mail.KindPasskeyAdded, "A passkey was added to your Acme account", ""},
 		{mail.KindPasskeyRemoved, "A passkey was removed from your Acme account", ""},
+		{mail.KindEmailLogin, "Sign in to Acme", "https://app.example.com/login/email?token=tok_123"},
 		{mail.KindTest, "Acme test message", "https://app.example.com/"},
 	} {
 		t.Run(string(tc.kind), func(t *testing.T) {
@@ -61,6 +65,9 @@ func TestMailDefaultTemplates(t *testing.T) {
 				t.Errorf("HTML %q", m.HTML)
 			}
 			for part, body := range map[string]string{"text": m.Text, "HTML": m.HTML} {
+				if tc.kind == mail.KindEmailLogin && !strings.Contains(body, "123456") {
+					t.Errorf("%s lacks the code:\n%s", part, body)
+				}
 				if tc.link != "" && !strings.Contains(body, tc.link) {
 					t.Errorf("%s lacks the link %s:\n%s", part, tc.link, body)
 				}
@@ -195,5 +202,13 @@ func TestMailLoadTemplatesRefusals(t *testing.T) {
 	}
 	if _, err := mail.LoadTemplates(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, mail.ErrTemplate) {
 		t.Errorf("missing directory: %v, want ErrTemplate", err)
+	}
+}
+
+func TestMailEmailLoginNeedsCode(t *testing.T) {
+	d := data(t, mail.KindEmailLogin, "alice")
+	d.Code = ""
+	if _, err := mail.DefaultTemplates().Render(mail.KindEmailLogin, d); !errors.Is(err, mail.ErrTemplate) {
+		t.Errorf("got %v, want ErrTemplate for a sign-in mail without its code", err)
 	}
 }

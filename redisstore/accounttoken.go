@@ -21,7 +21,7 @@ var _ latchkey.AccountTokenStore = (*Store)(nil)
 // the caller's clock, as for sessions.
 
 // purposes are every AccountPurpose, for deleting all of a user's tokens.
-var purposes = []latchkey.AccountPurpose{latchkey.PurposeResetPassword, latchkey.PurposeVerifyEmail, latchkey.PurposeChangeEmail}
+var purposes = latchkey.AccountPurposes()
 
 func (s *Store) accountTokenKey(userID int64, purpose latchkey.AccountPurpose) string {
 	return s.prefix() + "t:{" + strconv.FormatInt(userID, 10) + "}:" + string(purpose)

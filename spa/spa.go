@@ -120,7 +120,7 @@ func HashedAsset(name string) bool {
 //     accepts it.
 //   - Only GET and HEAD are allowed; other methods get a 405 JSON error.
 //   - The pages that links in latchkey's e-mail open (/reset-password,
-//     /verify-email, /confirm-email) are sent with Referrer-Policy:
+//     /verify-email, /confirm-email, /login/email) are sent with Referrer-Policy:
 //     no-referrer, whatever a middleware set before: their URL holds a
 //     one-time token, which a Referer would carry to every request the
 //     page makes and to any site it links to. Other paths keep the policy
@@ -163,7 +163,7 @@ func Handler(files fs.FS, opts Options) http.Handler {
 
 // linkRoutes are the SPA routes of the links latchkey mails (mail.Kind's
 // Route), whose query holds a one-time token.
-var linkRoutes = map[string]bool{"/reset-password": true, "/verify-email": true, "/confirm-email": true}
+var linkRoutes = map[string]bool{"/reset-password": true, "/verify-email": true, "/confirm-email": true, "/login/email": true}
 
 type handler struct {
 	files fs.FS

@@ -125,6 +125,12 @@ func testAccountTokenIndependent(t *testing.T, f *fixture) {
 	reset := f.issueAccountToken(t, 1, latchkey.PurposeResetPassword, time.Hour)
 	verify := f.issueAccountToken(t, 1, latchkey.PurposeVerifyEmail, time.Hour)
 	change := f.issueAccountToken(t, 1, latchkey.PurposeChangeEmail, time.Hour)
+	var rest []*latchkey.AccountToken // every other purpose, which "" must reach too
+	for _, p := range latchkey.AccountPurposes() {
+		if p != latchkey.PurposeResetPassword && p != latchkey.PurposeVerifyEmail && p != latchkey.PurposeChangeEmail {
+			rest = append(rest, f.issueAccountToken(t, 1, p, time.Hour))
+		}
+	}
 	other := f.issueAccountToken(t, 2, latchkey.PurposeResetPassword, time.Hour)
 	// A token presented for another purpose or user is not found, and
 	// stays usable for its own.
@@ -153,6 +159,12 @@ func testAccountTokenDelete(t *testing.T, f *fixture) {
 	reset := f.issueAccountToken(t, 1, latchkey.PurposeResetPassword, time.Hour)
 	verify := f.issueAccountToken(t, 1, latchkey.PurposeVerifyEmail, time.Hour)
 	change := f.issueAccountToken(t, 1, latchkey.PurposeChangeEmail, time.Hour)
+	var rest []*latchkey.AccountToken // every other purpose, which "" must reach too
+	for _, p := range latchkey.AccountPurposes() {
+		if p != latchkey.PurposeResetPassword && p != latchkey.PurposeVerifyEmail && p != latchkey.PurposeChangeEmail {
+			rest = append(rest, f.issueAccountToken(t, 1, p, time.Hour))
+		}
+	}
 	other := f.issueAccountToken(t, 2, latchkey.PurposeResetPassword, time.Hour)
 	if err := s.DeleteAccountTokens(f.ctx, 1, latchkey.PurposeResetPassword); err != nil {
 		t.Fatalf("DeleteAccountTokens(reset): %v", err)
@@ -163,6 +175,9 @@ func testAccountTokenDelete(t *testing.T, f *fixture) {
 	}
 	f.useGone(t, "verify token after deleting all", verify)
 	f.useGone(t, "change token after deleting all", change)
+	for _, tok := range rest {
+		f.useGone(t, string(tok.Purpose)+" token after deleting all", tok)
+	}
 	f.useOK(t, "another user's token", other)
 	if err := s.DeleteAccountTokens(f.ctx, 99, ""); err != nil {
 		t.Errorf("DeleteAccountTokens of a user with none: %v", err)

@@ -243,4 +243,7 @@ func printSummary(w io.Writer, d *deployment, m *mailOptions, cfg latchkey.Confi
 	if cfg.RequireVerifiedEmail {
 		fmt.Fprintln(w, "accounts  logins need a verified e-mail address, and registration an address (--require-verified-email)")
 	}
+	if cfg.EmailLoginSignUp {
+		fmt.Fprintln(w, "accounts  an email sign-in for an address no account has makes an account (--email-login-signup)")
+	}
 }

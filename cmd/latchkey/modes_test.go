@@ -126,6 +126,14 @@ func TestConfigCheckSummary(t *testing.T) {
 	if err != nil || !strings.Contains(out, policy) {
 		t.Errorf("summary with --require-verified-email: %v, want %q\n%s", err, policy, out)
 	}
+	const signUp = "accounts  an email sign-in for an address no account has makes an account"
+	if strings.Contains(out, signUp) {
+		t.Errorf("summary shows email sign-up, which is off:\n%s", out)
+	}
+	out, err = runCmd(t, "", "config", "check", "--data", t.TempDir(), "--email-login-signup")
+	if err != nil || !strings.Contains(out, signUp) {
+		t.Errorf("summary with --email-login-signup: %v, want %q\n%s", err, signUp, out)
+	}
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and returns the file names.

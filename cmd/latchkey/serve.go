@@ -79,6 +79,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.cfg.LoginIPRefill, "login-ip-refill", time.Minute, "after --login-ip-burst failures, one more login attempt is allowed every this long")
 	fs.IntVar(&o.cfg.RegisterBurst, "register-burst", 25, "registrations, successful or not, one client may attempt before it gets 429 too_many_attempts")
 	fs.DurationVar(&o.cfg.RegisterRefill, "register-refill", 12*time.Second, "after --register-burst registrations, one more is allowed every this long")
+	fs.BoolVar(&o.cfg.EmailLoginSignUp, "email-login-signup", false, "let POST /api/login/email create an account for an address no account has, verified once its link or code signs in (default off)")
 	fs.BoolVar(&o.cfg.RequireVerifiedEmail, "require-verified-email", false, "refuse logins (403 email_unverified, a new link is mailed) until the account's address is verified; registration then needs an address (default off)")
 	fs.DurationVar(&o.cfg.FreshLoginWindow, "fresh-login-window", 10*time.Minute, "how young a password login must be to change the address or delete the account without typing the password again, and to use the admin API")
 	fs.StringVar(&o.cfg.PasskeyRPID, "passkey-rp-id", "", "the WebAuthn relying party id passkeys belong to: a domain every passkey origin is on (default: the SPA's host)")

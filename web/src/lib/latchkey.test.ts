@@ -1384,3 +1384,74 @@ describe('second factors', () => {
     await expect(c.mfa.setupTOTP()).rejects.toMatchObject({ status: 409, code: 'mfa_enabled' });
   });
 });
+
+describe('email sign-in', () => {
+  const posts = (calls: Call[]) =>
+    calls
+      .filter((c) => c.method === 'POST')
+      .map((c) => [c.url.replace(/^\/api/, ''), c.headers.get('X-CSRFToken'), c.body && JSON.parse(c.body)]);
+  const quiet = () => new Promise((r) => setTimeout(r, 20));
+
+  it('emailLogin posts the address and resolves with the answer; 429 carries retryAfter', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const answer = { sent: true, detail: 'If an account has that address verified, a sign-in link and code are on their way.' };
+    const f = fakeFetch({
+      'POST /login/email': [json(202, answer), apiError(429, 'too_many_emails', 'Too many.', {}, { 'Retry-After': '60' })],
+    });
+    const c = client({ fetch: f.fetch });
+    expect(await c.emailLogin('alice@example.com')).toEqual(answer);
+    await expect(c.emailLogin('alice@example.com')).rejects.toMatchObject({ status: 429, code: 'too_many_emails', retryAfter: 60 });
+    expect(posts(f.calls)[0]).toEqual(['/login/email', 'T', { email: 'alice@example.com' }]);
+  });
+
+  it('emailLoginVerify logs in with a token or a code and tells the other tabs', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({ 'POST /login/email/verify': json(200, { login: true, user: alice }, { 'X-CSRFToken': 'T2' }) });
+    const name = `latchkey-email-${Math.random()}`;
+    const a = client({ fetch: f.fetch, channelName: name });
+    const b = client({ fetch: f.fetch, channelName: name });
+    const seen = new Promise((resolve) => b.onLogin(resolve));
+    expect(await a.emailLoginVerify({ token: '1.abc' })).toEqual(alice);
+    expect(await seen).toEqual(alice);
+    expect(await a.emailLoginVerify({ email: 'alice@example.com', code: '123456' }, true)).toEqual(alice);
+    expect(posts(f.calls)).toEqual([
+      ['/login/email/verify', 'T', { token: '1.abc', remember: false }],
+      ['/login/email/verify', 'T2', { email: 'alice@example.com', code: '123456', remember: true }],
+    ]);
+  });
+
+  it('emailLoginVerify rejects with MFARequiredError for a user with a second factor, and tells no tab', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const f = fakeFetch({
+      'POST /login/email/verify': json(200, { login: false, mfaRequired: true, methods: ['totp', 'recovery_code'] }),
+    });
+    const name = `latchkey-email-${Math.random()}`;
+    const a = client({ fetch: f.fetch, channelName: name });
+    const onLogin = vi.fn();
+    client({ fetch: f.fetch, channelName: name }).onLogin(onLogin);
+    const err = await a.emailLoginVerify({ token: '1.abc' }).catch((e) => e);
+    expect(err).toBeInstanceOf(MFARequiredError);
+    expect(err).toMatchObject({ methods: ['totp', 'recovery_code'] });
+    await quiet();
+    expect(onLogin).not.toHaveBeenCalled();
+  });
+
+  it('emailLoginVerify maps invalid_code and invalid_token without onUnauthenticated', async () => {
+    withPage({ 'csrf-token': 'T' });
+    const onUnauthenticated = vi.fn();
+    const f = fakeFetch({
+      'POST /login/email/verify': [
+        apiError(401, 'invalid_code', 'That code is wrong or was used already.', { field: 'code' }),
+        apiError(400, 'invalid_token', 'This link is invalid.', { field: 'token' }),
+      ],
+    });
+    const c = client({ fetch: f.fetch, onUnauthenticated });
+    await expect(c.emailLoginVerify({ email: 'a@example.com', code: '000000' })).rejects.toMatchObject({
+      status: 401,
+      code: 'invalid_code',
+      field: 'code',
+    });
+    await expect(c.emailLoginVerify({ token: 'x' })).rejects.toMatchObject({ status: 400, code: 'invalid_token' });
+    expect(onUnauthenticated).not.toHaveBeenCalled();
+  });
+});

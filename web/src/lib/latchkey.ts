@@ -58,6 +58,11 @@
  *   revokeSession and revokeOtherSessions sign any of them out (signing out
  *   this browser is a logout: the other tabs are told), activity pages
  *   through the user's security events.
+ * - Email sign-in: `emailLogin(address)` mails a link and a 6-digit code
+ *   (the same answer whether or not the address is an account's);
+ *   `emailLoginVerify({ token })` (from the link, only when the user presses
+ *   a button: mail scanners open links) or `emailLoginVerify({ email, code
+ *   })` logs in as login does, MFARequiredError included.
  * - Second factors: a user with one gets no session from login, which
  *   rejects with an {@link MFARequiredError} (code `mfa_required`, the
  *   `methods` to choose from); `loginMFA({ code })` or
@@ -240,6 +245,9 @@ export interface AdminClient {
 export interface RegisteredUser extends User {
   emailVerificationRequired?: true;
 }
+
+/** What signs in by email: a sign-in link's token, or the address and the mail's code. */
+export type EmailLoginProof = { token: string } | { email: string; code: string };
 
 /** The answer of forgotPassword and changeEmail: a link is (or may be) on its way. */
 export interface MailSent {
@@ -442,6 +450,23 @@ export interface Client {
    * (log in with the password again), 429 too_many_attempts.
    */
   loginMFA(proof: MFAProof): Promise<User>;
+  /**
+   * POST /login/email: mails a sign-in link and a 6-digit code to the
+   * account that has this address verified, if there is one. The answer is
+   * the same either way. Rejects with 400 invalid_input (field "email") or
+   * 429 too_many_emails (retryAfter).
+   */
+  emailLogin(email: string): Promise<MailSent>;
+  /**
+   * POST /login/email/verify with the token of a sign-in link, or the
+   * address and the code of the same mail. Logs in as login does (other
+   * tabs' onLogin listeners run), or, for a user with a second factor,
+   * rejects with an MFARequiredError: an email link is one factor. Rejects
+   * with 400 invalid_token (the link is used, expired or superseded), 401
+   * invalid_code (field "code": wrong, used, expired or out of its 5
+   * tries), 403 account_locked, 429 too_many_attempts.
+   */
+  emailLoginVerify(proof: EmailLoginProof, remember?: boolean): Promise<User>;
   /** The second factors of the logged-in user; see {@link MFAClient}. */
   readonly mfa: MFAClient;
   /**
@@ -1051,6 +1076,19 @@ export function createClient(opts: ClientOptions = {}): Client {
         method: 'POST',
         json: { username, password, remember },
       });
+      if (body.mfaRequired) throw new MFARequiredError(Array.isArray(body.methods) ? body.methods : [], body.webauthn);
+      gone = false;
+      announce({ type: 'login', user: body.user });
+      return body.user;
+    },
+    emailLogin: (email) => request<MailSent>('/login/email', { method: 'POST', json: { email } }),
+    async emailLoginVerify(proof, remember = false) {
+      const body = await request<{
+        user: User;
+        mfaRequired?: boolean;
+        methods?: MFAMethod[];
+        webauthn?: MFARequiredError['webauthn'];
+      }>('/login/email/verify', { method: 'POST', json: { ...proof, remember } });
       if (body.mfaRequired) throw new MFARequiredError(Array.isArray(body.methods) ? body.methods : [], body.webauthn);
       gone = false;
       announce({ type: 'login', user: body.user });

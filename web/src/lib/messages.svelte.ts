@@ -12,6 +12,9 @@ export const LOGGED_OUT_NOTICE = 'You have been logged out.';
 /** What /forgot-password says whatever the answer: it never tells whether an account exists. */
 export const FORGOT_SENT_NOTICE =
   'If an account has that email address or username, a link to reset its password is on its way to its email address.';
+/** What /login/email/start says whatever the answer: it never tells whether an account exists. */
+export const EMAIL_LOGIN_SENT_NOTICE =
+  'If an account has that email address verified, a sign-in link and code are on their way to it.';
 export const PASSWORD_RESET_NOTICE = 'Your password has been reset. Log in with the new one.';
 export const PASSWORD_CHANGED_NOTICE = 'Your password has been changed. Your other sessions have ended.';
 export const EMAIL_VERIFIED_NOTICE = 'Your email address is verified.';

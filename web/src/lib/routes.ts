@@ -5,6 +5,8 @@
 export type Route =
   | 'login'
   | 'login-mfa'
+  | 'login-email-start'
+  | 'login-email'
   | 'register'
   | 'user'
   | 'account'
@@ -18,6 +20,8 @@ const paths: Record<Route, string> = {
   login: '/',
   // The second login step, after a right password of a user with a second factor.
   'login-mfa': '/login/mfa',
+  // Ask for a sign-in link and code by email, then type the code.
+  'login-email-start': '/login/email/start',
   register: '/register',
   user: '/user',
   account: '/account',
@@ -27,6 +31,7 @@ const paths: Record<Route, string> = {
   'reset-password': '/reset-password',
   'verify-email': '/verify-email',
   'confirm-email': '/confirm-email',
+  'login-email': '/login/email',
 };
 
 /**
@@ -40,6 +45,7 @@ export type Access = 'guest' | 'private' | 'open';
 const access: Record<Route, Access> = {
   login: 'guest',
   'login-mfa': 'guest',
+  'login-email-start': 'guest',
   register: 'guest',
   'forgot-password': 'guest',
   user: 'private',
@@ -50,6 +56,9 @@ const access: Record<Route, Access> = {
   'reset-password': 'open',
   'verify-email': 'open',
   'confirm-email': 'open',
+  // Open like the other link pages, so the token is taken out of the
+  // address bar whoever opens it; signing in replaces any session.
+  'login-email': 'open',
 };
 
 /** pathOf returns the URL path of route. */
