@@ -1,11 +1,9 @@
 package latchkey
 
 import (
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -46,15 +44,7 @@ type flashWire struct {
 // They are signed so that a cookie tossed from a sibling subdomain cannot
 // put words of its own on latchkey's pages.
 func newFlashKeys(secrets [][]byte) ([][]byte, error) {
-	keys := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		k, err := hkdf.Key(sha256.New, s, nil, "latchkey flash v1", 32)
-		if err != nil {
-			return nil, fmt.Errorf("latchkey: derive flash key: %w", err)
-		}
-		keys[i] = k
-	}
-	return keys, nil
+	return deriveKeys(secrets, "latchkey flash v1")
 }
 
 func flashMAC(key, payload []byte) []byte {
