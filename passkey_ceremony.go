@@ -1,9 +1,6 @@
 package latchkey
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,13 +8,15 @@ import (
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/latchkey/latchkey/internal/seal"
 )
 
 // A WebAuthn ceremony (registering a passkey, signing in with one) has two
 // steps; what the first decides (the challenge, the user, what is allowed)
 // must reach the second unchanged, on whichever instance serves it. It
-// travels in a short-lived HttpOnly cookie, sealed with AES-GCM under a
-// key derived from the secret keys, and bound to its purpose and to the
+// travels in a short-lived HttpOnly cookie, sealed (internal/seal) under
+// the secret keys, and bound to its purpose and to the
 // session it began in. The challenge is spent in the store (single use).
 
 // ceremonyCookie is the cookie a WebAuthn ceremony's state travels in.
@@ -47,64 +46,41 @@ type ceremony struct {
 // for another purpose or session.
 var errCeremony = errors.New("latchkey: no such passkey ceremony")
 
-// sealers are the AEADs of the ceremony keys: the first seals, all open.
-type sealers []cipher.AEAD
-
-func newSealers(secrets [][]byte) (sealers, error) {
-	keys, err := deriveKeys(secrets, "latchkey webauthn ceremony v1")
-	if err != nil {
-		return nil, err
-	}
-	out := make(sealers, len(keys))
-	for i, k := range keys {
-		block, err := aes.NewCipher(k)
-		if err != nil {
-			return nil, fmt.Errorf("latchkey: ceremony key: %w", err)
-		}
-		if out[i], err = cipher.NewGCM(block); err != nil {
-			return nil, fmt.Errorf("latchkey: ceremony key: %w", err)
-		}
-	}
-	return out, nil
+// newCeremonyKeys are the keys ceremonies are sealed with.
+func newCeremonyKeys(secrets [][]byte) (*seal.Keys, error) {
+	return seal.New(secrets, "latchkey webauthn ceremony v1")
 }
 
-func (s sealers) seal(c *ceremony) (string, error) {
+// sealCeremony seals c for its cookie, bound to its purpose.
+func sealCeremony(k *seal.Keys, c *ceremony) (string, error) {
 	plain, err := json.Marshal(c)
 	if err != nil {
 		return "", err
 	}
-	nonce := make([]byte, s[0].NonceSize(), s[0].NonceSize()+len(plain)+s[0].Overhead())
-	rand.Read(nonce)
-	return b64.EncodeToString(s[0].Seal(nonce, nonce, plain, []byte(c.Purpose))), nil
+	return b64.EncodeToString(k.Seal(plain, []byte(c.Purpose))), nil
 }
 
-// open returns the ceremony in v, if some key sealed it for purpose.
-func (s sealers) open(v string, purpose ceremonyPurpose) (*ceremony, bool) {
+// openCeremony returns the ceremony in v, if it was sealed for purpose.
+func openCeremony(k *seal.Keys, v string, purpose ceremonyPurpose) (*ceremony, bool) {
 	raw, err := b64.DecodeString(v)
 	if err != nil {
 		return nil, false
 	}
-	for _, a := range s {
-		if len(raw) < a.NonceSize() {
-			continue
-		}
-		plain, err := a.Open(nil, raw[:a.NonceSize()], raw[a.NonceSize():], []byte(purpose))
-		if err != nil {
-			continue
-		}
-		var c ceremony
-		if json.Unmarshal(plain, &c) != nil || c.Purpose != purpose {
-			return nil, false
-		}
-		return &c, true
+	plain, err := k.Open(raw, []byte(purpose))
+	if err != nil {
+		return nil, false
 	}
-	return nil, false
+	var c ceremony
+	if json.Unmarshal(plain, &c) != nil || c.Purpose != purpose {
+		return nil, false
+	}
+	return &c, true
 }
 
 // beginCeremony sets the cookie that carries c to the second step.
 func (a *Auth) beginCeremony(w http.ResponseWriter, cur *current, c *ceremony) error {
 	c.Expires = cur.now.Add(ceremonyTTL)
-	v, err := a.passkeys.seal.seal(c)
+	v, err := sealCeremony(a.passkeys.seal, c)
 	if err != nil {
 		return fmt.Errorf("seal passkey ceremony: %w", err)
 	}
@@ -121,7 +97,7 @@ func (a *Auth) endCeremony(w http.ResponseWriter, r *http.Request, cur *current,
 		return nil, errCeremony
 	}
 	cur.cookies.clear(w, ceremonyCookie, true)
-	c, ok := a.passkeys.seal.open(ck.Value, purpose)
+	c, ok := openCeremony(a.passkeys.seal, ck.Value, purpose)
 	if !ok || !cur.now.Before(c.Expires) {
 		return nil, errCeremony
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/latchkey/latchkey/device"
+	"github.com/latchkey/latchkey/internal/seal"
 	"github.com/latchkey/latchkey/mail"
 )
 
@@ -41,7 +42,7 @@ var (
 type passkeyService struct {
 	wa    *webauthn.WebAuthn
 	store PasskeyStore
-	seal  sealers
+	seal  *seal.Keys
 	rpID  string
 }
 
@@ -137,11 +138,11 @@ func newPasskeyService(cfg Config, users UserStore, sessions SessionStore) (*pas
 			return nil, fmt.Errorf("latchkey: neither %T nor %T keeps passkeys (PasskeyStore)", users, sessions)
 		}
 	}
-	seal, err := newSealers(cfg.Secrets)
+	keys, err := newCeremonyKeys(cfg.Secrets)
 	if err != nil {
 		return nil, err
 	}
-	return &passkeyService{wa: wa, store: store, seal: seal, rpID: id}, nil
+	return &passkeyService{wa: wa, store: store, seal: keys, rpID: id}, nil
 }
 
 // waUser is a user as the WebAuthn library sees one.
