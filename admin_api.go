@@ -69,11 +69,12 @@ func adminUser(u *User) adminUserJSON {
 	return adminUserJSON{userJSON: publicUser(u), Locked: u.Locked, UpdatedAt: u.UpdatedAt.UTC()}
 }
 
-// pathUserID reads the {id} of an admin route.
-func pathUserID(r *http.Request) (int64, error) {
+// pathID reads the {id} of a route: a positive whole number, the id of a
+// what ("user", "passkey").
+func pathID(r *http.Request, what string) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, &InputError{Code: "invalid_input", Field: "id", Message: "A user id is a positive whole number."}
+		return 0, &InputError{Code: "invalid_input", Field: "id", Message: "A " + what + " id is a positive whole number."}
 	}
 	return id, nil
 }
@@ -105,7 +106,7 @@ func (a *Auth) adminListUsers(w http.ResponseWriter, r *http.Request, cur *curre
 }
 
 func (a *Auth) adminShowUser(w http.ResponseWriter, r *http.Request, cur *current) error {
-	id, err := pathUserID(r)
+	id, err := pathID(r, "user")
 	if err != nil {
 		return err
 	}
@@ -129,7 +130,7 @@ func (a *Auth) adminShowUser(w http.ResponseWriter, r *http.Request, cur *curren
 // adminDeleteUser deletes the user {id}, never the admin's own account:
 // nobody might be left to undo mistakes.
 func (a *Auth) adminDeleteUser(w http.ResponseWriter, r *http.Request, cur *current) error {
-	id, err := pathUserID(r)
+	id, err := pathID(r, "user")
 	if err == nil && id == cur.user.ID {
 		err = ErrSelfAction
 	}
@@ -147,7 +148,7 @@ func (a *Auth) adminDeleteUser(w http.ResponseWriter, r *http.Request, cur *curr
 // (lock, unlock); notSelf refuses it on the admin's own account.
 func adminAct(act func(ctx context.Context, id, actor int64) (*User, error), notSelf bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, cur *current) error {
-		id, err := pathUserID(r)
+		id, err := pathID(r, "user")
 		if err == nil && notSelf && id == cur.user.ID {
 			err = ErrSelfAction
 		}
@@ -164,7 +165,7 @@ func adminAct(act func(ctx context.Context, id, actor int64) (*User, error), not
 }
 
 func (a *Auth) adminLogout(w http.ResponseWriter, r *http.Request, cur *current) error {
-	id, err := pathUserID(r)
+	id, err := pathID(r, "user")
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,7 @@ func (a *Auth) adminLogout(w http.ResponseWriter, r *http.Request, cur *current)
 }
 
 func (a *Auth) adminReset(w http.ResponseWriter, r *http.Request, cur *current) error {
-	id, err := pathUserID(r)
+	id, err := pathID(r, "user")
 	if err != nil {
 		return err
 	}
@@ -189,7 +190,7 @@ func (a *Auth) adminReset(w http.ResponseWriter, r *http.Request, cur *current) 
 }
 
 func (a *Auth) adminSetRoles(w http.ResponseWriter, r *http.Request, cur *current) error {
-	id, err := pathUserID(r)
+	id, err := pathID(r, "user")
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package latchkey
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -99,20 +98,11 @@ func (a *Auth) finishPasskeyRegistration(w http.ResponseWriter, r *http.Request,
 	return nil
 }
 
-// pathPasskeyID reads the {id} of a passkey route.
-func pathPasskeyID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, &InputError{Code: "invalid_input", Field: "id", Message: "A passkey id is a positive whole number."}
-	}
-	return id, nil
-}
-
 func (a *Auth) renamePasskey(w http.ResponseWriter, r *http.Request, cur *current) error {
 	if cur.user == nil {
 		return cur.unauthenticated()
 	}
-	id, err := pathPasskeyID(r)
+	id, err := pathID(r, "passkey")
 	if err != nil {
 		return err
 	}
@@ -136,7 +126,7 @@ func (a *Auth) deletePasskey(w http.ResponseWriter, r *http.Request, cur *curren
 	if cur.user == nil {
 		return cur.unauthenticated()
 	}
-	id, err := pathPasskeyID(r)
+	id, err := pathID(r, "passkey")
 	if err != nil {
 		return err
 	}
