@@ -22,7 +22,7 @@ func (a *Auth) removeAccount(ctx context.Context, u *User, actor int64) error {
 	if err := timedErr(a.met.op(opDeleteAccountTokens), func() error { return a.accountTokens.DeleteAccountTokens(ctx, u.ID, "") }); err != nil {
 		return fmt.Errorf("delete account links: %w", err)
 	}
-	if err := a.deleteUserPasskeys(ctx, u.ID); err != nil {
+	if _, err := a.deleteUserPasskeys(ctx, u.ID); err != nil {
 		return fmt.Errorf("delete passkeys: %w", err)
 	}
 	if err := timedErr(a.met.op(opDeleteUser), func() error { return a.users.DeleteUser(ctx, u.ID) }); err != nil {

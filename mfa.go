@@ -74,14 +74,11 @@ func (a *Auth) ResetMFA(ctx context.Context, username string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("delete factors: %w", err)
 	}
-	pks, err := a.passkeyFactors(ctx, u.ID)
+	pks, err := a.deleteUserPasskeys(ctx, u.ID)
 	if err != nil {
-		return n, err
-	}
-	if err := a.deleteUserPasskeys(ctx, u.ID); err != nil {
 		return n, fmt.Errorf("delete passkeys: %w", err)
 	}
-	n += len(pks)
+	n += pks
 	if n > 0 {
 		a.record(ctx, Event{Type: EventMFADisabled, UserID: u.ID, Detail: "reset by an operator"})
 		a.notifyMFA(ctx, u, mailMFADisabled)

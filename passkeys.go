@@ -329,21 +329,22 @@ func (a *Auth) DeletePasskey(ctx context.Context, userID, id int64) error {
 	return nil
 }
 
-// deleteUserPasskeys removes all of a user's passkeys (account deletion).
-func (a *Auth) deleteUserPasskeys(ctx context.Context, userID int64) error {
+// deleteUserPasskeys removes all of a user's passkeys (account deletion,
+// an MFA reset) and reports how many there were.
+func (a *Auth) deleteUserPasskeys(ctx context.Context, userID int64) (int, error) {
 	if a.passkeys == nil {
-		return nil
+		return 0, nil
 	}
 	list, err := timed(a.met.op(opListPasskeys), func() ([]Passkey, error) { return a.passkeys.store.ListPasskeys(ctx, userID) })
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, p := range list {
 		if err := timedErr(a.met.op(opDeletePasskey), func() error { return a.passkeys.store.DeletePasskey(ctx, userID, p.ID) }); err != nil && !errors.Is(err, ErrNotFound) {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(list), nil
 }
 
 // BeginPasskeyLogin starts a sign-in with a passkey alone: options for
