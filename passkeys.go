@@ -43,7 +43,6 @@ type passkeyService struct {
 	wa    *webauthn.WebAuthn
 	store PasskeyStore
 	seal  *seal.Keys
-	rpID  string
 }
 
 // passkeyRecord is what a store keeps as a Passkey's Data.
@@ -142,7 +141,7 @@ func newPasskeyService(cfg Config, users UserStore, sessions SessionStore) (*pas
 	if err != nil {
 		return nil, err
 	}
-	return &passkeyService{wa: wa, store: store, seal: keys, rpID: id}, nil
+	return &passkeyService{wa: wa, store: store, seal: keys}, nil
 }
 
 // waUser is a user as the WebAuthn library sees one.
